@@ -1,0 +1,66 @@
+// evictd: the node-pressure eviction agent. This binary carries the subcommands; `simulate` runs the
+// decision core offline on a scenario.
+#include <CLI/CLI.hpp>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "daemon/simulate/scenario.h"
+#include "daemon/simulate/simulator.h"
+#include "evictd_version.h"
+
+namespace {
+
+constexpr int kExitUsage = 2;
+
+int run_simulate(const std::string& path, const std::string& output) {
+  std::ifstream file(path);
+  if (!file) {
+    std::cerr << path << ": cannot read the scenario: " << std::strerror(errno) << "\n";
+    return kExitUsage;
+  }
+  std::stringstream text;
+  text << file.rdbuf();
+  auto scenario = evictd::simulate::parse_scenario(text.str());
+  if (!scenario) {
+    const auto& error = scenario.error();
+    std::cerr << path << ":" << error.line << ": " << (error.field.empty() ? "" : error.field + ": ")
+              << error.message << "\n";
+    return kExitUsage;
+  }
+  const auto format = output == "text" ? evictd::simulate::OutputFormat::kText
+                                       : evictd::simulate::OutputFormat::kJson;
+  evictd::simulate::run(*scenario, format, std::cout, std::cerr);
+  std::cout.flush();
+  return std::cout ? 0 : 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"evictd: node-pressure eviction agent for Kubernetes nodes"};
+  app.require_subcommand(1);
+
+  auto* version = app.add_subcommand("version", "print the version");
+  version->callback([] { std::cout << "evictd " << EVICTD_VERSION << "\n"; });
+
+  std::string scenario_path;
+  std::string output = "json";
+  auto* simulate = app.add_subcommand(
+      "simulate", "run the decision core on a scenario and print each step's decision");
+  simulate->add_option("scenario", scenario_path, "scenario file (YAML), see docs/simulate.md")
+      ->required();
+  simulate->add_option("-o,--output", output, "json (JSON Lines, default) or text")
+      ->check(CLI::IsMember({"json", "text"}));
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : kExitUsage;
+  }
+  if (simulate->parsed()) return run_simulate(scenario_path, output);
+  return 0;
+}

@@ -1,0 +1,61 @@
+// Ordering pods for eviction, as the kubelet's rank functions do (helpers.go): memory by usage above
+// requests, then priority, then usage minus requests; disk likewise for the filesystem under
+// pressure; PIDs by priority, then process count. A pod without stats goes first. Each pod's keys are
+// kept so every decision can show why a pod stood where it did.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "ranking/pod.h"
+#include "ranking/signal.h"
+#include "ranking/stats.h"
+#include "ranking/threshold.h"
+
+namespace evictd {
+
+// A pod the runtime reports as running, with its stats (nullptr when none were found).
+struct ActivePod {
+  const Pod* pod = nullptr;
+  const PodStats* stats = nullptr;
+};
+
+enum class RankKind { kMemory, kDisk, kPids };
+
+// The filesystem usage a disk signal counts (kubelet fsStatsType: root, logs, localVolumeSource).
+struct DiskMeasure {
+  bool rootfs = false;
+  bool logs = false;
+  bool local_volumes = false;
+};
+DiskMeasure disk_measure(Signal signal, FilesystemLayout layout);
+
+struct DiskUsage {
+  uint64_t bytes = 0;
+  uint64_t inodes = 0;
+};
+DiskUsage pod_disk_usage(const Pod& pod, const PodStats& stats, DiskMeasure measure);
+
+struct RankKeys {
+  bool stats_found = false;
+  bool exceeds_requests = false;  // memory and disk rankings
+  int32_t priority = 0;
+  // Memory bytes, disk bytes or inodes, or processes; in nano units like Quantity.
+  Int128 usage = 0;
+  Int128 request = 0;
+  Int128 usage_above_request = 0;
+  bool critical = false;
+};
+
+struct Ranking {
+  RankKind kind = RankKind::kMemory;
+  Signal signal = Signal::kMemoryAvailable;
+  std::vector<size_t> order;   // indices into the ranked pods, first evicted first
+  std::vector<RankKeys> keys;  // by pod index
+};
+
+RankKind rank_kind(Signal signal);
+Ranking rank_pods(Signal signal, FilesystemLayout layout, std::span<const ActivePod> pods);
+
+}  // namespace evictd
