@@ -98,7 +98,11 @@ Result<EvictionConfig> eviction_config_from_yaml(const YAML::Node& node, const s
   auto config = build_eviction_config(input->settings);
   if (config) return config;
   Error error = config.error();
-  const auto line = input->lines.find(error.field);
+  auto line = input->lines.find(error.field);
+  if (line == input->lines.end() && error.field.starts_with("evictionSoftGracePeriod[")) {
+    // A missing grace period is best shown at the soft threshold that needs it.
+    line = input->lines.find("evictionSoft" + error.field.substr(error.field.find('[')));
+  }
   if (line != input->lines.end()) {
     error.line = line->second;
   } else {
