@@ -188,7 +188,9 @@ void run(const Scenario& scenario, OutputFormat format, std::ostream& out, std::
     StepReclaimer reclaimer(step);
     const Decision decision = evaluator.synchronize(step.signals, active, step.at, &reclaimer);
     if (format == OutputFormat::kJson) {
-      out << decision_json(decision, active).dump() << "\n";
+      // Names come from the scenario as bytes; invalid UTF-8 is printed as U+FFFD, never thrown.
+      out << decision_json(decision, active).dump(-1, ' ', false, Json::error_handler_t::replace)
+          << "\n";
     } else {
       print_text(decision, active, out);
     }

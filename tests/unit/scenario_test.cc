@@ -55,6 +55,18 @@ std::string replace(std::string text, const std::string& from, const std::string
   return text.replace(at, from.size(), to);
 }
 
+TEST(Scenario, InvalidUtf8InNamesIsPrintedNotFatal) {
+  // A raw 0xA2 byte in the pod's name (found by the scenario fuzzer): printed as U+FFFD.
+  std::string text = replace(replace(kValid, "name: a,", "name: \"a\xA2\","), "default/a:",
+                             "\"default/a\xA2\":");
+  auto scenario = parse_scenario(text);
+  ASSERT_TRUE(scenario.ok()) << scenario.error().message;
+  std::ostringstream out;
+  std::ostringstream diagnostics;
+  run(*scenario, OutputFormat::kJson, out, diagnostics);
+  EXPECT_NE(out.str().find("default/a\xEF\xBF\xBD"), std::string::npos) << out.str();
+}
+
 class ScenarioRejectTest : public testing::TestWithParam<Malformed> {};
 
 TEST_P(ScenarioRejectTest, ErrorHasLineFieldAndReason) {
