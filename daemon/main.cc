@@ -1,7 +1,6 @@
-// evictd: the node-pressure eviction agent. This binary carries the subcommands; `simulate` runs the
-// decision core offline on a scenario.
+// evictd: the node-pressure eviction agent. This binary carries the subcommands; `simulate` runs
+// the decision core offline on a scenario.
 #include <CLI/CLI.hpp>
-
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -27,8 +26,8 @@ int run_simulate(const std::string& path, const std::string& output) {
   auto scenario = evictd::simulate::parse_scenario(text.str());
   if (!scenario) {
     const auto& error = scenario.error();
-    std::cerr << path << ":" << error.line << ": " << (error.field.empty() ? "" : error.field + ": ")
-              << error.message << "\n";
+    std::cerr << path << ":" << error.line << ": "
+              << (error.field.empty() ? "" : error.field + ": ") << error.message << "\n";
     return kExitUsage;
   }
   const auto format = output == "text" ? evictd::simulate::OutputFormat::kText
@@ -61,6 +60,7 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : kExitUsage;
   }
-  if (simulate->parsed()) return run_simulate(scenario_path, output);
+  if (simulate->parsed())
+    return run_simulate(scenario_path, output);
   return 0;
 }

@@ -9,7 +9,9 @@ namespace {
 
 constexpr uint64_t kOverflowLimit = uint64_t{1} << 63;
 
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
+bool is_digit(char c) {
+  return c >= '0' && c <= '9';
+}
 
 Error invalid(std::string_view text) {
   return make_error("invalid duration \"" + std::string(text) + "\"");
@@ -34,17 +36,22 @@ Result<Nanos> parse_go_duration(std::string_view text) {
     negative = s[0] == '-';
     s.remove_prefix(1);
   }
-  if (s == "0") return Nanos{0};
-  if (s.empty()) return invalid(text);
+  if (s == "0")
+    return Nanos{0};
+  if (s.empty())
+    return invalid(text);
   uint64_t total = 0;
   while (!s.empty()) {
-    if (!(s[0] == '.' || is_digit(s[0]))) return invalid(text);
+    if (!(s[0] == '.' || is_digit(s[0])))
+      return invalid(text);
     uint64_t whole = 0;
     size_t i = 0;
     for (; i < s.size() && is_digit(s[i]); ++i) {
-      if (whole > kOverflowLimit / 10) return invalid(text);
+      if (whole > kOverflowLimit / 10)
+        return invalid(text);
       whole = whole * 10 + static_cast<uint64_t>(s[i] - '0');
-      if (whole > kOverflowLimit) return invalid(text);
+      if (whole > kOverflowLimit)
+        return invalid(text);
     }
     const bool has_whole = i > 0;
     s.remove_prefix(i);
@@ -56,7 +63,8 @@ Result<Nanos> parse_go_duration(std::string_view text) {
       bool overflow = false;
       for (i = 0; i < s.size() && is_digit(s[i]); ++i) {
         // Like Go, extra fraction digits beyond 63 bits of precision are ignored, not an error.
-        if (overflow) continue;
+        if (overflow)
+          continue;
         if (fraction > (kOverflowLimit - 1) / 10) {
           overflow = true;
           continue;
@@ -72,33 +80,42 @@ Result<Nanos> parse_go_duration(std::string_view text) {
       has_fraction = i > 0;
       s.remove_prefix(i);
     }
-    if (!has_whole && !has_fraction) return invalid(text);
+    if (!has_whole && !has_fraction)
+      return invalid(text);
     i = 0;
-    while (i < s.size() && s[i] != '.' && !is_digit(s[i])) ++i;
-    if (i == 0) return make_error("missing unit in duration \"" + std::string(text) + "\"");
+    while (i < s.size() && s[i] != '.' && !is_digit(s[i]))
+      ++i;
+    if (i == 0)
+      return make_error("missing unit in duration \"" + std::string(text) + "\"");
     const std::string_view unit_name = s.substr(0, i);
     s.remove_prefix(i);
     uint64_t unit = 0;
     for (const auto& [name, nanos] : kUnits) {
-      if (name == unit_name) unit = nanos;
+      if (name == unit_name)
+        unit = nanos;
     }
     if (unit == 0) {
       return make_error("unknown unit \"" + std::string(unit_name) + "\" in duration \"" +
                         std::string(text) + "\"");
     }
-    if (whole > kOverflowLimit / unit) return invalid(text);
+    if (whole > kOverflowLimit / unit)
+      return invalid(text);
     whole *= unit;
     if (fraction > 0) {
       // Go computes the fractional part in float64, which is nanosecond-exact up to hours.
       whole += static_cast<uint64_t>(static_cast<double>(fraction) *
                                      (static_cast<double>(unit) / scale));
-      if (whole > kOverflowLimit) return invalid(text);
+      if (whole > kOverflowLimit)
+        return invalid(text);
     }
     total += whole;
-    if (total > kOverflowLimit) return invalid(text);
+    if (total > kOverflowLimit)
+      return invalid(text);
   }
-  if (negative) return Nanos{static_cast<int64_t>(0 - total)};
-  if (total > kOverflowLimit - 1) return invalid(text);
+  if (negative)
+    return Nanos{static_cast<int64_t>(0 - total)};
+  if (total > kOverflowLimit - 1)
+    return invalid(text);
   return Nanos{static_cast<int64_t>(total)};
 }
 
@@ -112,14 +129,18 @@ uint64_t prepend_fraction(std::string& out, uint64_t v, int precision) {
   for (int i = 0; i < precision; ++i) {
     const auto digit = static_cast<char>('0' + v % 10);
     print = print || digit != '0';
-    if (print) digits.insert(digits.begin(), digit);
+    if (print)
+      digits.insert(digits.begin(), digit);
     v /= 10;
   }
-  if (print) out.insert(0, "." + digits);
+  if (print)
+    out.insert(0, "." + digits);
   return v;
 }
 
-void prepend_int(std::string& out, uint64_t v) { out.insert(0, std::to_string(v)); }
+void prepend_int(std::string& out, uint64_t v) {
+  out.insert(0, std::to_string(v));
+}
 
 }  // namespace
 
@@ -128,7 +149,8 @@ std::string format_go_duration(Nanos duration) {
   uint64_t u = d < 0 ? 0 - static_cast<uint64_t>(d) : static_cast<uint64_t>(d);
   std::string out;
   if (u < 1'000'000'000) {
-    if (u == 0) return "0s";
+    if (u == 0)
+      return "0s";
     int precision = 0;
     if (u < 1'000) {
       out = "ns";
@@ -156,7 +178,8 @@ std::string format_go_duration(Nanos duration) {
       }
     }
   }
-  if (d < 0) out.insert(0, "-");
+  if (d < 0)
+    out.insert(0, "-");
   return out;
 }
 

@@ -1,5 +1,6 @@
-// Go time.Duration syntax ("300ms", "1m30s", "1.5h"), parsed and printed exactly as Go does, since the
-// kubelet's configuration fields (evictionSoftGracePeriod, evictionPressureTransitionPeriod) use it.
+// Go time.Duration syntax ("300ms", "1m30s", "1.5h"), parsed and printed exactly as Go does, since
+// the kubelet's configuration fields (evictionSoftGracePeriod, evictionPressureTransitionPeriod)
+// use it.
 #pragma once
 
 #include <chrono>

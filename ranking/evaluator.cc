@@ -8,7 +8,9 @@ namespace {
 
 constexpr int64_t kImmediateEvictionGracePeriodSeconds = 1;
 
-std::string seconds_text(Nanos duration) { return format_go_duration(duration); }
+std::string seconds_text(Nanos duration) {
+  return format_go_duration(duration);
+}
 
 }  // namespace
 
@@ -35,10 +37,12 @@ std::vector<ReclaimAction> reclaim_actions(Signal signal, FilesystemLayout layou
       return {kDeleteUnusedContainers, kDeleteUnusedImages};
     case FilesystemLayout::kDedicatedImageFs:
       // nodefs holds only logs and volumes, which nothing at node level can free.
-      if (nodefs) return {};
+      if (nodefs)
+        return {};
       return {kDeleteUnusedContainers, kDeleteUnusedImages};
     case FilesystemLayout::kSplit:
-      if (imagefs) return {kDeleteUnusedImages};
+      if (imagefs)
+        return {kDeleteUnusedImages};
       return {kDeleteUnusedContainers};
   }
   return {};
@@ -67,9 +71,11 @@ Evaluator::Evaluator(const EvictionConfig& config, FilesystemLayout layout,
       local_storage_capacity_isolation_(local_storage_capacity_isolation) {}
 
 int64_t Evaluator::grace_period_seconds(const Threshold& threshold, const Pod& pod) const {
-  if (threshold.hard()) return kImmediateEvictionGracePeriodSeconds;
+  if (threshold.hard())
+    return kImmediateEvictionGracePeriodSeconds;
   const int64_t pod_grace = termination_grace_period_seconds(pod);
-  if (max_pod_grace_period_seconds_ < 0) return pod_grace;
+  if (max_pod_grace_period_seconds_ < 0)
+    return pod_grace;
   return std::min(max_pod_grace_period_seconds_, pod_grace);
 }
 
@@ -80,7 +86,8 @@ std::vector<ThresholdState> Evaluator::met_thresholds(std::span<const size_t> in
   for (const size_t index : indices) {
     const Threshold& threshold = thresholds_[index];
     const auto& observed = observations.get(threshold.signal);
-    if (!observed) continue;
+    if (!observed)
+      continue;
     const QuantityFormat format = observation_format(threshold.signal);
     const Quantity capacity = Quantity::from_int(observed->capacity, format);
     Quantity quantity = threshold.value.resolve(capacity);
@@ -99,17 +106,19 @@ Decision Evaluator::synchronize(const Observations& observations, std::span<cons
                                 Nanos now, NodeReclaimer* reclaimer) {
   Decision decision;
   decision.now = now;
-  if (thresholds_.empty() && !local_storage_capacity_isolation_) return decision;
+  if (thresholds_.empty() && !local_storage_capacity_isolation_)
+    return decision;
 
   std::vector<size_t> all(thresholds_.size());
   std::iota(all.begin(), all.end(), size_t{0});
   std::vector<ThresholdState> crossed = met_thresholds(all, observations, false);
   // Thresholds that drove action before stay met until min-reclaim is satisfied as well.
   for (auto& state : met_thresholds(thresholds_met_, observations, true)) {
-    const bool duplicate = std::any_of(crossed.begin(), crossed.end(), [&](const ThresholdState& s) {
-      return s.threshold.same_as(state.threshold);
-    });
-    if (!duplicate) crossed.push_back(std::move(state));
+    const bool duplicate =
+        std::any_of(crossed.begin(), crossed.end(),
+                    [&](const ThresholdState& s) { return s.threshold.same_as(state.threshold); });
+    if (!duplicate)
+      crossed.push_back(std::move(state));
   }
 
   std::map<size_t, Nanos> first_observed_at;
@@ -119,10 +128,11 @@ Decision Evaluator::synchronize(const Observations& observations, std::span<cons
     first_observed_at.emplace(state.index, state.first_observed_at);
   }
 
-  // Conditions are raised as soon as a threshold is crossed (grace periods do not delay them) and held
-  // until none was seen for the whole transition period.
+  // Conditions are raised as soon as a threshold is crossed (grace periods do not delay them) and
+  // held until none was seen for the whole transition period.
   for (const auto& state : crossed) {
-    condition_last_observed_at_[static_cast<size_t>(signal_condition(state.threshold.signal))] = now;
+    condition_last_observed_at_[static_cast<size_t>(signal_condition(state.threshold.signal))] =
+        now;
   }
   for (size_t i = 0; i < kNodeConditionCount; ++i) {
     const auto& last = condition_last_observed_at_[i];
@@ -136,10 +146,10 @@ Decision Evaluator::synchronize(const Observations& observations, std::span<cons
     if (now - state.first_observed_at >= state.threshold.grace_period) {
       met.push_back(state);
     } else {
-      decision.notes.push_back(
-          "threshold " + std::string(signal_name(state.threshold.signal)) + "<" +
-          state.threshold.value.text() + " met for " + seconds_text(now - state.first_observed_at) +
-          " of its " + seconds_text(state.threshold.grace_period) + " grace period");
+      decision.notes.push_back("threshold " + std::string(signal_name(state.threshold.signal)) +
+                               "<" + state.threshold.value.text() + " met for " +
+                               seconds_text(now - state.first_observed_at) + " of its " +
+                               seconds_text(state.threshold.grace_period) + " grace period");
     }
   }
   std::sort(met.begin(), met.end(),
@@ -147,7 +157,8 @@ Decision Evaluator::synchronize(const Observations& observations, std::span<cons
 
   first_observed_at_ = std::move(first_observed_at);
   thresholds_met_.clear();
-  for (const auto& state : met) thresholds_met_.push_back(state.index);
+  for (const auto& state : met)
+    thresholds_met_.push_back(state.index);
 
   // Act only on signals observed after the previous evaluation, so one sample never evicts twice.
   for (const auto& state : met) {
@@ -166,9 +177,11 @@ Decision Evaluator::synchronize(const Observations& observations, std::span<cons
 
   if (local_storage_capacity_isolation_) {
     evict_for_local_storage(pods, decision);
-    if (!decision.evictions.empty()) return decision;
+    if (!decision.evictions.empty())
+      return decision;
   }
-  if (decision.actionable.empty()) return decision;
+  if (decision.actionable.empty())
+    return decision;
 
   // Memory first, then the fixed signal order; for one signal the hard threshold before a soft one.
   std::stable_sort(decision.actionable.begin(), decision.actionable.end(),
@@ -181,11 +194,12 @@ Decision Evaluator::synchronize(const Observations& observations, std::span<cons
   const ThresholdState& target = decision.actionable.front();
   decision.to_reclaim = target;
   const Resource resource = signal_resource(target.threshold.signal);
-  decision.notes.push_back("attempting to reclaim " + std::string(resource_name(resource)) + " for " +
-                           std::string(signal_name(target.threshold.signal)) + "<" +
+  decision.notes.push_back("attempting to reclaim " + std::string(resource_name(resource)) +
+                           " for " + std::string(signal_name(target.threshold.signal)) + "<" +
                            target.threshold.value.text());
 
-  if (reclaim_node_resources(target, reclaimer, decision)) return decision;
+  if (reclaim_node_resources(target, reclaimer, decision))
+    return decision;
 
   if (pods.empty()) {
     decision.notes.push_back("eviction thresholds have been met, but no pods are active to evict");
@@ -219,7 +233,8 @@ Decision Evaluator::synchronize(const Observations& observations, std::span<cons
 bool Evaluator::reclaim_node_resources(const ThresholdState& state, NodeReclaimer* reclaimer,
                                        Decision& decision) const {
   decision.reclaim_actions = reclaim_actions(state.threshold.signal, layout_);
-  if (decision.reclaim_actions.empty() || reclaimer == nullptr) return false;
+  if (decision.reclaim_actions.empty() || reclaimer == nullptr)
+    return false;
   decision.reclaim_attempted = true;
   const auto after = reclaimer->reclaim(state.threshold.signal, decision.reclaim_actions);
   if (!after) {
@@ -243,7 +258,8 @@ void Evaluator::evict_for_local_storage(std::span<const ActivePod> pods, Decisio
   for (size_t index = 0; index < pods.size(); ++index) {
     const Pod& pod = *pods[index].pod;
     const PodStats* stats = pods[index].stats;
-    if (stats == nullptr) continue;
+    if (stats == nullptr)
+      continue;
     std::optional<Eviction> eviction;
     auto make = [&](EvictionCause cause, std::string message) {
       Eviction e;
@@ -259,7 +275,8 @@ void Evaluator::evict_for_local_storage(std::span<const ActivePod> pods, Decisio
         continue;
       }
       for (const auto& used : stats->volumes) {
-        if (used.name != volume.name || !used.used_bytes) continue;
+        if (used.name != volume.name || !used.used_bytes)
+          continue;
         const auto usage =
             Quantity::from_int(static_cast<int64_t>(*used.used_bytes), QuantityFormat::kBinarySI);
         if (usage.compare(*volume.size_limit) > 0 && !eviction) {
@@ -267,7 +284,8 @@ void Evaluator::evict_for_local_storage(std::span<const ActivePod> pods, Decisio
                           empty_dir_limit_message(volume.name, *volume.size_limit));
         }
       }
-      if (eviction) break;
+      if (eviction)
+        break;
     }
     if (!eviction) {
       if (const auto limit = pod_limit(pod, kResourceEphemeralStorage)) {
@@ -282,22 +300,27 @@ void Evaluator::evict_for_local_storage(std::span<const ActivePod> pods, Decisio
     }
     if (!eviction) {
       for (const auto& container_stats : stats->containers) {
-        const auto spec = std::find_if(pod.containers.begin(), pod.containers.end(),
-                                       [&](const Container& c) { return c.name == container_stats.name; });
-        if (spec == pod.containers.end()) continue;
+        const auto spec =
+            std::find_if(pod.containers.begin(), pod.containers.end(),
+                         [&](const Container& c) { return c.name == container_stats.name; });
+        if (spec == pod.containers.end())
+          continue;
         const auto limit = spec->resources.limits.find(kResourceEphemeralStorage);
-        if (limit == spec->resources.limits.end() || limit->second.value() == 0) continue;
+        if (limit == spec->resources.limits.end() || limit->second.value() == 0)
+          continue;
         uint64_t used = container_stats.logs_used_bytes.value_or(0);
-        if (!dedicated_image_fs) used += container_stats.rootfs_used_bytes.value_or(0);
-        if (limit->second.compare(Quantity::from_int(static_cast<int64_t>(used),
-                                                     QuantityFormat::kBinarySI)) < 0) {
+        if (!dedicated_image_fs)
+          used += container_stats.rootfs_used_bytes.value_or(0);
+        if (limit->second.compare(
+                Quantity::from_int(static_cast<int64_t>(used), QuantityFormat::kBinarySI)) < 0) {
           eviction = make(EvictionCause::kContainerEphemeralStorageLimit,
                           container_ephemeral_storage_limit_message(spec->name, limit->second));
           break;
         }
       }
     }
-    if (!eviction) continue;
+    if (!eviction)
+      continue;
     if (is_critical_pod(pod)) {
       decision.skipped_critical.push_back(index);
       decision.notes.push_back("cannot evict a critical pod: " + pod.key() + " (" +

@@ -1,8 +1,8 @@
 // One evaluation step of the kubelet's eviction manager (eviction_manager.go synchronize), pure and
-// clock-injected: thresholds met (strictly below), min-reclaim for thresholds met before, soft grace
-// periods, node conditions held for the transition period, action only on fresh observations,
-// local-storage limit evictions, node-level reclaim before evicting for disk, ranking, critical pods
-// skipped, at most one pod per pass for thresholds, the kubelet's grace periods and messages.
+// clock-injected: thresholds met (strictly below), min-reclaim for thresholds met before, soft
+// grace periods, node conditions held for the transition period, action only on fresh observations,
+// local-storage limit evictions, node-level reclaim before evicting for disk, ranking, critical
+// pods skipped, at most one pod per pass for thresholds, the kubelet's grace periods and messages.
 #pragma once
 
 #include <array>
@@ -20,15 +20,16 @@ namespace evictd {
 
 enum class ReclaimAction { kDeleteUnusedContainers, kDeleteUnusedImages };
 std::string_view reclaim_action_name(ReclaimAction action);
-// kubelet buildSignalToNodeReclaimFuncs: what may be freed for a signal on a layout (none for memory).
+// kubelet buildSignalToNodeReclaimFuncs: what may be freed for a signal on a layout (none for
+// memory).
 std::vector<ReclaimAction> reclaim_actions(Signal signal, FilesystemLayout layout);
 
 // The port through which the evaluator frees node-level resources (unused containers and images).
 class NodeReclaimer {
  public:
   virtual ~NodeReclaimer() = default;
-  // Runs `actions` for `signal` and observes the node again; nullopt when no new observation could be
-  // made, in which case pods are evicted as if nothing had been freed.
+  // Runs `actions` for `signal` and observes the node again; nullopt when no new observation could
+  // be made, in which case pods are evicted as if nothing had been freed.
   virtual std::optional<Observations> reclaim(Signal signal,
                                               std::span<const ReclaimAction> actions) = 0;
 };
@@ -48,27 +49,28 @@ struct Eviction {
   int64_t grace_period_seconds = 0;
   std::string message;
   std::map<std::string, std::string> annotations;
-  // Threshold evictions set the DisruptionTarget condition (reason TerminationByKubelet); the kubelet's
-  // local-storage limit evictions do not.
+  // Threshold evictions set the DisruptionTarget condition (reason TerminationByKubelet); the
+  // kubelet's local-storage limit evictions do not.
   bool disruption_target = false;
 };
 
 struct ThresholdState {
   size_t index = 0;  // into Evaluator::thresholds()
   Threshold threshold;
-  Quantity quantity;  // the threshold against the observed capacity (plus min-reclaim when enforced)
+  Quantity
+      quantity;  // the threshold against the observed capacity (plus min-reclaim when enforced)
   SignalObservation observation;
   Nanos first_observed_at{0};
 };
 
 struct Decision {
   Nanos now{0};
-  std::vector<NodeCondition> conditions;        // sorted by name
-  std::vector<ThresholdState> crossed;          // met now, before grace periods
-  std::vector<ThresholdState> met;              // met after grace periods
-  std::vector<ThresholdState> actionable;       // met, with stats newer than the last evaluation
-  std::optional<ThresholdState> to_reclaim;     // the threshold acted on
-  std::vector<ReclaimAction> reclaim_actions;   // tried before evicting
+  std::vector<NodeCondition> conditions;       // sorted by name
+  std::vector<ThresholdState> crossed;         // met now, before grace periods
+  std::vector<ThresholdState> met;             // met after grace periods
+  std::vector<ThresholdState> actionable;      // met, with stats newer than the last evaluation
+  std::optional<ThresholdState> to_reclaim;    // the threshold acted on
+  std::vector<ReclaimAction> reclaim_actions;  // tried before evicting
   bool reclaim_attempted = false;
   bool reclaim_sufficed = false;
   std::optional<Ranking> ranking;
@@ -89,8 +91,8 @@ class Evaluator {
   const std::vector<Threshold>& thresholds() const { return thresholds_; }
   const std::vector<std::string>& warnings() const { return warnings_; }
   FilesystemLayout layout() const { return layout_; }
-  // Soft evictions: min(evictionMaxPodGracePeriod, terminationGracePeriodSeconds); a negative maximum
-  // defers to the pod, as the kubelet's flag documents. Hard evictions: 1 s.
+  // Soft evictions: min(evictionMaxPodGracePeriod, terminationGracePeriodSeconds); a negative
+  // maximum defers to the pod, as the kubelet's flag documents. Hard evictions: 1 s.
   int64_t grace_period_seconds(const Threshold& threshold, const Pod& pod) const;
 
  private:

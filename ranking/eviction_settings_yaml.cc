@@ -14,13 +14,16 @@ Result<EvictionSettings::SignalMap> signal_map(const YAML::Node& node, const std
                                                const std::string& path,
                                                std::map<std::string, int>& lines) {
   EvictionSettings::SignalMap result;
-  if (node.IsNull()) return result;
-  if (!node.IsMap()) return error_at(node, child_path(path, name), "must be a mapping of signals");
+  if (node.IsNull())
+    return result;
+  if (!node.IsMap())
+    return error_at(node, child_path(path, name), "must be a mapping of signals");
   for (const auto& entry : node) {
     const std::string key = entry.first.Scalar();
     const std::string field = name + "[" + key + "]";
     auto value = yaml::scalar(entry.second, child_path(path, field));
-    if (!value) return value.error();
+    if (!value)
+      return value.error();
     lines[field] = yaml::line_of(entry.first);
     result.emplace_back(key, *value);
   }
@@ -44,8 +47,10 @@ Result<EvictionSettingsInput> eviction_settings_from_yaml(const YAML::Node& node
   };
   EvictionSettingsInput input;
   input.line = yaml::line_of(node);
-  if (!node || node.IsNull()) return input;
-  if (!node.IsMap()) return error_at(node, path, "must be a mapping");
+  if (!node || node.IsNull())
+    return input;
+  if (!node.IsMap())
+    return error_at(node, path, "must be a mapping");
   EvictionSettings& s = input.settings;
   for (const auto& entry : node) {
     const std::string key = entry.first.Scalar();
@@ -55,36 +60,43 @@ Result<EvictionSettingsInput> eviction_settings_from_yaml(const YAML::Node& node
     if (key == "evictionHard" || key == "evictionSoft" || key == "evictionSoftGracePeriod" ||
         key == "evictionMinimumReclaim") {
       auto map = signal_map(value, key, path, input.lines);
-      if (!map) return map.error();
-      auto& target = key == "evictionHard"   ? s.eviction_hard
-                     : key == "evictionSoft" ? s.eviction_soft
+      if (!map)
+        return map.error();
+      auto& target = key == "evictionHard"              ? s.eviction_hard
+                     : key == "evictionSoft"            ? s.eviction_soft
                      : key == "evictionSoftGracePeriod" ? s.eviction_soft_grace_period
                                                         : s.eviction_minimum_reclaim;
       target = std::move(map).value();
     } else if (key == "evictionPressureTransitionPeriod") {
       auto text = yaml::scalar(value, field);
-      if (!text) return text.error();
+      if (!text)
+        return text.error();
       s.eviction_pressure_transition_period = *text;
     } else if (key == "evictionMaxPodGracePeriod") {
       auto number = yaml::integer(value, field);
-      if (!number) return number.error();
+      if (!number)
+        return number.error();
       s.eviction_max_pod_grace_period = *number;
     } else if (key == "mergeDefaultEvictionSettings") {
       auto flag = yaml::boolean(value, field);
-      if (!flag) return flag.error();
+      if (!flag)
+        return flag.error();
       s.merge_default_eviction_settings = *flag;
     } else if (key == "enforceNodeAllocatable") {
-      if (auto error = yaml::expect_sequence(value, field)) return *error;
+      if (auto error = yaml::expect_sequence(value, field))
+        return *error;
       std::vector<std::string> list;
       for (size_t i = 0; i < value.size(); ++i) {
         auto item = yaml::scalar(value[i], yaml::index_path(field, i));
-        if (!item) return item.error();
+        if (!item)
+          return item.error();
         list.push_back(*item);
       }
       s.enforce_node_allocatable = std::move(list);
     } else if (unknown_keys == UnknownKeys::kRefuse && key != "apiVersion" && key != "kind") {
       std::string known;
-      for (const auto name : kFields) known += (known.empty() ? "" : ", ") + std::string(name);
+      for (const auto name : kFields)
+        known += (known.empty() ? "" : ", ") + std::string(name);
       return error_at(entry.first, field, "unknown field; the eviction fields are " + known);
     }
   }
@@ -94,9 +106,11 @@ Result<EvictionSettingsInput> eviction_settings_from_yaml(const YAML::Node& node
 Result<EvictionConfig> eviction_config_from_yaml(const YAML::Node& node, const std::string& path,
                                                  UnknownKeys unknown_keys) {
   auto input = eviction_settings_from_yaml(node, path, unknown_keys);
-  if (!input) return input.error();
+  if (!input)
+    return input.error();
   auto config = build_eviction_config(input->settings);
-  if (config) return config;
+  if (config)
+    return config;
   Error error = config.error();
   auto line = input->lines.find(error.field);
   if (line == input->lines.end() && error.field.starts_with("evictionSoftGracePeriod[")) {

@@ -1,5 +1,6 @@
 // The KubeletConfiguration eviction fields read from YAML: evictd's own configuration and scenarios
-// (strict: unknown keys are refused), or a kubelet's config file (other kubelet fields are ignored).
+// (strict: unknown keys are refused), or a kubelet's config file (other kubelet fields are
+// ignored).
 #pragma once
 
 #include <yaml-cpp/yaml.h>

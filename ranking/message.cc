@@ -8,7 +8,8 @@ namespace {
 std::string join(const std::vector<std::string>& parts) {
   std::string out;
   for (size_t i = 0; i < parts.size(); ++i) {
-    if (i > 0) out += ",";
+    if (i > 0)
+      out += ",";
     out += parts[i];
   }
   return out;
@@ -17,7 +18,8 @@ std::string join(const std::vector<std::string>& parts) {
 const Container* find_spec_container(const Pod& pod, const std::string& name) {
   for (const auto* group : {&pod.containers, &pod.init_containers}) {
     for (const auto& container : *group) {
-      if (container.name == name) return &container;
+      if (container.name == name)
+        return &container;
     }
   }
   return nullptr;
@@ -54,8 +56,8 @@ std::string go_quote(std::string_view text) {
   return out + "\"";
 }
 
-EvictionMessage threshold_eviction_message(Resource resource, const Pod& pod,
-                                           const PodStats* stats, const Threshold* threshold,
+EvictionMessage threshold_eviction_message(Resource resource, const Pod& pod, const PodStats* stats,
+                                           const Threshold* threshold,
                                            const SignalObservation* observation) {
   EvictionMessage result;
   const std::string resource_text(resource_name(resource));
@@ -63,13 +65,16 @@ EvictionMessage threshold_eviction_message(Resource resource, const Pod& pod,
   if (threshold != nullptr && observation != nullptr) {
     const Signal signal = threshold->signal;
     const Quantity capacity = Quantity::from_int(observation->capacity, observation_format(signal));
-    const Quantity available = Quantity::from_int(observation->available, observation_format(signal));
+    const Quantity available =
+        Quantity::from_int(observation->available, observation_format(signal));
     result.message += "Threshold quantity: " + threshold->value.resolve(capacity).to_string() +
                       ", available: " + available.to_string() + ". ";
   }
-  if (stats == nullptr) return result;  // the kubelet returns without annotations here
+  if (stats == nullptr)
+    return result;  // the kubelet returns without annotations here
 
-  // Pod-level resources (PodLevelResources, on by default): the pod's own usage against its request.
+  // Pod-level resources (PodLevelResources, on by default): the pod's own usage against its
+  // request.
   if (resource == Resource::kMemory && has_pod_level_resources(pod)) {
     const auto request = pod.pod_resources->requests.find(kResourceMemory);
     if (request != pod.pod_resources->requests.end() && stats->memory_working_set_bytes) {
@@ -89,7 +94,8 @@ EvictionMessage threshold_eviction_message(Resource resource, const Pod& pod,
   std::vector<std::string> offending_usage;
   for (const auto& container_stats : stats->containers) {
     const Container* container = find_spec_container(pod, container_stats.name);
-    if (container == nullptr) continue;
+    if (container == nullptr)
+      continue;
     std::optional<Quantity> usage;
     if (resource == Resource::kEphemeralStorage) {
       if (container_stats.rootfs_used_bytes && container_stats.logs_used_bytes) {
@@ -105,7 +111,8 @@ EvictionMessage threshold_eviction_message(Resource resource, const Pod& pod,
     }
     Quantity request;
     const auto found = container->resources.requests.find(resource_text);
-    if (found != container->resources.requests.end()) request = found->second;
+    if (found != container->resources.requests.end())
+      request = found->second;
     if (usage && usage->compare(request) > 0) {
       result.message += "Container " + container->name + " was using " + usage->to_string() +
                         ", request is " + request.to_string() + ", has larger consumption of " +

@@ -1,5 +1,5 @@
-// The kubelet's eviction messages and event annotations, byte for byte (helpers.go evictionMessage and
-// the local-storage messages of eviction_manager.go).
+// The kubelet's eviction messages and event annotations, byte for byte (helpers.go evictionMessage
+// and the local-storage messages of eviction_manager.go).
 #pragma once
 
 #include <map>
@@ -26,8 +26,8 @@ struct EvictionMessage {
 
 // The message for a threshold eviction. `threshold` and `observation` give the "Threshold quantity:
 // ..., available: ..." part when known; the container part needs the pod's stats.
-EvictionMessage threshold_eviction_message(Resource resource, const Pod& pod,
-                                           const PodStats* stats, const Threshold* threshold,
+EvictionMessage threshold_eviction_message(Resource resource, const Pod& pod, const PodStats* stats,
+                                           const Threshold* threshold,
                                            const SignalObservation* observation);
 
 std::string empty_dir_limit_message(const std::string& volume, const Quantity& limit);

@@ -13,7 +13,8 @@ bool is_supported_pod_level_resource(std::string_view name) {
 
 bool has_supported(const ResourceList& list) {
   for (const auto& entry : list) {
-    if (is_supported_pod_level_resource(entry.first)) return true;
+    if (is_supported_pod_level_resource(entry.first))
+      return true;
   }
   return false;
 }
@@ -29,13 +30,16 @@ bool pod_level_resources_set(const Pod& pod) {
 
 OptionalQuantity lookup(const ResourceList& list, std::string_view resource) {
   const auto it = list.find(resource);
-  if (it == list.end()) return std::nullopt;
+  if (it == list.end())
+    return std::nullopt;
   return it->second;
 }
 
-// addResourceList for one resource: a first value is copied (keeping its text), later ones are added.
+// addResourceList for one resource: a first value is copied (keeping its text), later ones are
+// added.
 void add_to(OptionalQuantity& sum, const OptionalQuantity& value) {
-  if (!value) return;
+  if (!value)
+    return;
   if (!sum) {
     sum = value;
   } else {
@@ -44,15 +48,17 @@ void add_to(OptionalQuantity& sum, const OptionalQuantity& value) {
 }
 
 void max_into(OptionalQuantity& current, const OptionalQuantity& candidate) {
-  if (candidate && (!current || candidate->compare(*current) > 0)) current = candidate;
+  if (candidate && (!current || candidate->compare(*current) > 0))
+    current = candidate;
 }
 
-// aggregateContainerResourcesByFn for one resource, following the sidecar KEP: regular containers and
-// sidecars run together; each init container runs beside the sidecars started before it.
+// aggregateContainerResourcesByFn for one resource, following the sidecar KEP: regular containers
+// and sidecars run together; each init container runs beside the sidecars started before it.
 template <typename Select>
 OptionalQuantity aggregate_containers(const Pod& pod, std::string_view resource, Select select) {
   OptionalQuantity result;
-  for (const auto& container : pod.containers) add_to(result, lookup(select(container), resource));
+  for (const auto& container : pod.containers)
+    add_to(result, lookup(select(container), resource));
   OptionalQuantity restartable_sum;
   OptionalQuantity init_max;
   for (const auto& container : pod.init_containers) {
@@ -72,8 +78,12 @@ OptionalQuantity aggregate_containers(const Pod& pod, std::string_view resource,
   return result;
 }
 
-const ResourceList& requests_of(const Container& c) { return c.resources.requests; }
-const ResourceList& limits_of(const Container& c) { return c.resources.limits; }
+const ResourceList& requests_of(const Container& c) {
+  return c.resources.requests;
+}
+const ResourceList& limits_of(const Container& c) {
+  return c.resources.limits;
+}
 
 }  // namespace
 
@@ -89,16 +99,21 @@ std::string_view qos_class_name(QosClass qos) {
   return "";
 }
 
-bool has_pod_level_resources(const Pod& pod) { return pod_level_resources_set(pod); }
+bool has_pod_level_resources(const Pod& pod) {
+  return pod_level_resources_set(pod);
+}
 
 Quantity pod_request(const Pod& pod, std::string_view resource) {
   Quantity request;
   OptionalQuantity aggregated;
-  if (!pod_level_resources_set(pod)) aggregated = aggregate_containers(pod, resource, requests_of);
+  if (!pod_level_resources_set(pod))
+    aggregated = aggregate_containers(pod, resource, requests_of);
   if (pod_level_requests_set(pod) && is_supported_pod_level_resource(resource)) {
-    if (auto value = lookup(pod.pod_resources->requests, resource)) aggregated = value;
+    if (auto value = lookup(pod.pod_resources->requests, resource))
+      aggregated = value;
   }
-  if (aggregated) request.add(*aggregated);
+  if (aggregated)
+    request.add(*aggregated);
   if (auto overhead = lookup(pod.overhead, resource); overhead && !request.is_zero()) {
     request.add(*overhead);
   }
@@ -108,7 +123,8 @@ Quantity pod_request(const Pod& pod, std::string_view resource) {
 std::optional<Quantity> pod_limit(const Pod& pod, std::string_view resource) {
   OptionalQuantity limit = aggregate_containers(pod, resource, limits_of);
   if (pod_level_resources_set(pod) && is_supported_pod_level_resource(resource)) {
-    if (auto value = lookup(pod.pod_resources->limits, resource)) limit = value;
+    if (auto value = lookup(pod.pod_resources->limits, resource))
+      limit = value;
   }
   if (auto overhead = lookup(pod.overhead, resource); overhead && limit && !limit->is_zero()) {
     limit->add(*overhead);
@@ -116,7 +132,9 @@ std::optional<Quantity> pod_limit(const Pod& pod, std::string_view resource) {
   return limit;
 }
 
-QosClass pod_qos(const Pod& pod) { return pod.status_qos_class.value_or(compute_qos(pod)); }
+QosClass pod_qos(const Pod& pod) {
+  return pod.status_qos_class.value_or(compute_qos(pod));
+}
 
 QosClass compute_qos(const Pod& pod) {
   // Sums of the positive cpu and memory requests and limits; Guaranteed needs both limits on every
@@ -127,13 +145,16 @@ QosClass compute_qos(const Pod& pod) {
   auto accumulate = [](std::map<std::string, Quantity, std::less<>>& sums, const ResourceList& list,
                        std::set<std::string>* found) {
     for (const auto& [name, quantity] : list) {
-      if ((name != kResourceCpu && name != kResourceMemory) || quantity.sign() <= 0) continue;
-      if (found != nullptr) found->insert(name);
+      if ((name != kResourceCpu && name != kResourceMemory) || quantity.sign() <= 0)
+        continue;
+      if (found != nullptr)
+        found->insert(name);
       sums[name].add(quantity);
     }
   };
   auto has_cpu_and_memory = [](const std::set<std::string>& found) {
-    return found.contains(std::string(kResourceCpu)) && found.contains(std::string(kResourceMemory));
+    return found.contains(std::string(kResourceCpu)) &&
+           found.contains(std::string(kResourceMemory));
   };
   if (pod.pod_resources) {
     accumulate(requests, pod.pod_resources->requests, nullptr);
@@ -152,7 +173,8 @@ QosClass compute_qos(const Pod& pod) {
       }
     }
   }
-  if (requests.empty() && limits.empty()) return QosClass::kBestEffort;
+  if (requests.empty() && limits.empty())
+    return QosClass::kBestEffort;
   if (guaranteed) {
     for (const auto& [name, request] : requests) {
       const auto limit = limits.find(name);
@@ -171,7 +193,9 @@ bool is_static_pod(const Pod& pod) {
   return source != pod.annotations.end() && source->second != "api";
 }
 
-bool is_mirror_pod(const Pod& pod) { return pod.annotations.contains("kubernetes.io/config.mirror"); }
+bool is_mirror_pod(const Pod& pod) {
+  return pod.annotations.contains("kubernetes.io/config.mirror");
+}
 
 bool is_critical_pod(const Pod& pod) {
   return is_static_pod(pod) || is_mirror_pod(pod) ||

@@ -1,5 +1,5 @@
-// The parts of a v1 Pod that eviction decisions read, and the Kubernetes helpers that interpret them:
-// effective requests and limits, QoS class, priority, static/mirror/critical.
+// The parts of a v1 Pod that eviction decisions read, and the Kubernetes helpers that interpret
+// them: effective requests and limits, QoS class, priority, static/mirror/critical.
 #pragma once
 
 #include <cstdint>
@@ -66,8 +66,8 @@ inline constexpr std::string_view kResourceEphemeralStorage = "ephemeral-storage
 inline constexpr int32_t kSystemCriticalPriority = 2'000'000'000;
 inline constexpr int64_t kDefaultTerminationGracePeriodSeconds = 30;
 
-// GetResourceRequestQuantity: the pod's effective request (sidecar-aware aggregation of containers and
-// init containers, or pod-level requests when set), plus overhead when the request is non-zero.
+// GetResourceRequestQuantity: the pod's effective request (sidecar-aware aggregation of containers
+// and init containers, or pod-level requests when set), plus overhead when the request is non-zero.
 Quantity pod_request(const Pod& pod, std::string_view resource);
 // PodLimits: the aggregated limit, or nullopt when no container (or the pod) sets one.
 std::optional<Quantity> pod_limit(const Pod& pod, std::string_view resource);
@@ -80,7 +80,9 @@ QosClass pod_qos(const Pod& pod);
 QosClass compute_qos(const Pod& pod);
 
 // corev1helpers.PodPriority: the resolved priority, 0 when unset.
-inline int32_t pod_priority(const Pod& pod) { return pod.priority.value_or(0); }
+inline int32_t pod_priority(const Pod& pod) {
+  return pod.priority.value_or(0);
+}
 bool is_static_pod(const Pod& pod);
 bool is_mirror_pod(const Pod& pod);
 // kubelettypes.IsCriticalPod: static, mirror, or priority >= system-critical. Never evicted.

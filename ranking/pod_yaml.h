@@ -1,5 +1,5 @@
-// v1 Pod objects as `kubectl get pod -o yaml|json` prints them; unknown fields are ignored, the fields
-// eviction reads are checked.
+// v1 Pod objects as `kubectl get pod -o yaml|json` prints them; unknown fields are ignored, the
+// fields eviction reads are checked.
 #pragma once
 
 #include <yaml-cpp/yaml.h>

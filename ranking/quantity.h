@@ -1,5 +1,5 @@
-// Kubernetes resource quantities (k8s.io/apimachinery resource.Quantity), parsed and printed exactly as
-// the API server and the kubelet do, because eviction messages quote them byte for byte.
+// Kubernetes resource quantities (k8s.io/apimachinery resource.Quantity), parsed and printed
+// exactly as the API server and the kubelet do, because eviction messages quote them byte for byte.
 #pragma once
 
 #include <cstdint>
@@ -38,7 +38,8 @@ class Quantity {
   }
   bool operator==(const Quantity& other) const { return nano_ == other.nano_; }
 
-  // Quantity.Add / Quantity.Sub: a zero receiver takes the other's format; the result prints canonically.
+  // Quantity.Add / Quantity.Sub: a zero receiver takes the other's format; the result prints
+  // canonically.
   void add(const Quantity& other);
   void sub(const Quantity& other);
 

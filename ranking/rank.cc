@@ -7,33 +7,44 @@ namespace {
 
 // kubelet cmpBool: true sorts before false.
 int cmp_bool(bool a, bool b) {
-  if (a == b) return 0;
+  if (a == b)
+    return 0;
   return b ? 1 : -1;
 }
 
-int cmp_value(Int128 a, Int128 b) { return a < b ? -1 : (a > b ? 1 : 0); }
+int cmp_value(Int128 a, Int128 b) {
+  return a < b ? -1 : (a > b ? 1 : 0);
+}
 
-Int128 to_nano(uint64_t value) { return static_cast<Int128>(value) * Quantity::kNanoPerUnit; }
+Int128 to_nano(uint64_t value) {
+  return static_cast<Int128>(value) * Quantity::kNanoPerUnit;
+}
 
-// The comparators every ranking starts from when either pod lacks stats: the one without goes first.
+// The comparators every ranking starts from when either pod lacks stats: the one without goes
+// first.
 int cmp_missing_stats(const RankKeys& a, const RankKeys& b) {
   return cmp_bool(!a.stats_found, !b.stats_found);
 }
 
 int cmp_exceeds(const RankKeys& a, const RankKeys& b) {
-  if (!a.stats_found || !b.stats_found) return cmp_missing_stats(a, b);
+  if (!a.stats_found || !b.stats_found)
+    return cmp_missing_stats(a, b);
   return cmp_bool(a.exceeds_requests, b.exceeds_requests);
 }
 
-int cmp_priority(const RankKeys& a, const RankKeys& b) { return cmp_value(a.priority, b.priority); }
+int cmp_priority(const RankKeys& a, const RankKeys& b) {
+  return cmp_value(a.priority, b.priority);
+}
 
 int cmp_usage_above_request(const RankKeys& a, const RankKeys& b) {
-  if (!a.stats_found || !b.stats_found) return cmp_missing_stats(a, b);
+  if (!a.stats_found || !b.stats_found)
+    return cmp_missing_stats(a, b);
   return cmp_value(b.usage_above_request, a.usage_above_request);
 }
 
 int cmp_processes(const RankKeys& a, const RankKeys& b) {
-  if (!a.stats_found || !b.stats_found) return cmp_missing_stats(a, b);
+  if (!a.stats_found || !b.stats_found)
+    return cmp_missing_stats(a, b);
   return cmp_value(b.usage, a.usage);
 }
 
@@ -43,7 +54,8 @@ RankKeys memory_keys(const ActivePod& active) {
   keys.priority = pod_priority(*active.pod);
   keys.critical = is_critical_pod(*active.pod);
   keys.request = pod_request(*active.pod, kResourceMemory).nano();
-  if (keys.stats_found) keys.usage = to_nano(active.stats->memory_working_set_bytes.value_or(0));
+  if (keys.stats_found)
+    keys.usage = to_nano(active.stats->memory_working_set_bytes.value_or(0));
   keys.exceeds_requests = keys.usage > keys.request;
   keys.usage_above_request = keys.usage - keys.request;
   return keys;
@@ -62,7 +74,8 @@ RankKeys disk_keys(const ActivePod& active, DiskMeasure measure, bool inodes) {
   keys.exceeds_requests = keys.usage > keys.request;
   // The kubelet subtracts the ephemeral-storage request even when ranking by inodes.
   keys.usage_above_request =
-      keys.usage - (inodes ? pod_request(*active.pod, kResourceEphemeralStorage).nano() : keys.request);
+      keys.usage -
+      (inodes ? pod_request(*active.pod, kResourceEphemeralStorage).nano() : keys.request);
   return keys;
 }
 
@@ -71,7 +84,8 @@ RankKeys pid_keys(const ActivePod& active) {
   keys.stats_found = active.stats != nullptr;
   keys.priority = pod_priority(*active.pod);
   keys.critical = is_critical_pod(*active.pod);
-  if (keys.stats_found) keys.usage = to_nano(active.stats->process_count.value_or(0));
+  if (keys.stats_found)
+    keys.usage = to_nano(active.stats->process_count.value_or(0));
   keys.usage_above_request = keys.usage;
   return keys;
 }
@@ -88,11 +102,13 @@ DiskMeasure disk_measure(Signal signal, FilesystemLayout layout) {
       return {true, true, true};
     case FilesystemLayout::kDedicatedImageFs:
       // nodefs holds logs and volumes; imagefs (and containerfs with it) the writable layers.
-      if (image_signal || container_signal) return {true, false, false};
+      if (image_signal || container_signal)
+        return {true, false, false};
       return {false, true, true};
     case FilesystemLayout::kSplit:
       // imagefs holds only images, which no pod is charged for.
-      if (image_signal) return {false, false, false};
+      if (image_signal)
+        return {false, false, false};
       return {true, true, true};
   }
   return {true, true, true};
@@ -112,10 +128,12 @@ DiskUsage pod_disk_usage(const Pod& pod, const PodStats& stats, DiskMeasure meas
   }
   if (measure.local_volumes) {
     for (const auto& volume : pod.volumes) {
-      if (!is_local_volume(volume)) continue;
+      if (!is_local_volume(volume))
+        continue;
       const auto it = std::find_if(stats.volumes.begin(), stats.volumes.end(),
                                    [&](const VolumeStats& v) { return v.name == volume.name; });
-      if (it == stats.volumes.end()) continue;
+      if (it == stats.volumes.end())
+        continue;
       usage.bytes += it->used_bytes.value_or(0);
       usage.inodes += it->inodes_used.value_or(0);
     }
@@ -157,19 +175,22 @@ Ranking rank_pods(Signal signal, FilesystemLayout layout, std::span<const Active
     }
   }
   ranking.order.resize(pods.size());
-  for (size_t i = 0; i < pods.size(); ++i) ranking.order[i] = i;
+  for (size_t i = 0; i < pods.size(); ++i)
+    ranking.order[i] = i;
   using Comparator = int (*)(const RankKeys&, const RankKeys&);
-  static constexpr Comparator kMemoryOrDisk[] = {cmp_exceeds, cmp_priority, cmp_usage_above_request};
+  static constexpr Comparator kMemoryOrDisk[] = {cmp_exceeds, cmp_priority,
+                                                 cmp_usage_above_request};
   static constexpr Comparator kPids[] = {cmp_priority, cmp_processes};
-  const std::span<const Comparator> comparators =
-      ranking.kind == RankKind::kPids ? std::span<const Comparator>(kPids)
-                                      : std::span<const Comparator>(kMemoryOrDisk);
+  const std::span<const Comparator> comparators = ranking.kind == RankKind::kPids
+                                                      ? std::span<const Comparator>(kPids)
+                                                      : std::span<const Comparator>(kMemoryOrDisk);
   // Stable, so pods that tie on every key keep the order in which they were given; the kubelet's
   // sort.Sort leaves that order unspecified.
   std::stable_sort(ranking.order.begin(), ranking.order.end(), [&](size_t a, size_t b) {
     for (const Comparator cmp : comparators) {
       const int result = cmp(ranking.keys[a], ranking.keys[b]);
-      if (result != 0) return result < 0;
+      if (result != 0)
+        return result < 0;
     }
     return false;
   });

@@ -1,7 +1,7 @@
-// Ordering pods for eviction, as the kubelet's rank functions do (helpers.go): memory by usage above
-// requests, then priority, then usage minus requests; disk likewise for the filesystem under
-// pressure; PIDs by priority, then process count. A pod without stats goes first. Each pod's keys are
-// kept so every decision can show why a pod stood where it did.
+// Ordering pods for eviction, as the kubelet's rank functions do (helpers.go): memory by usage
+// above requests, then priority, then usage minus requests; disk likewise for the filesystem under
+// pressure; PIDs by priority, then process count. A pod without stats goes first. Each pod's keys
+// are kept so every decision can show why a pod stood where it did.
 #pragma once
 
 #include <cstdint>

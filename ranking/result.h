@@ -1,5 +1,6 @@
-// A value-or-error result. The decision core reports bad input as data, never by throwing, so callers
-// (config loader, scenario parser, API adapter) can attach the file and field the value came from.
+// A value-or-error result. The decision core reports bad input as data, never by throwing, so
+// callers (config loader, scenario parser, API adapter) can attach the file and field the value
+// came from.
 #pragma once
 
 #include <string>
@@ -10,8 +11,8 @@ namespace evictd {
 
 struct Error {
   std::string message;
-  // The configuration field the error is about, e.g. `evictionHard[memory.available]`; empty when the
-  // caller already knows which field it passed in.
+  // The configuration field the error is about, e.g. `evictionHard[memory.available]`; empty when
+  // the caller already knows which field it passed in.
   std::string field;
   // The 1-based line of the input the error is about; 0 when not known.
   int line = 0;
@@ -20,7 +21,7 @@ struct Error {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : state_(std::move(value)) {}  // NOLINT(google-explicit-constructor)
+  Result(T value) : state_(std::move(value)) {}      // NOLINT(google-explicit-constructor)
   Result(Error error) : state_(std::move(error)) {}  // NOLINT(google-explicit-constructor)
 
   bool ok() const { return std::holds_alternative<T>(state_); }

@@ -4,18 +4,21 @@ namespace evictd {
 namespace {
 
 constexpr std::array<std::string_view, kSignalCount> kSignalNames = {
-    "memory.available",  "allocatableMemory.available", "nodefs.available",
-    "nodefs.inodesFree", "imagefs.available",           "imagefs.inodesFree",
-    "containerfs.available", "containerfs.inodesFree",  "pid.available",
+    "memory.available",      "allocatableMemory.available", "nodefs.available",
+    "nodefs.inodesFree",     "imagefs.available",           "imagefs.inodesFree",
+    "containerfs.available", "containerfs.inodesFree",      "pid.available",
 };
 
 }  // namespace
 
-std::string_view signal_name(Signal signal) { return kSignalNames[signal_index(signal)]; }
+std::string_view signal_name(Signal signal) {
+  return kSignalNames[signal_index(signal)];
+}
 
 std::optional<Signal> parse_signal(std::string_view name) {
   for (Signal signal : kAllSignals) {
-    if (signal_name(signal) == name) return signal;
+    if (signal_name(signal) == name)
+      return signal;
   }
   return std::nullopt;
 }
@@ -78,7 +81,9 @@ std::string_view condition_name(NodeCondition condition) {
   return "";
 }
 
-bool is_memory_signal(Signal signal) { return signal_resource(signal) == Resource::kMemory; }
+bool is_memory_signal(Signal signal) {
+  return signal_resource(signal) == Resource::kMemory;
+}
 
 QuantityFormat observation_format(Signal signal) {
   const Resource resource = signal_resource(signal);

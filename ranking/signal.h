@@ -12,9 +12,9 @@
 
 namespace evictd {
 
-// Declared in the order evictd resolves several thresholds met at once: memory first (as the kubelet),
-// then the disk signals, then PIDs. The kubelet leaves the order among non-memory signals to Go's map
-// iteration; a fixed order makes every decision reproducible.
+// Declared in the order evictd resolves several thresholds met at once: memory first (as the
+// kubelet), then the disk signals, then PIDs. The kubelet leaves the order among non-memory signals
+// to Go's map iteration; a fixed order makes every decision reproducible.
 enum class Signal : uint8_t {
   kMemoryAvailable,
   kAllocatableMemoryAvailable,
@@ -28,9 +28,9 @@ enum class Signal : uint8_t {
 };
 inline constexpr size_t kSignalCount = 9;
 inline constexpr std::array<Signal, kSignalCount> kAllSignals = {
-    Signal::kMemoryAvailable,   Signal::kAllocatableMemoryAvailable, Signal::kNodeFsAvailable,
-    Signal::kNodeFsInodesFree,  Signal::kImageFsAvailable,           Signal::kImageFsInodesFree,
-    Signal::kContainerFsAvailable, Signal::kContainerFsInodesFree,   Signal::kPidAvailable,
+    Signal::kMemoryAvailable,      Signal::kAllocatableMemoryAvailable, Signal::kNodeFsAvailable,
+    Signal::kNodeFsInodesFree,     Signal::kImageFsAvailable,           Signal::kImageFsInodesFree,
+    Signal::kContainerFsAvailable, Signal::kContainerFsInodesFree,      Signal::kPidAvailable,
 };
 
 enum class Resource : uint8_t { kMemory, kEphemeralStorage, kInodes, kPids };
@@ -41,14 +41,17 @@ inline constexpr size_t kNodeConditionCount = 3;
 
 std::string_view signal_name(Signal signal);
 std::optional<Signal> parse_signal(std::string_view name);
-inline size_t signal_index(Signal signal) { return static_cast<size_t>(signal); }
+inline size_t signal_index(Signal signal) {
+  return static_cast<size_t>(signal);
+}
 
 Resource signal_resource(Signal signal);
 std::string_view resource_name(Resource resource);
 NodeCondition signal_condition(Signal signal);
 std::string_view condition_name(NodeCondition condition);
 bool is_memory_signal(Signal signal);
-// Bytes print in binary SI (1500Mi), counts of inodes and PIDs in decimal SI (1k), as the kubelet does.
+// Bytes print in binary SI (1500Mi), counts of inodes and PIDs in decimal SI (1k), as the kubelet
+// does.
 QuantityFormat observation_format(Signal signal);
 
 }  // namespace evictd

@@ -1,5 +1,5 @@
-// What the sampler observed: node signals and per-pod usage (the kubelet's Summary API, reduced to the
-// fields eviction reads). Absent values are absent, not zero.
+// What the sampler observed: node signals and per-pod usage (the kubelet's Summary API, reduced to
+// the fields eviction reads). Absent values are absent, not zero.
 #pragma once
 
 #include <array>

@@ -16,13 +16,16 @@ std::string field_of(std::string_view map_name, std::string_view key) {
 
 // kubelet parsePercentage: strconv.ParseFloat(strings.TrimRight(v, "%"), 32) / 100, in float32.
 std::optional<float> parse_percentage(std::string_view text) {
-  while (!text.empty() && text.back() == '%') text.remove_suffix(1);
-  if (text.empty() || std::isspace(static_cast<unsigned char>(text.front())) != 0) return std::nullopt;
+  while (!text.empty() && text.back() == '%')
+    text.remove_suffix(1);
+  if (text.empty() || std::isspace(static_cast<unsigned char>(text.front())) != 0)
+    return std::nullopt;
   const std::string copy(text);
   char* end = nullptr;
   errno = 0;
   const float value = std::strtof(copy.c_str(), &end);
-  if (end != copy.c_str() + copy.size() || errno == ERANGE || std::isnan(value)) return std::nullopt;
+  if (end != copy.c_str() + copy.size() || errno == ERANGE || std::isnan(value))
+    return std::nullopt;
   return value / 100.0F;
 }
 
@@ -30,9 +33,11 @@ Result<std::optional<Threshold>> parse_threshold_statement(std::string_view fiel
                                                            const std::string& text) {
   const std::string name(signal_name(signal));
   if (text.ends_with("%")) {
-    if (text == "0%" || text == "100%") return std::optional<Threshold>{};  // ignored, as the kubelet
+    if (text == "0%" || text == "100%")
+      return std::optional<Threshold>{};  // ignored, as the kubelet
     const auto percentage = parse_percentage(text);
-    if (!percentage) return make_error("invalid percentage \"" + text + "\"", std::string(field));
+    if (!percentage)
+      return make_error("invalid percentage \"" + text + "\"", std::string(field));
     if (*percentage < 0) {
       return make_error("eviction percentage threshold " + name + " must be >= 0%: " + text,
                         std::string(field));
@@ -47,7 +52,8 @@ Result<std::optional<Threshold>> parse_threshold_statement(std::string_view fiel
     return std::optional<Threshold>{threshold};
   }
   auto quantity = Quantity::parse(text);
-  if (!quantity) return make_error(quantity.error().message + ": \"" + text + "\"", std::string(field));
+  if (!quantity)
+    return make_error(quantity.error().message + ": \"" + text + "\"", std::string(field));
   if (quantity->sign() <= 0) {
     return make_error("eviction threshold " + name + " must be positive: " + quantity->to_string(),
                       std::string(field));
@@ -63,17 +69,21 @@ Result<ThresholdValue> parse_min_reclaim(std::string_view field, Signal signal,
   const std::string name(signal_name(signal));
   if (text.ends_with("%")) {
     const auto percentage = parse_percentage(text);
-    if (!percentage) return make_error("invalid percentage \"" + text + "\"", std::string(field));
+    if (!percentage)
+      return make_error("invalid percentage \"" + text + "\"", std::string(field));
     if (*percentage <= 0) {
-      return make_error("eviction percentage minimum reclaim " + name + " must be positive: " + text,
-                        std::string(field));
+      return make_error(
+          "eviction percentage minimum reclaim " + name + " must be positive: " + text,
+          std::string(field));
     }
     return ThresholdValue{std::nullopt, *percentage};
   }
   auto quantity = Quantity::parse(text);
-  if (!quantity) return make_error(quantity.error().message + ": \"" + text + "\"", std::string(field));
+  if (!quantity)
+    return make_error(quantity.error().message + ": \"" + text + "\"", std::string(field));
   if (quantity->sign() < 0) {
-    return make_error("negative eviction minimum reclaim specified for " + name, std::string(field));
+    return make_error("negative eviction minimum reclaim specified for " + name,
+                      std::string(field));
   }
   return ThresholdValue{*quantity, 0};
 }
@@ -91,7 +101,8 @@ std::optional<Error> for_each_signal(std::string_view map_name,
     if (!seen.insert(*signal).second) {
       return make_error("signal " + key + " is given twice", field_of(map_name, key));
     }
-    if (auto error = fn(*signal, field_of(map_name, key), value)) return error;
+    if (auto error = fn(*signal, field_of(map_name, key), value))
+      return error;
   }
   return std::nullopt;
 }
@@ -99,22 +110,26 @@ std::optional<Error> for_each_signal(std::string_view map_name,
 }  // namespace
 
 Quantity ThresholdValue::resolve(const Quantity& capacity) const {
-  if (quantity) return *quantity;
-  const auto bytes = static_cast<int64_t>(static_cast<double>(capacity.value()) *
-                                          static_cast<double>(percentage));
+  if (quantity)
+    return *quantity;
+  const auto bytes =
+      static_cast<int64_t>(static_cast<double>(capacity.value()) * static_cast<double>(percentage));
   return Quantity::from_int(bytes, QuantityFormat::kBinarySI);
 }
 
 std::string ThresholdValue::text() const {
-  if (quantity) return quantity->to_string();
+  if (quantity)
+    return quantity->to_string();
   char buffer[32];
   std::snprintf(buffer, sizeof(buffer), "%g%%", static_cast<double>(percentage) * 100.0);
   return buffer;
 }
 
 bool ThresholdValue::operator==(const ThresholdValue& other) const {
-  if (quantity.has_value() != other.quantity.has_value()) return false;
-  if (quantity) return *quantity == *other.quantity;
+  if (quantity.has_value() != other.quantity.has_value())
+    return false;
+  if (quantity)
+    return *quantity == *other.quantity;
   return percentage == other.percentage;
 }
 
@@ -131,16 +146,17 @@ std::string_view filesystem_layout_name(FilesystemLayout layout) {
 }
 
 std::optional<FilesystemLayout> parse_filesystem_layout(std::string_view name) {
-  for (auto layout : {FilesystemLayout::kShared, FilesystemLayout::kDedicatedImageFs,
-                      FilesystemLayout::kSplit}) {
-    if (filesystem_layout_name(layout) == name) return layout;
+  for (auto layout :
+       {FilesystemLayout::kShared, FilesystemLayout::kDedicatedImageFs, FilesystemLayout::kSplit}) {
+    if (filesystem_layout_name(layout) == name)
+      return layout;
   }
   return std::nullopt;
 }
 
 const EvictionSettings::SignalMap& default_eviction_hard() {
   static const EvictionSettings::SignalMap kDefaults = {
-      {"memory.available", "100Mi"}, {"nodefs.available", "10%"},   {"nodefs.inodesFree", "5%"},
+      {"memory.available", "100Mi"}, {"nodefs.available", "10%"},  {"nodefs.inodesFree", "5%"},
       {"imagefs.available", "15%"},  {"imagefs.inodesFree", "5%"},
   };
   return kDefaults;
@@ -149,14 +165,16 @@ const EvictionSettings::SignalMap& default_eviction_hard() {
 Result<EvictionConfig> build_eviction_config(const EvictionSettings& settings) {
   EvictionConfig config;
 
-  // Defaulting (kubelet SetDefaults_KubeletConfiguration): an absent evictionHard takes the defaults;
-  // a given one is used as is, or completed with them under mergeDefaultEvictionSettings.
+  // Defaulting (kubelet SetDefaults_KubeletConfiguration): an absent evictionHard takes the
+  // defaults; a given one is used as is, or completed with them under mergeDefaultEvictionSettings.
   EvictionSettings::SignalMap hard = settings.eviction_hard.value_or(default_eviction_hard());
   if (settings.eviction_hard && settings.merge_default_eviction_settings) {
     for (const auto& entry : default_eviction_hard()) {
       bool present = false;
-      for (const auto& given : hard) present = present || given.first == entry.first;
-      if (!present) hard.push_back(entry);
+      for (const auto& given : hard)
+        present = present || given.first == entry.first;
+      if (!present)
+        hard.push_back(entry);
     }
   }
 
@@ -169,43 +187,51 @@ Result<EvictionConfig> build_eviction_config(const EvictionSettings& settings) {
     return [&out](Signal signal, const std::string& field,
                   const std::string& value) -> std::optional<Error> {
       auto parsed = parse_threshold_statement(field, signal, value);
-      if (!parsed) return parsed.error();
-      if (parsed.value()) out.push_back(**parsed);
+      if (!parsed)
+        return parsed.error();
+      if (parsed.value())
+        out.push_back(**parsed);
       return std::nullopt;
     };
   };
-  if (auto error = for_each_signal("evictionHard", hard, collect(hard_thresholds))) return *error;
+  if (auto error = for_each_signal("evictionHard", hard, collect(hard_thresholds)))
+    return *error;
   if (settings.eviction_soft) {
-    if (auto error = for_each_signal("evictionSoft", *settings.eviction_soft, collect(soft_thresholds))) {
+    if (auto error =
+            for_each_signal("evictionSoft", *settings.eviction_soft, collect(soft_thresholds))) {
       return *error;
     }
   }
   if (settings.eviction_soft_grace_period) {
-    auto error = for_each_signal(
-        "evictionSoftGracePeriod", *settings.eviction_soft_grace_period,
-        [&](Signal signal, const std::string& field, const std::string& value) -> std::optional<Error> {
-          auto period = parse_go_duration(value);
-          if (!period) return make_error(period.error().message, field);
-          if (period->count() < 0) {
-            return make_error("invalid eviction grace period specified: " + value +
-                                  ", must be a positive value",
-                              field);
-          }
-          grace_periods[signal] = *period;
-          return std::nullopt;
-        });
-    if (error) return *error;
+    auto error = for_each_signal("evictionSoftGracePeriod", *settings.eviction_soft_grace_period,
+                                 [&](Signal signal, const std::string& field,
+                                     const std::string& value) -> std::optional<Error> {
+                                   auto period = parse_go_duration(value);
+                                   if (!period)
+                                     return make_error(period.error().message, field);
+                                   if (period->count() < 0) {
+                                     return make_error("invalid eviction grace period specified: " +
+                                                           value + ", must be a positive value",
+                                                       field);
+                                   }
+                                   grace_periods[signal] = *period;
+                                   return std::nullopt;
+                                 });
+    if (error)
+      return *error;
   }
   if (settings.eviction_minimum_reclaim) {
-    auto error = for_each_signal(
-        "evictionMinimumReclaim", *settings.eviction_minimum_reclaim,
-        [&](Signal signal, const std::string& field, const std::string& value) -> std::optional<Error> {
-          auto parsed = parse_min_reclaim(field, signal, value);
-          if (!parsed) return parsed.error();
-          min_reclaims[signal] = *parsed;
-          return std::nullopt;
-        });
-    if (error) return *error;
+    auto error = for_each_signal("evictionMinimumReclaim", *settings.eviction_minimum_reclaim,
+                                 [&](Signal signal, const std::string& field,
+                                     const std::string& value) -> std::optional<Error> {
+                                   auto parsed = parse_min_reclaim(field, signal, value);
+                                   if (!parsed)
+                                     return parsed.error();
+                                   min_reclaims[signal] = *parsed;
+                                   return std::nullopt;
+                                 });
+    if (error)
+      return *error;
   }
   for (auto& threshold : soft_thresholds) {
     const auto period = grace_periods.find(threshold.signal);
@@ -221,22 +247,27 @@ Result<EvictionConfig> build_eviction_config(const EvictionSettings& settings) {
   config.thresholds.insert(config.thresholds.end(), soft_thresholds.begin(), soft_thresholds.end());
   for (auto& threshold : config.thresholds) {
     const auto min_reclaim = min_reclaims.find(threshold.signal);
-    if (min_reclaim != min_reclaims.end()) threshold.min_reclaim = min_reclaim->second;
+    if (min_reclaim != min_reclaims.end())
+      threshold.min_reclaim = min_reclaim->second;
   }
 
   if (settings.enforce_node_allocatable) {
     config.enforce_node_allocatable = *settings.enforce_node_allocatable;
-    static const std::set<std::string> kValid = {"pods", "system-reserved",
-                                                 "system-reserved-compressible", "kube-reserved",
-                                                 "kube-reserved-compressible", "none"};
+    static const std::set<std::string> kValid = {"pods",
+                                                 "system-reserved",
+                                                 "system-reserved-compressible",
+                                                 "kube-reserved",
+                                                 "kube-reserved-compressible",
+                                                 "none"};
     std::set<std::string> seen;
     for (const auto& value : config.enforce_node_allocatable) {
       if (!kValid.contains(value)) {
-        return make_error("option \"" + value +
-                              "\" specified for enforceNodeAllocatable. Valid options are \"pods\", "
-                              "\"system-reserved\", \"system-reserved-compressible\", "
-                              "\"kube-reserved\", \"kube-reserved-compressible\" or \"none\"",
-                          "enforceNodeAllocatable");
+        return make_error(
+            "option \"" + value +
+                "\" specified for enforceNodeAllocatable. Valid options are \"pods\", "
+                "\"system-reserved\", \"system-reserved-compressible\", "
+                "\"kube-reserved\", \"kube-reserved-compressible\" or \"none\"",
+            "enforceNodeAllocatable");
       }
       if (!seen.insert(value).second) {
         return make_error("duplicated enforcements \"" + value + "\" in enforceNodeAllocatable",
@@ -245,12 +276,14 @@ Result<EvictionConfig> build_eviction_config(const EvictionSettings& settings) {
     }
     if (seen.contains("none") && seen.size() > 1) {
       return make_error(
-          "enforceNodeAllocatable may not contain additional enforcements when \"none\" is specified",
+          "enforceNodeAllocatable may not contain additional enforcements when \"none\" is "
+          "specified",
           "enforceNodeAllocatable");
     }
     if (seen.contains("system-reserved") && seen.contains("system-reserved-compressible")) {
       return make_error(
-          "both \"system-reserved\" and \"system-reserved-compressible\" cannot be specified together",
+          "both \"system-reserved\" and \"system-reserved-compressible\" cannot be specified "
+          "together",
           "enforceNodeAllocatable");
     }
     if (seen.contains("kube-reserved") && seen.contains("kube-reserved-compressible")) {
@@ -278,7 +311,8 @@ Result<EvictionConfig> build_eviction_config(const EvictionSettings& settings) {
 
   if (settings.eviction_pressure_transition_period) {
     auto period = parse_go_duration(*settings.eviction_pressure_transition_period);
-    if (!period) return make_error(period.error().message, "evictionPressureTransitionPeriod");
+    if (!period)
+      return make_error(period.error().message, "evictionPressureTransitionPeriod");
     if (period->count() < 0) {
       return make_error("evictionPressureTransitionPeriod " +
                             *settings.eviction_pressure_transition_period + " must not be negative",
@@ -303,7 +337,8 @@ std::vector<Threshold> with_containerfs_thresholds(const std::vector<Threshold>&
                                                    std::vector<std::string>* warnings) {
   const bool from_imagefs = layout == FilesystemLayout::kDedicatedImageFs;
   const Signal bytes_source = from_imagefs ? Signal::kImageFsAvailable : Signal::kNodeFsAvailable;
-  const Signal inodes_source = from_imagefs ? Signal::kImageFsInodesFree : Signal::kNodeFsInodesFree;
+  const Signal inodes_source =
+      from_imagefs ? Signal::kImageFsInodesFree : Signal::kNodeFsInodesFree;
   std::vector<Threshold> result;
   for (const auto& threshold : thresholds) {
     if (threshold.signal == Signal::kContainerFsAvailable ||

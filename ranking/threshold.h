@@ -1,5 +1,5 @@
-// Eviction thresholds (kubelet evictionapi.Threshold) and the KubeletConfiguration fields that define
-// them, parsed and validated with the kubelet's rules and defaults.
+// Eviction thresholds (kubelet evictionapi.Threshold) and the KubeletConfiguration fields that
+// define them, parsed and validated with the kubelet's rules and defaults.
 #pragma once
 
 #include <chrono>
@@ -16,8 +16,8 @@
 
 namespace evictd {
 
-// Either an absolute quantity or a fraction of capacity. The fraction is a float32, as in the kubelet,
-// so that percentages resolve to the very same byte counts.
+// Either an absolute quantity or a fraction of capacity. The fraction is a float32, as in the
+// kubelet, so that percentages resolve to the very same byte counts.
 struct ThresholdValue {
   std::optional<Quantity> quantity;
   float percentage = 0;
@@ -43,7 +43,8 @@ struct Threshold {
   }
 };
 
-// Where images and container writable layers live (kubelet: dedicatedImageFs, splitContainerImageFs).
+// Where images and container writable layers live (kubelet: dedicatedImageFs,
+// splitContainerImageFs).
 enum class FilesystemLayout {
   kShared,            // one filesystem: nodefs = imagefs = containerfs
   kDedicatedImageFs,  // imagefs (images and writable layers) apart from nodefs
@@ -67,8 +68,8 @@ struct EvictionSettings {
 };
 
 struct EvictionConfig {
-  // Hard thresholds, then soft ones, then the allocatableMemory.available thresholds derived from the
-  // hard memory.available ones (when enforceNodeAllocatable contains "pods").
+  // Hard thresholds, then soft ones, then the allocatableMemory.available thresholds derived from
+  // the hard memory.available ones (when enforceNodeAllocatable contains "pods").
   std::vector<Threshold> thresholds;
   Nanos pressure_transition_period = std::chrono::minutes(5);
   int64_t max_pod_grace_period_seconds = 0;
@@ -78,12 +79,13 @@ struct EvictionConfig {
 // The kubelet's Linux defaults for evictionHard.
 const EvictionSettings::SignalMap& default_eviction_hard();
 
-// Validates and types the settings. Errors name the field and signal (Error::field) and the bad value.
+// Validates and types the settings. Errors name the field and signal (Error::field) and the bad
+// value.
 Result<EvictionConfig> build_eviction_config(const EvictionSettings& settings);
 
 // kubelet UpdateContainerFsThresholds: containerfs.* thresholds mirror nodefs.* (shared and split
-// layouts) or imagefs.* (dedicated imagefs); containerfs values given by the user are overridden, and
-// each override is reported in `warnings`.
+// layouts) or imagefs.* (dedicated imagefs); containerfs values given by the user are overridden,
+// and each override is reported in `warnings`.
 std::vector<Threshold> with_containerfs_thresholds(const std::vector<Threshold>& thresholds,
                                                    FilesystemLayout layout,
                                                    std::vector<std::string>* warnings);

@@ -7,21 +7,26 @@ namespace evictd::yaml {
 Result<std::string> required_scalar(const YAML::Node& parent, const char* key,
                                     const std::string& parent_path) {
   const YAML::Node node = parent[key];
-  if (!node) return error_at(parent, child_path(parent_path, key), "is required");
+  if (!node)
+    return error_at(parent, child_path(parent_path, key), "is required");
   return scalar(node, child_path(parent_path, key));
 }
 
 Result<std::string> scalar(const YAML::Node& node, const std::string& path) {
-  if (!node) return error_at(node, path, "is required");
-  if (!node.IsScalar()) return error_at(node, path, "must be a string or number");
+  if (!node)
+    return error_at(node, path, "is required");
+  if (!node.IsScalar())
+    return error_at(node, path, "must be a string or number");
   return node.Scalar();
 }
 
 Result<int64_t> integer(const YAML::Node& node, const std::string& path) {
-  if (!node || !node.IsScalar()) return error_at(node, path, "must be an integer");
+  if (!node || !node.IsScalar())
+    return error_at(node, path, "must be an integer");
   const std::string& text = node.Scalar();
   size_t i = (!text.empty() && (text[0] == '-' || text[0] == '+')) ? 1 : 0;
-  if (i == text.size()) return error_at(node, path, "must be an integer, not \"" + text + "\"");
+  if (i == text.size())
+    return error_at(node, path, "must be an integer, not \"" + text + "\"");
   int64_t value = 0;
   const bool negative = text[0] == '-';
   for (; i < text.size(); ++i) {
@@ -39,19 +44,23 @@ Result<int64_t> integer(const YAML::Node& node, const std::string& path) {
 
 Result<bool> boolean(const YAML::Node& node, const std::string& path) {
   if (node && node.IsScalar()) {
-    if (node.Scalar() == "true") return true;
-    if (node.Scalar() == "false") return false;
+    if (node.Scalar() == "true")
+      return true;
+    if (node.Scalar() == "false")
+      return false;
   }
   return error_at(node, path, "must be true or false");
 }
 
 std::optional<Error> expect_map(const YAML::Node& node, const std::string& path) {
-  if (!node || node.IsMap() || node.IsNull()) return std::nullopt;
+  if (!node || node.IsMap() || node.IsNull())
+    return std::nullopt;
   return error_at(node, path, "must be a mapping");
 }
 
 std::optional<Error> expect_sequence(const YAML::Node& node, const std::string& path) {
-  if (!node || node.IsSequence() || node.IsNull()) return std::nullopt;
+  if (!node || node.IsSequence() || node.IsNull())
+    return std::nullopt;
   return error_at(node, path, "must be a list");
 }
 

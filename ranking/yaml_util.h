@@ -1,5 +1,5 @@
-// Small helpers for reading Kubernetes objects from yaml-cpp nodes (YAML or JSON text) with errors that
-// carry the field path and the line.
+// Small helpers for reading Kubernetes objects from yaml-cpp nodes (YAML or JSON text) with errors
+// that carry the field path and the line.
 #pragma once
 
 #include <yaml-cpp/yaml.h>
@@ -14,7 +14,8 @@
 namespace evictd::yaml {
 
 inline int line_of(const YAML::Node& node) {
-  if (!node.IsDefined()) return 0;  // a missing key has no position (and Mark() would throw)
+  if (!node.IsDefined())
+    return 0;  // a missing key has no position (and Mark() would throw)
   const YAML::Mark mark = node.Mark();
   return mark.line >= 0 ? mark.line + 1 : 0;
 }
@@ -25,7 +26,8 @@ inline Error error_at(const YAML::Node& node, std::string path, std::string reas
 }
 
 inline std::string child_path(std::string_view parent, std::string_view key) {
-  if (parent.empty()) return std::string(key);
+  if (parent.empty())
+    return std::string(key);
   return std::string(parent) + "." + std::string(key);
 }
 

@@ -25,31 +25,38 @@ std::optional<Error> refuse_unknown_keys(const YAML::Node& node, const std::stri
       found = found || key == name;
       list += (list.empty() ? "" : ", ") + std::string(name);
     }
-    if (!found) return error_at(entry.first, child_path(path, key), "unknown field; expected " + list);
+    if (!found)
+      return error_at(entry.first, child_path(path, key), "unknown field; expected " + list);
   }
   return std::nullopt;
 }
 
 Result<Quantity> quantity(const YAML::Node& node, const std::string& path) {
   auto text = yaml::scalar(node, path);
-  if (!text) return text.error();
+  if (!text)
+    return text.error();
   auto parsed = Quantity::parse(*text);
-  if (!parsed) return error_at(node, path, parsed.error().message + ": \"" + *text + "\"");
-  if (parsed->sign() < 0) return error_at(node, path, "must not be negative: " + *text);
+  if (!parsed)
+    return error_at(node, path, parsed.error().message + ": \"" + *text + "\"");
+  if (parsed->sign() < 0)
+    return error_at(node, path, "must not be negative: " + *text);
   return parsed;
 }
 
 Result<uint64_t> amount(const YAML::Node& node, const std::string& path) {
   auto q = quantity(node, path);
-  if (!q) return q.error();
+  if (!q)
+    return q.error();
   return static_cast<uint64_t>(q->value());
 }
 
 Result<Nanos> duration(const YAML::Node& node, const std::string& path) {
   auto text = yaml::scalar(node, path);
-  if (!text) return text.error();
+  if (!text)
+    return text.error();
   auto parsed = parse_go_duration(*text);
-  if (!parsed) return error_at(node, path, parsed.error().message);
+  if (!parsed)
+    return error_at(node, path, parsed.error().message);
   return parsed;
 }
 
@@ -57,22 +64,30 @@ Result<Nanos> duration(const YAML::Node& node, const std::string& path) {
 Result<Observations> observations(const YAML::Node& node, const std::string& path, Nanos at,
                                   const Observations* base) {
   Observations result = base != nullptr ? *base : Observations{};
-  if (!node || node.IsNull()) return result;
-  if (!node.IsMap()) return error_at(node, path, "must be a mapping of signal names");
+  if (!node || node.IsNull())
+    return result;
+  if (!node.IsMap())
+    return error_at(node, path, "must be a mapping of signal names");
   for (const auto& entry : node) {
     const std::string name = entry.first.Scalar();
     const std::string field = path + "[" + name + "]";
     const auto signal = parse_signal(name);
-    if (!signal) return error_at(entry.first, field, "unknown eviction signal " + name);
+    if (!signal)
+      return error_at(entry.first, field, "unknown eviction signal " + name);
     const YAML::Node& value = entry.second;
-    if (!value.IsMap()) return error_at(value, field, "must be {available, capacity}");
-    if (auto error = refuse_unknown_keys(value, field, {"available", "capacity", "time"})) return *error;
+    if (!value.IsMap())
+      return error_at(value, field, "must be {available, capacity}");
+    if (auto error = refuse_unknown_keys(value, field, {"available", "capacity", "time"}))
+      return *error;
     SignalObservation observation;
     for (const char* key : {"available", "capacity"}) {
-      if (!value[key]) return error_at(value, child_path(field, key), "is required");
+      if (!value[key])
+        return error_at(value, child_path(field, key), "is required");
       auto q = quantity(value[key], child_path(field, key));
-      if (!q) return q.error();
-      (std::string_view(key) == "available" ? observation.available : observation.capacity) = q->value();
+      if (!q)
+        return q.error();
+      (std::string_view(key) == "available" ? observation.available : observation.capacity) =
+          q->value();
     }
     if (observation.available > observation.capacity) {
       return error_at(value, field, "available exceeds capacity");
@@ -80,7 +95,8 @@ Result<Observations> observations(const YAML::Node& node, const std::string& pat
     observation.time = at;
     if (value["time"]) {
       auto time = duration(value["time"], child_path(field, "time"));
-      if (!time) return time.error();
+      if (!time)
+        return time.error();
       observation.time = *time;
     }
     result.set(*signal, observation);
@@ -90,21 +106,25 @@ Result<Observations> observations(const YAML::Node& node, const std::string& pat
 
 const Pod* find_pod(const std::vector<Pod>& pods, const std::string& key) {
   for (const auto& pod : pods) {
-    if (pod.key() == key) return &pod;
+    if (pod.key() == key)
+      return &pod;
   }
   return nullptr;
 }
 
 Result<PodStats> pod_stats(const YAML::Node& node, const std::string& path, const Pod& pod) {
   PodStats stats;
-  if (!node.IsMap()) return error_at(node, path, "must be a mapping");
+  if (!node.IsMap())
+    return error_at(node, path, "must be a mapping");
   if (auto error = refuse_unknown_keys(
           node, path, {"memory", "containers", "volumes", "processes", "ephemeralStorage"})) {
     return *error;
   }
   uint64_t ephemeral = 0;
   if (const YAML::Node containers = node["containers"]) {
-    if (!containers.IsMap()) return error_at(containers, child_path(path, "containers"), "must be a mapping of container names");
+    if (!containers.IsMap())
+      return error_at(containers, child_path(path, "containers"),
+                      "must be a mapping of container names");
     uint64_t memory_sum = 0;
     bool any_memory = false;
     for (const auto& entry : containers) {
@@ -112,12 +132,15 @@ Result<PodStats> pod_stats(const YAML::Node& node, const std::string& path, cons
       const std::string field = child_path(path, "containers." + name);
       bool known = false;
       for (const auto* group : {&pod.containers, &pod.init_containers}) {
-        for (const auto& c : *group) known = known || c.name == name;
+        for (const auto& c : *group)
+          known = known || c.name == name;
       }
-      if (!known) return error_at(entry.first, field, "pod " + pod.key() + " has no container " + name);
-      if (!entry.second.IsMap()) return error_at(entry.second, field, "must be a mapping");
-      if (auto error = refuse_unknown_keys(entry.second, field,
-                                           {"memory", "rootfs", "logs", "rootfsInodes", "logsInodes"})) {
+      if (!known)
+        return error_at(entry.first, field, "pod " + pod.key() + " has no container " + name);
+      if (!entry.second.IsMap())
+        return error_at(entry.second, field, "must be a mapping");
+      if (auto error = refuse_unknown_keys(
+              entry.second, field, {"memory", "rootfs", "logs", "rootfsInodes", "logsInodes"})) {
         return *error;
       }
       ContainerStats container;
@@ -131,9 +154,11 @@ Result<PodStats> pod_stats(const YAML::Node& node, const std::string& path, cons
                             Field{"logs", &container.logs_used_bytes},
                             Field{"rootfsInodes", &container.rootfs_inodes_used},
                             Field{"logsInodes", &container.logs_inodes_used}}) {
-        if (!entry.second[f.key]) continue;
+        if (!entry.second[f.key])
+          continue;
         auto value = amount(entry.second[f.key], child_path(field, f.key));
-        if (!value) return value.error();
+        if (!value)
+          return value.error();
         *f.target = *value;
       }
       if (container.memory_working_set_bytes) {
@@ -143,7 +168,8 @@ Result<PodStats> pod_stats(const YAML::Node& node, const std::string& path, cons
       ephemeral += container.rootfs_used_bytes.value_or(0) + container.logs_used_bytes.value_or(0);
       stats.containers.push_back(container);
     }
-    if (any_memory) stats.memory_working_set_bytes = memory_sum;
+    if (any_memory)
+      stats.memory_working_set_bytes = memory_sum;
   }
   if (const YAML::Node memory = node["memory"]) {
     if (stats.memory_working_set_bytes) {
@@ -151,45 +177,55 @@ Result<PodStats> pod_stats(const YAML::Node& node, const std::string& path, cons
                       "give the pod's memory or its containers' memory, not both");
     }
     auto value = amount(memory, child_path(path, "memory"));
-    if (!value) return value.error();
+    if (!value)
+      return value.error();
     stats.memory_working_set_bytes = *value;
   }
   if (const YAML::Node volumes = node["volumes"]) {
-    if (!volumes.IsMap()) return error_at(volumes, child_path(path, "volumes"), "must be a mapping of volume names");
+    if (!volumes.IsMap())
+      return error_at(volumes, child_path(path, "volumes"), "must be a mapping of volume names");
     for (const auto& entry : volumes) {
       const std::string name = entry.first.Scalar();
       const std::string field = child_path(path, "volumes." + name);
       const auto spec = std::find_if(pod.volumes.begin(), pod.volumes.end(),
                                      [&](const Volume& v) { return v.name == name; });
-      if (spec == pod.volumes.end()) return error_at(entry.first, field, "pod " + pod.key() + " has no volume " + name);
+      if (spec == pod.volumes.end())
+        return error_at(entry.first, field, "pod " + pod.key() + " has no volume " + name);
       VolumeStats volume;
       volume.name = name;
       if (entry.second.IsMap()) {
-        if (auto error = refuse_unknown_keys(entry.second, field, {"bytes", "inodes"})) return *error;
+        if (auto error = refuse_unknown_keys(entry.second, field, {"bytes", "inodes"}))
+          return *error;
         for (const char* key : {"bytes", "inodes"}) {
-          if (!entry.second[key]) continue;
+          if (!entry.second[key])
+            continue;
           auto value = amount(entry.second[key], child_path(field, key));
-          if (!value) return value.error();
+          if (!value)
+            return value.error();
           (std::string_view(key) == "bytes" ? volume.used_bytes : volume.inodes_used) = *value;
         }
       } else {
         auto value = amount(entry.second, field);
-        if (!value) return value.error();
+        if (!value)
+          return value.error();
         volume.used_bytes = *value;
       }
-      if (is_local_ephemeral_volume(*spec)) ephemeral += volume.used_bytes.value_or(0);
+      if (is_local_ephemeral_volume(*spec))
+        ephemeral += volume.used_bytes.value_or(0);
       stats.volumes.push_back(volume);
     }
   }
   if (const YAML::Node processes = node["processes"]) {
     auto value = amount(processes, child_path(path, "processes"));
-    if (!value) return value.error();
+    if (!value)
+      return value.error();
     stats.process_count = *value;
   }
   stats.ephemeral_storage_used_bytes = ephemeral;
   if (const YAML::Node total = node["ephemeralStorage"]) {
     auto value = amount(total, child_path(path, "ephemeralStorage"));
-    if (!value) return value.error();
+    if (!value)
+      return value.error();
     stats.ephemeral_storage_used_bytes = *value;
   }
   return stats;
@@ -197,12 +233,16 @@ Result<PodStats> pod_stats(const YAML::Node& node, const std::string& path, cons
 
 Result<std::vector<Pod>> pod_list(const YAML::Node& node, const std::string& path) {
   std::vector<Pod> pods;
-  if (!node || node.IsNull()) return pods;
-  if (!node.IsSequence()) return error_at(node, path, "must be a list of v1 Pod objects");
+  if (!node || node.IsNull())
+    return pods;
+  if (!node.IsSequence())
+    return error_at(node, path, "must be a list of v1 Pod objects");
   for (size_t i = 0; i < node.size(); ++i) {
     auto parsed = pods_from_yaml(node[i], index_path(path, i));
-    if (!parsed) return parsed.error();
-    for (auto& pod : parsed.value()) pods.push_back(std::move(pod));
+    if (!parsed)
+      return parsed.error();
+    for (auto& pod : parsed.value())
+      pods.push_back(std::move(pod));
   }
   return pods;
 }
@@ -221,53 +261,67 @@ std::optional<Error> add_unique(std::vector<Pod>& pods, std::vector<Pod> added,
 Result<Step> parse_step(const YAML::Node& node, const std::string& path, std::vector<Pod>& pods) {
   Step step;
   step.line = yaml::line_of(node);
-  if (!node.IsMap()) return error_at(node, path, "must be a mapping");
-  if (auto error = refuse_unknown_keys(node, path,
-                                       {"at", "signals", "pods", "reclaim", "addPods", "removePods"})) {
+  if (!node.IsMap())
+    return error_at(node, path, "must be a mapping");
+  if (auto error = refuse_unknown_keys(
+          node, path, {"at", "signals", "pods", "reclaim", "addPods", "removePods"})) {
     return *error;
   }
-  if (!node["at"]) return error_at(node, child_path(path, "at"), "is required");
+  if (!node["at"])
+    return error_at(node, child_path(path, "at"), "is required");
   auto at = duration(node["at"], child_path(path, "at"));
-  if (!at) return at.error();
+  if (!at)
+    return at.error();
   step.at = *at;
 
   if (const YAML::Node removed = node["removePods"]) {
-    if (auto error = yaml::expect_sequence(removed, child_path(path, "removePods"))) return *error;
+    if (auto error = yaml::expect_sequence(removed, child_path(path, "removePods")))
+      return *error;
     for (size_t i = 0; i < removed.size(); ++i) {
       const std::string field = index_path(child_path(path, "removePods"), i);
       auto key = yaml::scalar(removed[i], field);
-      if (!key) return key.error();
-      const auto it = std::find_if(pods.begin(), pods.end(), [&](const Pod& p) { return p.key() == *key; });
-      if (it == pods.end()) return error_at(removed[i], field, "no pod " + *key + " to remove");
+      if (!key)
+        return key.error();
+      const auto it =
+          std::find_if(pods.begin(), pods.end(), [&](const Pod& p) { return p.key() == *key; });
+      if (it == pods.end())
+        return error_at(removed[i], field, "no pod " + *key + " to remove");
       pods.erase(it);
       step.remove_pods.push_back(*key);
     }
   }
   auto added = pod_list(node["addPods"], child_path(path, "addPods"));
-  if (!added) return added.error();
+  if (!added)
+    return added.error();
   step.add_pods = added.value();
-  if (auto error = add_unique(pods, std::move(added).value(), node["addPods"], child_path(path, "addPods"))) {
+  if (auto error = add_unique(pods, std::move(added).value(), node["addPods"],
+                              child_path(path, "addPods"))) {
     return *error;
   }
 
   auto signals = observations(node["signals"], child_path(path, "signals"), step.at, nullptr);
-  if (!signals) return signals.error();
+  if (!signals)
+    return signals.error();
   step.signals = *signals;
   if (const YAML::Node reclaim = node["reclaim"]) {
     auto after = observations(reclaim, child_path(path, "reclaim"), step.at, &step.signals);
-    if (!after) return after.error();
+    if (!after)
+      return after.error();
     step.reclaim = *after;
   }
   if (const YAML::Node usage = node["pods"]) {
     const std::string field = child_path(path, "pods");
-    if (!usage.IsMap()) return error_at(usage, field, "must be a mapping of namespace/name to usage");
+    if (!usage.IsMap())
+      return error_at(usage, field, "must be a mapping of namespace/name to usage");
     for (const auto& entry : usage) {
       const std::string key = entry.first.Scalar();
       const std::string entry_path = field + "[" + key + "]";
       const Pod* pod = find_pod(pods, key);
-      if (pod == nullptr) return error_at(entry.first, entry_path, "no pod " + key + " at this step");
+      if (pod == nullptr)
+        return error_at(entry.first, entry_path, "no pod " + key + " at this step");
       auto stats = pod_stats(entry.second, entry_path, *pod);
-      if (!stats) return stats.error();
+      if (!stats)
+        return stats.error();
       step.usage.push_back(PodUsage{key, std::move(stats).value()});
     }
   }
@@ -284,23 +338,28 @@ Result<Scenario> parse_scenario(const std::string& text) {
     return Error{e.msg, "", e.mark.line + 1};
   }
   try {
-    if (!root.IsMap()) return error_at(root, "", "a scenario must be a mapping");
+    if (!root.IsMap())
+      return error_at(root, "", "a scenario must be a mapping");
     if (auto error = refuse_unknown_keys(root, "", {"config", "filesystems", "pods", "steps"})) {
       return *error;
     }
     Scenario scenario;
     auto config = eviction_config_from_yaml(root["config"], "config", UnknownKeys::kRefuse);
-    if (!config) return config.error();
+    if (!config)
+      return config.error();
     scenario.config = std::move(config).value();
     if (const YAML::Node layout = root["filesystems"]) {
       auto name = yaml::scalar(layout, "filesystems");
-      if (!name) return name.error();
+      if (!name)
+        return name.error();
       const auto parsed = parse_filesystem_layout(*name);
-      if (!parsed) return error_at(layout, "filesystems", "must be shared, imagefs or split, not " + *name);
+      if (!parsed)
+        return error_at(layout, "filesystems", "must be shared, imagefs or split, not " + *name);
       scenario.layout = *parsed;
     }
     auto pods = pod_list(root["pods"], "pods");
-    if (!pods) return pods.error();
+    if (!pods)
+      return pods.error();
     if (auto error = add_unique(scenario.pods, std::move(pods).value(), root["pods"], "pods")) {
       return *error;
     }
@@ -311,7 +370,8 @@ Result<Scenario> parse_scenario(const std::string& text) {
     std::vector<Pod> current = scenario.pods;
     for (size_t i = 0; i < steps.size(); ++i) {
       auto step = parse_step(steps[i], index_path("steps", i), current);
-      if (!step) return step.error();
+      if (!step)
+        return step.error();
       if (!scenario.steps.empty() && step->at <= scenario.steps.back().at) {
         return error_at(steps[i]["at"], index_path("steps", i) + ".at",
                         "steps must be in increasing `at`");

@@ -1,5 +1,5 @@
-// The `evictd simulate` scenario format (docs/simulate.md): eviction configuration, filesystem layout,
-// v1 Pod objects, and timed steps of node observations and pod usage.
+// The `evictd simulate` scenario format (docs/simulate.md): eviction configuration, filesystem
+// layout, v1 Pod objects, and timed steps of node observations and pod usage.
 #pragma once
 
 #include <map>

@@ -10,7 +10,8 @@ namespace {
 using Json = nlohmann::ordered_json;
 
 Json seconds(Nanos duration) {
-  if (duration.count() % 1'000'000'000 == 0) return duration.count() / 1'000'000'000;
+  if (duration.count() % 1'000'000'000 == 0)
+    return duration.count() / 1'000'000'000;
   return static_cast<double>(duration.count()) / 1e9;
 }
 
@@ -22,7 +23,8 @@ std::string key_quantity(Int128 nano, QuantityFormat format) {
   return Quantity::from_nano(nano, format).to_string();
 }
 
-// The reclaim port of a simulated step: the observations the scenario says follow node-level reclaim.
+// The reclaim port of a simulated step: the observations the scenario says follow node-level
+// reclaim.
 class StepReclaimer : public NodeReclaimer {
  public:
   explicit StepReclaimer(const Step& step) : step_(step) {}
@@ -42,7 +44,8 @@ Json threshold_json(const ThresholdState& state) {
   j["quantity"] = state.quantity.to_string();
   j["hard"] = state.threshold.hard();
   j["gracePeriodSeconds"] = seconds(state.threshold.grace_period);
-  if (state.threshold.min_reclaim) j["minReclaim"] = state.threshold.min_reclaim->text();
+  if (state.threshold.min_reclaim)
+    j["minReclaim"] = state.threshold.min_reclaim->text();
   const QuantityFormat format = observation_format(state.threshold.signal);
   j["available"] = Quantity::from_int(state.observation.available, format).to_string();
   j["capacity"] = Quantity::from_int(state.observation.capacity, format).to_string();
@@ -54,7 +57,8 @@ void print_text(const Decision& decision, std::span<const ActivePod> pods, std::
   out << "t=" << format_go_duration(decision.now);
   if (!decision.conditions.empty()) {
     out << "  conditions:";
-    for (const auto condition : decision.conditions) out << " " << condition_name(condition);
+    for (const auto condition : decision.conditions)
+      out << " " << condition_name(condition);
   }
   out << "\n";
   for (const auto& state : decision.crossed) {
@@ -64,13 +68,14 @@ void print_text(const Decision& decision, std::span<const ActivePod> pods, std::
     out << "  " << (met ? "met     " : "crossed ") << signal_name(state.threshold.signal) << " < "
         << state.quantity.to_string() << " (" << (state.threshold.hard() ? "hard" : "soft");
     if (!state.threshold.hard()) {
-      out << ", grace " << format_go_duration(state.threshold.grace_period) << ", since t="
-          << format_go_duration(state.first_observed_at);
+      out << ", grace " << format_go_duration(state.threshold.grace_period)
+          << ", since t=" << format_go_duration(state.first_observed_at);
     }
     out << "): available " << Quantity::from_int(state.observation.available, format).to_string()
         << " of " << Quantity::from_int(state.observation.capacity, format).to_string() << "\n";
   }
-  for (const auto& note : decision.notes) out << "  - " << note << "\n";
+  for (const auto& note : decision.notes)
+    out << "  - " << note << "\n";
   if (decision.ranking) {
     const Ranking& ranking = *decision.ranking;
     const QuantityFormat format = ranking_format(ranking);
@@ -91,7 +96,8 @@ void print_text(const Decision& decision, std::span<const ActivePod> pods, std::
               << key_quantity(keys.usage_above_request, format);
         }
       }
-      if (keys.critical) out << "  [critical]";
+      if (keys.critical)
+        out << "  [critical]";
       out << "\n";
     }
   }
@@ -108,10 +114,12 @@ Json decision_json(const Decision& decision, std::span<const ActivePod> pods) {
   Json j;
   j["at"] = seconds(decision.now);
   Json conditions = Json::array();
-  for (const auto condition : decision.conditions) conditions.push_back(condition_name(condition));
+  for (const auto condition : decision.conditions)
+    conditions.push_back(condition_name(condition));
   j["conditions"] = conditions;
   Json met = Json::array();
-  for (const auto& state : decision.met) met.push_back(threshold_json(state));
+  for (const auto& state : decision.met)
+    met.push_back(threshold_json(state));
   j["thresholdsMet"] = met;
   j["reclaimAttempted"] = decision.reclaim_attempted;
   Json evictions = Json::array();
@@ -125,7 +133,8 @@ Json decision_json(const Decision& decision, std::span<const ActivePod> pods) {
     e["gracePeriodSeconds"] = eviction.grace_period_seconds;
     e["message"] = eviction.message;
     Json annotations = Json::object();
-    for (const auto& [key, value] : eviction.annotations) annotations[key] = value;
+    for (const auto& [key, value] : eviction.annotations)
+      annotations[key] = value;
     e["annotations"] = annotations;
     e["disruptionTarget"] = eviction.disruption_target;
     evictions.push_back(e);
@@ -141,7 +150,8 @@ Json decision_json(const Decision& decision, std::span<const ActivePod> pods) {
       Json c;
       c["pod"] = pods[index].pod->key();
       c["statsFound"] = keys.stats_found;
-      if (decision.ranking->kind != RankKind::kPids) c["exceedsRequests"] = keys.exceeds_requests;
+      if (decision.ranking->kind != RankKind::kPids)
+        c["exceedsRequests"] = keys.exceeds_requests;
       c["priority"] = keys.priority;
       c["usage"] = key_quantity(keys.usage, format);
       if (decision.ranking->kind != RankKind::kPids) {
@@ -156,7 +166,8 @@ Json decision_json(const Decision& decision, std::span<const ActivePod> pods) {
   j["ranking"] = ranking;
   j["reclaimSufficed"] = decision.reclaim_sufficed;
   Json actions = Json::array();
-  for (const auto action : decision.reclaim_actions) actions.push_back(reclaim_action_name(action));
+  for (const auto action : decision.reclaim_actions)
+    actions.push_back(reclaim_action_name(action));
   j["reclaimActions"] = actions;
   j["signal"] = decision.to_reclaim ? Json(signal_name(decision.to_reclaim->threshold.signal))
                                     : Json(nullptr);
@@ -165,9 +176,11 @@ Json decision_json(const Decision& decision, std::span<const ActivePod> pods) {
   return j;
 }
 
-void run(const Scenario& scenario, OutputFormat format, std::ostream& out, std::ostream& diagnostics) {
+void run(const Scenario& scenario, OutputFormat format, std::ostream& out,
+         std::ostream& diagnostics) {
   Evaluator evaluator(scenario.config, scenario.layout);
-  for (const auto& warning : evaluator.warnings()) diagnostics << "warning: " << warning << "\n";
+  for (const auto& warning : evaluator.warnings())
+    diagnostics << "warning: " << warning << "\n";
   std::vector<Pod> pods = scenario.pods;
   std::set<std::string> evicted;
   for (const auto& step : scenario.steps) {
@@ -177,11 +190,13 @@ void run(const Scenario& scenario, OutputFormat format, std::ostream& out, std::
     }
     pods.insert(pods.end(), step.add_pods.begin(), step.add_pods.end());
     std::map<std::string, const PodStats*> stats;
-    for (const auto& usage : step.usage) stats[usage.key] = &usage.stats;
+    for (const auto& usage : step.usage)
+      stats[usage.key] = &usage.stats;
     // An evicted pod stays in the set until removed, but the kubelet never ranks a terminated pod.
     std::vector<ActivePod> active;
     for (const auto& pod : pods) {
-      if (evicted.contains(pod.key())) continue;
+      if (evicted.contains(pod.key()))
+        continue;
       const auto found = stats.find(pod.key());
       active.push_back(ActivePod{&pod, found != stats.end() ? found->second : nullptr});
     }
@@ -194,7 +209,8 @@ void run(const Scenario& scenario, OutputFormat format, std::ostream& out, std::
     } else {
       print_text(decision, active, out);
     }
-    for (const auto& eviction : decision.evictions) evicted.insert(active[eviction.pod_index].pod->key());
+    for (const auto& eviction : decision.evictions)
+      evicted.insert(active[eviction.pod_index].pod->key());
   }
 }
 

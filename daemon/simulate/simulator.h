@@ -3,7 +3,6 @@
 #pragma once
 
 #include <nlohmann/json.hpp>
-
 #include <ostream>
 
 #include "daemon/simulate/scenario.h"
@@ -15,7 +14,8 @@ enum class OutputFormat { kJson, kText };
 
 // Writes one line of JSON (or one block of text) per step; warnings about the configuration go to
 // `diagnostics`.
-void run(const Scenario& scenario, OutputFormat format, std::ostream& out, std::ostream& diagnostics);
+void run(const Scenario& scenario, OutputFormat format, std::ostream& out,
+         std::ostream& diagnostics);
 
 // The JSON object of one step's decision; `pods` are the active pods the decision indexes.
 nlohmann::ordered_json decision_json(const Decision& decision, std::span<const ActivePod> pods);

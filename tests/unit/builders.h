@@ -9,8 +9,12 @@
 
 namespace evictd::testing_util {
 
-inline Quantity q(const char* text) { return Quantity::parse(text).value(); }
-inline uint64_t bytes(const char* text) { return static_cast<uint64_t>(q(text).value()); }
+inline Quantity q(const char* text) {
+  return Quantity::parse(text).value();
+}
+inline uint64_t bytes(const char* text) {
+  return static_cast<uint64_t>(q(text).value());
+}
 
 inline Container container(std::string name, ResourceList requests = {}, ResourceList limits = {}) {
   Container c;

@@ -36,11 +36,13 @@ INSTANTIATE_TEST_SUITE_P(
 
 class DurationRejectTest : public testing::TestWithParam<const char*> {};
 
-TEST_P(DurationRejectTest, Refuses) { EXPECT_FALSE(parse_go_duration(GetParam()).ok()) << GetParam(); }
+TEST_P(DurationRejectTest, Refuses) {
+  EXPECT_FALSE(parse_go_duration(GetParam()).ok()) << GetParam();
+}
 
 INSTANTIATE_TEST_SUITE_P(Table, DurationRejectTest,
-                         testing::Values("", "1", "s", "1x", ".s", "-", "1m 30s", "2562048h",
-                                         "5 m", "1d"));
+                         testing::Values("", "1", "s", "1x", ".s", "-", "1m 30s", "2562048h", "5 m",
+                                         "1d"));
 
 TEST(Duration, MissingUnitMessage) {
   EXPECT_EQ(parse_go_duration("30").error().message, "missing unit in duration \"30\"");

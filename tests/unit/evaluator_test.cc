@@ -60,13 +60,15 @@ Observations memory_at(const char* available, Nanos time, const char* capacity =
 }
 
 std::string evicted_name(const Decision& d, const World& w) {
-  if (d.evictions.empty()) return "";
+  if (d.evictions.empty())
+    return "";
   return w.pods[d.evictions[0].pod_index].name;
 }
 
 std::vector<std::string> condition_names(const Decision& d) {
   std::vector<std::string> out;
-  for (auto c : d.conditions) out.emplace_back(condition_name(c));
+  for (auto c : d.conditions)
+    out.emplace_back(condition_name(c));
   return out;
 }
 
@@ -121,7 +123,8 @@ TEST(Evaluator, MinReclaimKeepsAThresholdMetAboveItsValue) {
   s.eviction_minimum_reclaim = SignalMap{{"memory.available", "500Mi"}};
   Evaluator evaluator(config_of(s), FilesystemLayout::kShared);
   World w;
-  for (const char* name : {"a", "b", "c"}) w.add(pod(name, {container("c")}), memory_stats("1Gi"));
+  for (const char* name : {"a", "b", "c"})
+    w.add(pod(name, {container("c")}), memory_stats("1Gi"));
   auto d = evaluator.synchronize(memory_at("900Mi", seconds(1)), w.active(), seconds(1), nullptr);
   EXPECT_EQ(d.evictions.size(), 1U);
   // 1.2Gi is above 1Gi but below 1Gi + 500Mi: still met, another pod goes.
@@ -263,7 +266,7 @@ TEST(Evaluator, NodeReclaimThatSufficesAvoidsEviction) {
   EXPECT_TRUE(d.evictions.empty());
   ASSERT_EQ(reclaimer.calls.size(), 1U);
   EXPECT_EQ(reclaimer.calls[0], (std::vector<ReclaimAction>{ReclaimAction::kDeleteUnusedContainers,
-                                                           ReclaimAction::kDeleteUnusedImages}));
+                                                            ReclaimAction::kDeleteUnusedImages}));
   EXPECT_EQ(condition_names(d), std::vector<std::string>{"DiskPressure"});
   // Not enough freed: evict, ranked by the pod's disk use.
   reclaimer.after = disk(Signal::kNodeFsAvailable, "6Gi", "100Gi", seconds(2));
@@ -353,8 +356,9 @@ TEST(Evaluator, LocalStorageLimitsEvictWithoutAnyThreshold) {
   pod_limit_stats.ephemeral_storage_used_bytes = bytes("3Gi");
   w.add(pod_limit, pod_limit_stats);
 
-  Pod container_limit = pod("container-limit", {container("c", {}, {{"ephemeral-storage", q("500Mi")}}),
-                                                container("d", {}, {{"ephemeral-storage", q("10Gi")}})});
+  Pod container_limit =
+      pod("container-limit", {container("c", {}, {{"ephemeral-storage", q("500Mi")}}),
+                              container("d", {}, {{"ephemeral-storage", q("10Gi")}})});
   PodStats container_limit_stats;
   ContainerStats c;
   c.name = "c";
@@ -366,7 +370,8 @@ TEST(Evaluator, LocalStorageLimitsEvictWithoutAnyThreshold) {
 
   auto d = evaluator.synchronize(Observations{}, w.active(), seconds(1), nullptr);
   ASSERT_EQ(d.evictions.size(), 3U);
-  EXPECT_EQ(d.evictions[0].message, "Usage of EmptyDir volume \"cache\" exceeds the limit \"1Gi\". ");
+  EXPECT_EQ(d.evictions[0].message,
+            "Usage of EmptyDir volume \"cache\" exceeds the limit \"1Gi\". ");
   EXPECT_EQ(d.evictions[1].message,
             "Pod ephemeral local storage usage exceeds the total limit of containers 2Gi. ");
   EXPECT_EQ(d.evictions[2].message,

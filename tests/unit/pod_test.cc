@@ -13,7 +13,8 @@ using testing_util::pod;
 using testing_util::q;
 
 TEST(PodRequest, SumsContainersAndTakesLargestInitContainer) {
-  Pod p = pod("a", {container("a", {{"memory", q("100Mi")}}), container("b", {{"memory", q("200Mi")}})});
+  Pod p = pod("a",
+              {container("a", {{"memory", q("100Mi")}}), container("b", {{"memory", q("200Mi")}})});
   EXPECT_EQ(pod_request(p, "memory").to_string(), "300Mi");
   p.init_containers = {container("init", {{"memory", q("1Gi")}})};
   EXPECT_EQ(pod_request(p, "memory").to_string(), "1Gi");
@@ -72,25 +73,26 @@ TEST_P(QosTest, ComputedAsTheApiServerDoes) {
 
 INSTANTIATE_TEST_SUITE_P(
     Table, QosTest,
-    testing::Values(
-        QosCase{"no resources", pod("a", {container("a")}), QosClass::kBestEffort},
-        QosCase{"only ephemeral storage", pod("a", {container("a", {{"ephemeral-storage", q("1Gi")}})}),
-                QosClass::kBestEffort},
-        QosCase{"requests equal limits",
-                pod("a", {container("a", {{"cpu", q("1")}, {"memory", q("1Gi")}},
-                                    {{"cpu", q("1")}, {"memory", q("1Gi")}})}),
-                QosClass::kGuaranteed},
-        QosCase{"memory limit only", pod("a", {container("a", {}, {{"memory", q("1Gi")}})}),
-                QosClass::kBurstable},
-        QosCase{"requests below limits",
-                pod("a", {container("a", {{"cpu", q("500m")}, {"memory", q("1Gi")}},
-                                    {{"cpu", q("1")}, {"memory", q("1Gi")}})}),
-                QosClass::kBurstable},
-        QosCase{"one guaranteed one best effort",
-                pod("a", {container("a", {{"cpu", q("1")}, {"memory", q("1Gi")}},
-                                    {{"cpu", q("1")}, {"memory", q("1Gi")}}),
-                          container("b")}),
-                QosClass::kBurstable}));
+    testing::Values(QosCase{"no resources", pod("a", {container("a")}), QosClass::kBestEffort},
+                    QosCase{"only ephemeral storage",
+                            pod("a", {container("a", {{"ephemeral-storage", q("1Gi")}})}),
+                            QosClass::kBestEffort},
+                    QosCase{"requests equal limits",
+                            pod("a", {container("a", {{"cpu", q("1")}, {"memory", q("1Gi")}},
+                                                {{"cpu", q("1")}, {"memory", q("1Gi")}})}),
+                            QosClass::kGuaranteed},
+                    QosCase{"memory limit only",
+                            pod("a", {container("a", {}, {{"memory", q("1Gi")}})}),
+                            QosClass::kBurstable},
+                    QosCase{"requests below limits",
+                            pod("a", {container("a", {{"cpu", q("500m")}, {"memory", q("1Gi")}},
+                                                {{"cpu", q("1")}, {"memory", q("1Gi")}})}),
+                            QosClass::kBurstable},
+                    QosCase{"one guaranteed one best effort",
+                            pod("a", {container("a", {{"cpu", q("1")}, {"memory", q("1Gi")}},
+                                                {{"cpu", q("1")}, {"memory", q("1Gi")}}),
+                                      container("b")}),
+                            QosClass::kBurstable}));
 
 TEST(Qos, StatusWinsOverComputation) {
   Pod p = pod("a", {container("a")});
@@ -176,14 +178,16 @@ TEST_P(PodYamlRejectTest, ErrorNamesFieldAndLine) {
 
 INSTANTIATE_TEST_SUITE_P(
     Table, PodYamlRejectTest,
-    testing::Values(
-        BadPod{"metadata: {name: a}\nspec:\n  containers:\n  - name: c\n    resources:\n      requests: "
-               "{memory: 1Gb}\n",
-               "pod.spec.containers[0].resources.requests.memory", 6},
-        BadPod{"metadata: {name: a}\nspec:\n  priority: high\n  containers: []\n", "pod.spec.priority", 3},
-        BadPod{"metadata: {namespace: x}\nspec: {containers: []}\n", "pod.metadata.name", 1},
-        BadPod{"metadata: {name: a}\n", "pod.spec", 1},
-        BadPod{"kind: Service\nmetadata: {name: a}\nspec: {}\n", "pod.kind", 1}));
+    testing::Values(BadPod{"metadata: {name: a}\nspec:\n  containers:\n  - name: c\n    "
+                           "resources:\n      requests: "
+                           "{memory: 1Gb}\n",
+                           "pod.spec.containers[0].resources.requests.memory", 6},
+                    BadPod{"metadata: {name: a}\nspec:\n  priority: high\n  containers: []\n",
+                           "pod.spec.priority", 3},
+                    BadPod{"metadata: {namespace: x}\nspec: {containers: []}\n",
+                           "pod.metadata.name", 1},
+                    BadPod{"metadata: {name: a}\n", "pod.spec", 1},
+                    BadPod{"kind: Service\nmetadata: {name: a}\nspec: {}\n", "pod.kind", 1}));
 
 }  // namespace
 }  // namespace evictd

@@ -29,9 +29,10 @@ INSTANTIATE_TEST_SUITE_P(
                     Canonical{"1500M", "1500M"}, Canonical{"12345", "12345"},
                     Canonical{"128974848", "128974848"}, Canonical{"2000k", "2M"},
                     Canonical{"1.1Ki", "1126400m"}, Canonical{"0.0001n", "1n"},
-                    Canonical{"-100Mi", "-100Mi"}, Canonical{"+1Gi", "+1Gi"}, Canonical{".5", "500m"},
-                    Canonical{"100000000000Ei", "9223372036854775807"}, Canonical{"1Ki", "1Ki"},
-                    Canonical{"8Ki", "8Ki"}, Canonical{"1E", "1E"}, Canonical{"7u", "7u"}));
+                    Canonical{"-100Mi", "-100Mi"}, Canonical{"+1Gi", "+1Gi"},
+                    Canonical{".5", "500m"}, Canonical{"100000000000Ei", "9223372036854775807"},
+                    Canonical{"1Ki", "1Ki"}, Canonical{"8Ki", "8Ki"}, Canonical{"1E", "1E"},
+                    Canonical{"7u", "7u"}));
 
 TEST(Quantity, FromIntPrintsCanonicalBinary) {
   EXPECT_EQ(Quantity::from_int(1572864000, QuantityFormat::kBinarySI).to_string(), "1500Mi");

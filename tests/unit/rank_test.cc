@@ -15,7 +15,8 @@ using testing_util::q;
 
 std::vector<std::string> order(const Ranking& ranking, const std::vector<ActivePod>& pods) {
   std::vector<std::string> names;
-  for (size_t index : ranking.order) names.push_back(pods[index].pod->name);
+  for (size_t index : ranking.order)
+    names.push_back(pods[index].pod->name);
   return names;
 }
 
@@ -39,7 +40,8 @@ TEST(RankMemory, StatslessFirstThenAboveRequestsThenPriorityThenUsageAboveReques
                                       "above-high-priority", "guaranteed-low-use"}));
   const RankKeys& keys = ranking.keys[2];
   EXPECT_TRUE(keys.exceeds_requests);
-  EXPECT_EQ(Quantity::from_nano(keys.usage_above_request, QuantityFormat::kBinarySI).to_string(), "800Mi");
+  EXPECT_EQ(Quantity::from_nano(keys.usage_above_request, QuantityFormat::kBinarySI).to_string(),
+            "800Mi");
 }
 
 TEST(RankMemory, TiesKeepTheGivenOrder) {
@@ -81,7 +83,8 @@ TEST(RankDisk, EachLayoutCountsTheFilesystemUnderPressure) {
   std::vector<PodStats> stats = {disk_stats("3Gi", "1Mi", "1Mi"), disk_stats("1Mi", "2Gi", "1Mi"),
                                  disk_stats("1Mi", "1Mi", "1Gi")};
   std::vector<ActivePod> active;
-  for (size_t i = 0; i < pods.size(); ++i) active.push_back({&pods[i], &stats[i]});
+  for (size_t i = 0; i < pods.size(); ++i)
+    active.push_back({&pods[i], &stats[i]});
   EXPECT_EQ(order(rank_pods(Signal::kNodeFsAvailable, FilesystemLayout::kShared, active), active),
             (std::vector<std::string>{"big-rootfs", "big-logs", "big-volume"}));
   // With a dedicated imagefs, nodefs holds only logs and volumes; imagefs the writable layers.
@@ -94,7 +97,8 @@ TEST(RankDisk, EachLayoutCountsTheFilesystemUnderPressure) {
   // Split: imagefs holds only images, so every pod counts zero and the smallest request goes first.
   pods[2].containers[0].resources.requests["ephemeral-storage"] = q("5Gi");
   const Ranking split = rank_pods(Signal::kImageFsAvailable, FilesystemLayout::kSplit, active);
-  EXPECT_EQ(order(split, active), (std::vector<std::string>{"big-rootfs", "big-logs", "big-volume"}));
+  EXPECT_EQ(order(split, active),
+            (std::vector<std::string>{"big-rootfs", "big-logs", "big-volume"}));
   EXPECT_EQ(split.keys[0].usage, 0);
 }
 
@@ -119,7 +123,8 @@ TEST(RankPids, PriorityThenProcessCount) {
   stats[1].process_count = 500;
   stats[2].process_count = 5000;
   std::vector<ActivePod> active;
-  for (size_t i = 0; i < pods.size(); ++i) active.push_back({&pods[i], &stats[i]});
+  for (size_t i = 0; i < pods.size(); ++i)
+    active.push_back({&pods[i], &stats[i]});
   EXPECT_EQ(order(rank_pods(Signal::kPidAvailable, FilesystemLayout::kShared, active), active),
             (std::vector<std::string>{"many", "few", "important-many"}));
 }

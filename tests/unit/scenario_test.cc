@@ -57,8 +57,8 @@ std::string replace(std::string text, const std::string& from, const std::string
 
 TEST(Scenario, InvalidUtf8InNamesIsPrintedNotFatal) {
   // A raw 0xA2 byte in the pod's name (found by the scenario fuzzer): printed as U+FFFD.
-  std::string text = replace(replace(kValid, "name: a,", "name: \"a\xA2\","), "default/a:",
-                             "\"default/a\xA2\":");
+  std::string text =
+      replace(replace(kValid, "name: a,", "name: \"a\xA2\","), "default/a:", "\"default/a\xA2\":");
   auto scenario = parse_scenario(text);
   ASSERT_TRUE(scenario.ok()) << scenario.error().message;
   std::ostringstream out;
@@ -89,21 +89,26 @@ INSTANTIATE_TEST_SUITE_P(
                   "shared, imagefs or split"},
         Malformed{"bad quantity in pod", replace(kValid, "100Mi", "100MB"), 6,
                   "pods[0].spec.containers[0].resources.requests.memory", "regular expression"},
-        Malformed{"bad duration", replace(kValid, "at: 0s", "at: 5"), 8, "steps[0].at", "missing unit"},
-        Malformed{"unknown signal", replace(kValid, "memory.available: {available", "memory.free: {available"),
-                  10, "steps[0].signals[memory.free]", "unknown eviction signal"},
-        Malformed{"available above capacity", replace(kValid, "900Mi, capacity: 10Gi", "11Gi, capacity: 10Gi"),
-                  10, "steps[0].signals[memory.available]", "exceeds capacity"},
+        Malformed{"bad duration", replace(kValid, "at: 0s", "at: 5"), 8, "steps[0].at",
+                  "missing unit"},
+        Malformed{"unknown signal",
+                  replace(kValid, "memory.available: {available", "memory.free: {available"), 10,
+                  "steps[0].signals[memory.free]", "unknown eviction signal"},
+        Malformed{"available above capacity",
+                  replace(kValid, "900Mi, capacity: 10Gi", "11Gi, capacity: 10Gi"), 10,
+                  "steps[0].signals[memory.available]", "exceeds capacity"},
         Malformed{"unknown pod", replace(kValid, "default/a: {memory", "default/b: {memory"), 12,
                   "steps[0].pods[default/b]", "no pod default/b"},
-        Malformed{"unknown step field", replace(kValid, "    pods:\n      default", "    pod:\n      default"),
-                  11, "steps[0].pod", "unknown field"},
-        Malformed{"yaml syntax", replace(kValid, "filesystems: imagefs", "filesystems: [imagefs"), 4,
-                  "", ""}));
+        Malformed{"unknown step field",
+                  replace(kValid, "    pods:\n      default", "    pod:\n      default"), 11,
+                  "steps[0].pod", "unknown field"},
+        Malformed{"yaml syntax", replace(kValid, "filesystems: imagefs", "filesystems: [imagefs"),
+                  4, "", ""}));
 
 TEST(Scenario, StepsMustIncrease) {
-  std::string text = std::string(kValid) +
-                     "  - at: 0s\n    signals: {memory.available: {available: 1Gi, capacity: 10Gi}}\n";
+  std::string text =
+      std::string(kValid) +
+      "  - at: 0s\n    signals: {memory.available: {available: 1Gi, capacity: 10Gi}}\n";
   auto scenario = parse_scenario(text);
   ASSERT_FALSE(scenario.ok());
   EXPECT_EQ(scenario.error().field, "steps[1].at");

@@ -11,8 +11,10 @@ std::vector<std::string> describe(const std::vector<Threshold>& thresholds) {
   std::vector<std::string> out;
   for (const auto& t : thresholds) {
     std::string text = std::string(signal_name(t.signal)) + "<" + t.value.text();
-    if (!t.hard()) text += " grace " + format_go_duration(t.grace_period);
-    if (t.min_reclaim) text += " reclaim " + t.min_reclaim->text();
+    if (!t.hard())
+      text += " grace " + format_go_duration(t.grace_period);
+    if (t.min_reclaim)
+      text += " reclaim " + t.min_reclaim->text();
     out.push_back(text);
   }
   return out;
@@ -21,10 +23,11 @@ std::vector<std::string> describe(const std::vector<Threshold>& thresholds) {
 TEST(EvictionConfig, AbsentEvictionHardTakesLinuxDefaults) {
   auto config = build_eviction_config({});
   ASSERT_TRUE(config.ok());
-  EXPECT_EQ(describe(config->thresholds),
-            (std::vector<std::string>{"memory.available<100Mi", "nodefs.available<10%",
-                                      "nodefs.inodesFree<5%", "imagefs.available<15%",
-                                      "imagefs.inodesFree<5%", "allocatableMemory.available<100Mi"}));
+  EXPECT_EQ(
+      describe(config->thresholds),
+      (std::vector<std::string>{"memory.available<100Mi", "nodefs.available<10%",
+                                "nodefs.inodesFree<5%", "imagefs.available<15%",
+                                "imagefs.inodesFree<5%", "allocatableMemory.available<100Mi"}));
   EXPECT_EQ(config->pressure_transition_period, std::chrono::minutes(5));
   EXPECT_EQ(config->max_pod_grace_period_seconds, 0);
 }
@@ -32,13 +35,15 @@ TEST(EvictionConfig, AbsentEvictionHardTakesLinuxDefaults) {
 TEST(EvictionConfig, GivenEvictionHardReplacesDefaultsUnlessMerged) {
   EvictionSettings settings;
   settings.eviction_hard = SignalMap{{"memory.available", "500Mi"}};
-  EXPECT_EQ(describe(build_eviction_config(settings)->thresholds),
-            (std::vector<std::string>{"memory.available<500Mi", "allocatableMemory.available<500Mi"}));
+  EXPECT_EQ(
+      describe(build_eviction_config(settings)->thresholds),
+      (std::vector<std::string>{"memory.available<500Mi", "allocatableMemory.available<500Mi"}));
   settings.merge_default_eviction_settings = true;
-  EXPECT_EQ(describe(build_eviction_config(settings)->thresholds),
-            (std::vector<std::string>{"memory.available<500Mi", "nodefs.available<10%",
-                                      "nodefs.inodesFree<5%", "imagefs.available<15%",
-                                      "imagefs.inodesFree<5%", "allocatableMemory.available<500Mi"}));
+  EXPECT_EQ(
+      describe(build_eviction_config(settings)->thresholds),
+      (std::vector<std::string>{"memory.available<500Mi", "nodefs.available<10%",
+                                "nodefs.inodesFree<5%", "imagefs.available<15%",
+                                "imagefs.inodesFree<5%", "allocatableMemory.available<500Mi"}));
   settings.eviction_hard = SignalMap{};
   settings.merge_default_eviction_settings = false;
   EXPECT_TRUE(build_eviction_config(settings)->thresholds.empty());
@@ -55,11 +60,11 @@ TEST(EvictionConfig, SoftThresholdsTakeGracePeriodsAndMinReclaim) {
   settings.eviction_pressure_transition_period = "30s";
   auto config = build_eviction_config(settings);
   ASSERT_TRUE(config.ok()) << config.error().message;
-  EXPECT_EQ(describe(config->thresholds),
-            (std::vector<std::string>{"memory.available<1Gi reclaim 500Mi",
-                                      "memory.available<2Gi grace 1m30s reclaim 500Mi",
-                                      "nodefs.available<15% grace 2m0s",
-                                      "allocatableMemory.available<1Gi reclaim 500Mi"}));
+  EXPECT_EQ(
+      describe(config->thresholds),
+      (std::vector<std::string>{
+          "memory.available<1Gi reclaim 500Mi", "memory.available<2Gi grace 1m30s reclaim 500Mi",
+          "nodefs.available<15% grace 2m0s", "allocatableMemory.available<1Gi reclaim 500Mi"}));
   EXPECT_EQ(config->max_pod_grace_period_seconds, 30);
   EXPECT_EQ(config->pressure_transition_period, std::chrono::seconds(30));
 }
@@ -96,10 +101,14 @@ TEST_P(EvictionConfigRejectTest, NamesFieldSignalAndValue) {
   settings.eviction_hard = SignalMap{};
   const std::string map = c.map;
   SignalMap entries{{c.signal, c.value}};
-  if (map == "evictionHard") settings.eviction_hard = entries;
-  if (map == "evictionSoft") settings.eviction_soft = entries;
-  if (map == "evictionSoftGracePeriod") settings.eviction_soft_grace_period = entries;
-  if (map == "evictionMinimumReclaim") settings.eviction_minimum_reclaim = entries;
+  if (map == "evictionHard")
+    settings.eviction_hard = entries;
+  if (map == "evictionSoft")
+    settings.eviction_soft = entries;
+  if (map == "evictionSoftGracePeriod")
+    settings.eviction_soft_grace_period = entries;
+  if (map == "evictionMinimumReclaim")
+    settings.eviction_minimum_reclaim = entries;
   auto config = build_eviction_config(settings);
   ASSERT_FALSE(config.ok());
   EXPECT_EQ(config.error().field, c.field);
@@ -125,7 +134,8 @@ INSTANTIATE_TEST_SUITE_P(
                 "invalid percentage \"ten%\""},
         Invalid{"evictionHard", "memory.available", "1K", "evictionHard[memory.available]",
                 "unable to parse quantity's suffix: \"1K\""},
-        Invalid{"evictionSoft", "memory.available", "2Gi", "evictionSoftGracePeriod[memory.available]",
+        Invalid{"evictionSoft", "memory.available", "2Gi",
+                "evictionSoftGracePeriod[memory.available]",
                 "grace period must be specified for the soft eviction threshold memory.available"},
         Invalid{"evictionSoftGracePeriod", "memory.available", "-1m",
                 "evictionSoftGracePeriod[memory.available]",
@@ -142,7 +152,8 @@ INSTANTIATE_TEST_SUITE_P(
 TEST(EvictionConfig, RejectsDuplicatesAndBadScalars) {
   EvictionSettings settings;
   settings.eviction_hard = SignalMap{{"memory.available", "1Gi"}, {"memory.available", "2Gi"}};
-  EXPECT_EQ(build_eviction_config(settings).error().message, "signal memory.available is given twice");
+  EXPECT_EQ(build_eviction_config(settings).error().message,
+            "signal memory.available is given twice");
   settings = {};
   settings.eviction_pressure_transition_period = "-1m";
   EXPECT_EQ(build_eviction_config(settings).error().field, "evictionPressureTransitionPeriod");
@@ -164,12 +175,15 @@ TEST(ThresholdValue, PercentagesResolveLikeTheKubeletsFloat32) {
 
 TEST(ContainerFs, ThresholdsMirrorTheFilesystemThatHoldsWritableLayers) {
   EvictionSettings settings;
-  settings.eviction_hard = SignalMap{{"nodefs.available", "10%"}, {"imagefs.available", "15%"},
-                                     {"nodefs.inodesFree", "5%"}, {"containerfs.available", "1%"}};
+  settings.eviction_hard = SignalMap{{"nodefs.available", "10%"},
+                                     {"imagefs.available", "15%"},
+                                     {"nodefs.inodesFree", "5%"},
+                                     {"containerfs.available", "1%"}};
   auto config = build_eviction_config(settings);
   ASSERT_TRUE(config.ok());
   std::vector<std::string> warnings;
-  auto shared = with_containerfs_thresholds(config->thresholds, FilesystemLayout::kShared, &warnings);
+  auto shared =
+      with_containerfs_thresholds(config->thresholds, FilesystemLayout::kShared, &warnings);
   EXPECT_EQ(describe(shared),
             (std::vector<std::string>{"nodefs.available<10%", "imagefs.available<15%",
                                       "nodefs.inodesFree<5%", "containerfs.available<10%",
