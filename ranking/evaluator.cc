@@ -68,7 +68,10 @@ Evaluator::Evaluator(const EvictionConfig& config, FilesystemLayout layout,
       layout_(layout),
       pressure_transition_period_(config.pressure_transition_period),
       max_pod_grace_period_seconds_(config.max_pod_grace_period_seconds),
-      local_storage_capacity_isolation_(local_storage_capacity_isolation) {}
+      local_storage_capacity_isolation_(local_storage_capacity_isolation) {
+  all_thresholds_.resize(thresholds_.size());
+  std::iota(all_thresholds_.begin(), all_thresholds_.end(), size_t{0});
+}
 
 int64_t Evaluator::grace_period_seconds(const Threshold& threshold, const Pod& pod) const {
   if (threshold.hard())
@@ -109,9 +112,7 @@ Decision Evaluator::synchronize(const Observations& observations, std::span<cons
   if (thresholds_.empty() && !local_storage_capacity_isolation_)
     return decision;
 
-  std::vector<size_t> all(thresholds_.size());
-  std::iota(all.begin(), all.end(), size_t{0});
-  std::vector<ThresholdState> crossed = met_thresholds(all, observations, false);
+  std::vector<ThresholdState> crossed = met_thresholds(all_thresholds_, observations, false);
   // Thresholds that drove action before stay met until min-reclaim is satisfied as well.
   for (auto& state : met_thresholds(thresholds_met_, observations, true)) {
     const bool duplicate =
@@ -242,9 +243,7 @@ bool Evaluator::reclaim_node_resources(const ThresholdState& state, NodeReclaime
     return false;
   }
   // Every threshold, ignoring grace periods and with min-reclaim, must be clear to skip evicting.
-  std::vector<size_t> all(thresholds_.size());
-  std::iota(all.begin(), all.end(), size_t{0});
-  if (!met_thresholds(all, *after, true).empty()) {
+  if (!met_thresholds(all_thresholds_, *after, true).empty()) {
     decision.notes.push_back("node-level reclaim did not relieve the pressure; must evict pods");
     return false;
   }
@@ -274,25 +273,19 @@ void Evaluator::evict_for_local_storage(std::span<const ActivePod> pods, Decisio
           volume.size_limit->sign() <= 0) {
         continue;
       }
-      for (const auto& used : stats->volumes) {
-        if (used.name != volume.name || !used.used_bytes)
-          continue;
-        const auto usage =
-            Quantity::from_int(static_cast<int64_t>(*used.used_bytes), QuantityFormat::kBinarySI);
-        if (usage.compare(*volume.size_limit) > 0 && !eviction) {
-          eviction = make(EvictionCause::kEmptyDirLimit,
-                          empty_dir_limit_message(volume.name, *volume.size_limit));
-        }
-      }
-      if (eviction)
+      const auto used = std::find_if(stats->volumes.begin(), stats->volumes.end(),
+                                     [&](const VolumeStats& v) { return v.name == volume.name; });
+      if (used != stats->volumes.end() && used->used_bytes &&
+          Quantity::from_bytes(*used->used_bytes).compare(*volume.size_limit) > 0) {
+        eviction = make(EvictionCause::kEmptyDirLimit,
+                        empty_dir_limit_message(volume.name, *volume.size_limit));
         break;
+      }
     }
     if (!eviction) {
       if (const auto limit = pod_limit(pod, kResourceEphemeralStorage)) {
-        const auto usage = Quantity::from_int(
-            static_cast<int64_t>(stats->ephemeral_storage_used_bytes.value_or(0)),
-            QuantityFormat::kBinarySI);
-        if (usage.compare(*limit) > 0) {
+        if (Quantity::from_bytes(stats->ephemeral_storage_used_bytes.value_or(0)).compare(*limit) >
+            0) {
           eviction = make(EvictionCause::kPodEphemeralStorageLimit,
                           pod_ephemeral_storage_limit_message(*limit));
         }
@@ -311,8 +304,7 @@ void Evaluator::evict_for_local_storage(std::span<const ActivePod> pods, Decisio
         uint64_t used = container_stats.logs_used_bytes.value_or(0);
         if (!dedicated_image_fs)
           used += container_stats.rootfs_used_bytes.value_or(0);
-        if (limit->second.compare(
-                Quantity::from_int(static_cast<int64_t>(used), QuantityFormat::kBinarySI)) < 0) {
+        if (limit->second.compare(Quantity::from_bytes(used)) < 0) {
           eviction = make(EvictionCause::kContainerEphemeralStorageLimit,
                           container_ephemeral_storage_limit_message(spec->name, limit->second));
           break;

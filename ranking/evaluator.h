@@ -104,6 +104,7 @@ class Evaluator {
                               Decision& decision) const;
 
   std::vector<Threshold> thresholds_;
+  std::vector<size_t> all_thresholds_;  // 0..n-1, the indices of every threshold
   std::vector<std::string> warnings_;
   FilesystemLayout layout_;
   Nanos pressure_transition_period_;

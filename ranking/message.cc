@@ -78,10 +78,7 @@ EvictionMessage threshold_eviction_message(Resource resource, const Pod& pod, co
   if (resource == Resource::kMemory && has_pod_level_resources(pod)) {
     const auto request = pod.pod_resources->requests.find(kResourceMemory);
     if (request != pod.pod_resources->requests.end() && stats->memory_working_set_bytes) {
-      const std::string usage =
-          Quantity::from_int(static_cast<int64_t>(*stats->memory_working_set_bytes),
-                             QuantityFormat::kBinarySI)
-              .to_string();
+      const std::string usage = Quantity::from_bytes(*stats->memory_working_set_bytes).to_string();
       result.message += "Pod " + pod.name + " was using " + usage + ", request is " +
                         request->second.to_string() + ", has larger consumption of " +
                         resource_text + ". ";
@@ -99,14 +96,12 @@ EvictionMessage threshold_eviction_message(Resource resource, const Pod& pod, co
     std::optional<Quantity> usage;
     if (resource == Resource::kEphemeralStorage) {
       if (container_stats.rootfs_used_bytes && container_stats.logs_used_bytes) {
-        usage = Quantity::from_int(static_cast<int64_t>(*container_stats.rootfs_used_bytes +
-                                                        *container_stats.logs_used_bytes),
-                                   QuantityFormat::kBinarySI);
+        usage = Quantity::from_bytes(*container_stats.rootfs_used_bytes +
+                                     *container_stats.logs_used_bytes);
       }
     } else if (resource == Resource::kMemory) {
       if (container_stats.memory_working_set_bytes) {
-        usage = Quantity::from_int(static_cast<int64_t>(*container_stats.memory_working_set_bytes),
-                                   QuantityFormat::kBinarySI);
+        usage = Quantity::from_bytes(*container_stats.memory_working_set_bytes);
       }
     }
     Quantity request;

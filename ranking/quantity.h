@@ -26,6 +26,10 @@ class Quantity {
   // resource.NewQuantity(value, format).
   static Quantity from_int(int64_t value, QuantityFormat format);
   static Quantity from_nano(Int128 nano, QuantityFormat format);
+  // A byte count, printed in binary SI as the kubelet prints usage.
+  static Quantity from_bytes(uint64_t bytes) {
+    return from_int(static_cast<int64_t>(bytes), QuantityFormat::kBinarySI);
+  }
 
   Int128 nano() const { return nano_; }
   // Quantity.Value(): the integer value, rounded away from zero.

@@ -48,11 +48,17 @@ int cmp_processes(const RankKeys& a, const RankKeys& b) {
   return cmp_value(b.usage, a.usage);
 }
 
-RankKeys memory_keys(const ActivePod& active) {
+// The keys every ranking shares: whether stats exist, priority, criticality.
+RankKeys common_keys(const ActivePod& active) {
   RankKeys keys;
   keys.stats_found = active.stats != nullptr;
   keys.priority = pod_priority(*active.pod);
   keys.critical = is_critical_pod(*active.pod);
+  return keys;
+}
+
+RankKeys memory_keys(const ActivePod& active) {
+  RankKeys keys = common_keys(active);
   keys.request = pod_request(*active.pod, kResourceMemory).nano();
   if (keys.stats_found)
     keys.usage = to_nano(active.stats->memory_working_set_bytes.value_or(0));
@@ -62,10 +68,7 @@ RankKeys memory_keys(const ActivePod& active) {
 }
 
 RankKeys disk_keys(const ActivePod& active, DiskMeasure measure, bool inodes) {
-  RankKeys keys;
-  keys.stats_found = active.stats != nullptr;
-  keys.priority = pod_priority(*active.pod);
-  keys.critical = is_critical_pod(*active.pod);
+  RankKeys keys = common_keys(active);
   keys.request = pod_request(*active.pod, inodes ? "inodes" : kResourceEphemeralStorage).nano();
   if (keys.stats_found) {
     const DiskUsage usage = pod_disk_usage(*active.pod, *active.stats, measure);
@@ -80,10 +83,7 @@ RankKeys disk_keys(const ActivePod& active, DiskMeasure measure, bool inodes) {
 }
 
 RankKeys pid_keys(const ActivePod& active) {
-  RankKeys keys;
-  keys.stats_found = active.stats != nullptr;
-  keys.priority = pod_priority(*active.pod);
-  keys.critical = is_critical_pod(*active.pod);
+  RankKeys keys = common_keys(active);
   if (keys.stats_found)
     keys.usage = to_nano(active.stats->process_count.value_or(0));
   keys.usage_above_request = keys.usage;
