@@ -1,0 +1,397 @@
+#include "cgroups/sampler.h"
+
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+
+namespace evictd::cgroups {
+namespace {
+
+// cAdvisor treats limits this large as "no limit" (v1 reports PAGE_COUNTER_MAX pages).
+constexpr uint64_t kUnlimited = uint64_t{1} << 62;
+
+std::string join(const std::string& root, const std::string& relative, std::string_view file) {
+  std::string path = root;
+  if (!relative.empty())
+    path += "/" + relative;
+  if (!file.empty())
+    path += "/" + std::string(file);
+  return path;
+}
+
+bool exists(const std::string& path) {
+  return access(path.c_str(), F_OK) == 0;
+}
+
+int64_t clamp_to_int64(uint64_t value) {
+  return value > static_cast<uint64_t>(INT64_MAX) ? INT64_MAX : static_cast<int64_t>(value);
+}
+
+std::optional<uint64_t> working_set(std::optional<uint64_t> usage,
+                                    std::optional<uint64_t> inactive) {
+  if (!usage)
+    return std::nullopt;
+  if (!inactive)
+    return usage;
+  return *usage > *inactive ? *usage - *inactive : 0;
+}
+
+}  // namespace
+
+struct Sampler::Tracked {
+  SampledFile memory_usage;
+  SampledFile memory_stat;
+  SampledFile processes;
+  SampledFile cpu;
+  SampledFile memory_pressure;
+  bool v2 = false;
+  std::optional<uint64_t> last_cpu_ns;
+  Nanos last_time{0};
+};
+
+struct TrackedContainer {
+  std::string dir_name;
+  std::string id;
+  std::string runtime;
+  uint64_t seen = 0;
+};
+
+struct Sampler::TrackedPod {
+  std::string uid;
+  QosTier tier = QosTier::kBestEffort;
+  std::string relative;
+  UniqueFd dir;  // the pod's directory in the memory hierarchy, for listing its containers
+  Tracked cgroup;
+  std::vector<TrackedContainer> containers;
+  std::vector<std::unique_ptr<Tracked>> container_cgroups;  // parallel to `containers`
+  uint64_t seen = 0;
+};
+
+// The node-level files, kept open between samples.
+struct Sampler::NodeFiles {
+  SampledFile meminfo, loadavg, pid_max, threads_max, stat, memory_psi, io_psi, cpu_psi;
+  SampledFile unified_root_stat;  // v2: the root cgroup's memory.stat
+};
+
+Sampler::Sampler(CgroupLayout layout, SamplerConfig config, FdBudget budget)
+    : layout_(std::move(layout)),
+      config_(std::move(config)),
+      naming_(config_.driver, config_.kubepods),
+      budget_(budget),
+      node_files_(std::make_unique<NodeFiles>()),
+      root_(std::make_unique<Tracked>()),
+      kubepods_(std::make_unique<Tracked>()) {
+  track_files(*root_, "");
+  track_files(*kubepods_, naming_.kubepods_dir());
+  const bool v2 = layout_.version == CgroupVersion::kV2;
+  const std::string memory_root = v2 ? layout_.unified_root : layout_.memory_root;
+  kubepods_limit_ = SampledFile(
+      join(memory_root, naming_.kubepods_dir(), v2 ? "memory.max" : "memory.limit_in_bytes"),
+      &budget_);
+  NodeFiles& files = *node_files_;
+  const std::string& proc = config_.proc_root;
+  files.meminfo = SampledFile(proc + "/meminfo", &budget_);
+  files.loadavg = SampledFile(proc + "/loadavg", &budget_);
+  files.pid_max = SampledFile(proc + "/sys/kernel/pid_max", &budget_);
+  files.threads_max = SampledFile(proc + "/sys/kernel/threads-max", &budget_);
+  files.stat = SampledFile(proc + "/stat", &budget_);
+  files.memory_psi = SampledFile(proc + "/pressure/memory", &budget_);
+  files.io_psi = SampledFile(proc + "/pressure/io", &budget_);
+  files.cpu_psi = SampledFile(proc + "/pressure/cpu", &budget_);
+  if (v2)
+    files.unified_root_stat = SampledFile(layout_.unified_root + "/memory.stat", &budget_);
+}
+
+Sampler::~Sampler() = default;
+
+std::string Sampler::root_memory_dir() const {
+  return layout_.version == CgroupVersion::kV2 ? layout_.unified_root : layout_.memory_root;
+}
+
+std::string Sampler::kubepods_memory_dir() const {
+  return join(root_memory_dir(), naming_.kubepods_dir(), "");
+}
+
+void Sampler::track_files(Tracked& tracked, const std::string& relative) {
+  tracked.v2 = layout_.version == CgroupVersion::kV2;
+  if (tracked.v2) {
+    const std::string& root = layout_.unified_root;
+    if (!relative.empty())
+      tracked.memory_usage = SampledFile(join(root, relative, "memory.current"), &budget_);
+    tracked.memory_stat = SampledFile(join(root, relative, "memory.stat"), &budget_);
+    tracked.processes = SampledFile(join(root, relative, "pids.current"), &budget_);
+    tracked.cpu = SampledFile(join(root, relative, "cpu.stat"), &budget_);
+    tracked.memory_pressure = SampledFile(join(root, relative, "memory.pressure"), &budget_);
+    return;
+  }
+  tracked.memory_usage =
+      SampledFile(join(layout_.memory_root, relative, "memory.usage_in_bytes"), &budget_);
+  tracked.memory_stat = SampledFile(join(layout_.memory_root, relative, "memory.stat"), &budget_);
+  if (!layout_.pids_root.empty()) {
+    tracked.processes = SampledFile(join(layout_.pids_root, relative, "pids.current"), &budget_);
+  }
+  if (!layout_.cpuacct_root.empty()) {
+    tracked.cpu = SampledFile(join(layout_.cpuacct_root, relative, "cpuacct.usage"), &budget_);
+  }
+  // Hybrid hosts have per-cgroup PSI only where the same cgroup exists in the unified tree.
+  if (!layout_.unified_root.empty()) {
+    const std::string psi = join(layout_.unified_root, relative, "memory.pressure");
+    if (exists(psi))
+      tracked.memory_pressure = SampledFile(psi, &budget_);
+  }
+}
+
+void Sampler::read_usage(Tracked& tracked, CgroupUsage& out, Nanos now) {
+  out = CgroupUsage{};
+  if (auto text = tracked.memory_usage.read(buffer_))
+    out.memory.usage_bytes = parse_uint(*text);
+  if (auto text = tracked.memory_stat.read(buffer_)) {
+    const MemoryStat stat = parse_memory_stat(*text);
+    out.memory.inactive_file_bytes =
+        stat.total_inactive_file ? stat.total_inactive_file : stat.inactive_file;
+    out.memory.rss_bytes = tracked.v2 ? stat.anon : (stat.total_rss ? stat.total_rss : stat.rss);
+  }
+  out.memory.working_set_bytes =
+      working_set(out.memory.usage_bytes, out.memory.inactive_file_bytes);
+  if (auto text = tracked.processes.read(buffer_))
+    out.processes = parse_uint(*text);
+  if (auto text = tracked.cpu.read(buffer_)) {
+    if (tracked.v2) {
+      if (auto usec = parse_cpu_stat_usage_us(*text))
+        out.cpu_usage_ns = *usec * 1000;
+    } else {
+      out.cpu_usage_ns = parse_uint(*text);
+    }
+  }
+  if (out.cpu_usage_ns) {
+    if (tracked.last_cpu_ns && now > tracked.last_time &&
+        *out.cpu_usage_ns >= *tracked.last_cpu_ns) {
+      out.cpu_cores = static_cast<double>(*out.cpu_usage_ns - *tracked.last_cpu_ns) /
+                      static_cast<double>((now - tracked.last_time).count());
+    }
+    tracked.last_cpu_ns = out.cpu_usage_ns;
+    tracked.last_time = now;
+  }
+  if (tracked.memory_pressure.configured()) {
+    if (auto text = tracked.memory_pressure.read(buffer_))
+      out.memory_pressure = parse_psi(*text);
+  }
+}
+
+const NodeSample& Sampler::sample(Nanos now) {
+  const auto started = std::chrono::steady_clock::now();
+  sample_.problems.clear();
+  sample_.time = now;
+  sample_.observations = Observations{};
+  sample_node(sample_, now);
+  sample_pods(sample_, now);
+  sample_.duration = std::chrono::duration_cast<Nanos>(std::chrono::steady_clock::now() - started);
+  return sample_;
+}
+
+void Sampler::sample_node(NodeSample& out, Nanos now) {
+  NodeFiles& files = *node_files_;
+  out.meminfo = MemInfo{};
+  if (auto text = files.meminfo.read(buffer_))
+    out.meminfo = parse_meminfo(*text);
+  if (!out.meminfo.mem_total)
+    out.problems.push_back(config_.proc_root + "/meminfo: no MemTotal");
+
+  // The node's working set: the root cgroup's usage minus inactive file pages. v2 has no
+  // memory.current at the root; its usage is MemTotal − MemFree, as runc and cAdvisor compute it.
+  CgroupUsage root;
+  if (layout_.version == CgroupVersion::kV2) {
+    if (out.meminfo.mem_total && out.meminfo.mem_free &&
+        *out.meminfo.mem_total >= *out.meminfo.mem_free) {
+      root.memory.usage_bytes = *out.meminfo.mem_total - *out.meminfo.mem_free;
+    }
+    if (auto text = files.unified_root_stat.read(buffer_)) {
+      const MemoryStat stat = parse_memory_stat(*text);
+      root.memory.inactive_file_bytes = stat.inactive_file;
+      root.memory.rss_bytes = stat.anon;
+    }
+    if (!root.memory.inactive_file_bytes)
+      root.memory.inactive_file_bytes = out.meminfo.inactive_file;
+    root.memory.working_set_bytes =
+        working_set(root.memory.usage_bytes, root.memory.inactive_file_bytes);
+  } else {
+    read_usage(*root_, root, now);
+  }
+  out.memory = root.memory;
+  if (out.meminfo.mem_total && out.memory.working_set_bytes) {
+    const uint64_t capacity = *out.meminfo.mem_total;
+    const uint64_t ws = *out.memory.working_set_bytes;
+    out.observations.set(Signal::kMemoryAvailable,
+                         SignalObservation{clamp_to_int64(capacity > ws ? capacity - ws : 0),
+                                           clamp_to_int64(capacity), now});
+  }
+
+  // allocatableMemory.available: the kubepods cgroup's limit minus its working set.
+  read_usage(*kubepods_, out.kubepods, now);
+  out.kubepods_limit_bytes.reset();
+  if (auto text = kubepods_limit_.read(buffer_)) {
+    bool unlimited = false;
+    const auto limit = parse_uint(*text, &unlimited);
+    if (limit && *limit < kUnlimited)
+      out.kubepods_limit_bytes = limit;
+  }
+  if (out.kubepods_limit_bytes && out.kubepods.memory.working_set_bytes) {
+    const uint64_t limit = *out.kubepods_limit_bytes;
+    const uint64_t ws = *out.kubepods.memory.working_set_bytes;
+    const uint64_t available = limit > ws ? limit - ws : 0;
+    out.observations.set(
+        Signal::kAllocatableMemoryAvailable,
+        SignalObservation{clamp_to_int64(available), clamp_to_int64(available + ws), now});
+  }
+
+  // pid.available: min(pid_max, threads-max) − running tasks (the kubelet's pidlimit.Stats).
+  std::optional<uint64_t> max_tasks;
+  for (SampledFile* file : {&files.pid_max, &files.threads_max}) {
+    if (auto text = file->read(buffer_)) {
+      if (auto value = parse_uint(*text); value && (!max_tasks || *value < *max_tasks))
+        max_tasks = value;
+    }
+  }
+  std::optional<int64_t> tasks;
+  if (auto text = files.loadavg.read(buffer_))
+    tasks = parse_loadavg_tasks(*text);
+  if (max_tasks && tasks) {
+    const int64_t max = clamp_to_int64(*max_tasks);
+    out.observations.set(Signal::kPidAvailable, SignalObservation{max - *tasks, max, now});
+  }
+
+  out.memory_pressure = out.io_pressure = out.cpu_pressure = Psi{};
+  if (auto text = files.memory_psi.read(buffer_))
+    out.memory_pressure = parse_psi(*text);
+  if (auto text = files.io_psi.read(buffer_))
+    out.io_pressure = parse_psi(*text);
+  if (auto text = files.cpu_psi.read(buffer_))
+    out.cpu_pressure = parse_psi(*text);
+
+  out.cpu_cores.reset();
+  if (auto text = files.stat.read(buffer_)) {
+    if (auto cpu = parse_proc_stat_cpu(*text)) {
+      if (last_cpu_ && now > last_cpu_time_ && cpu->busy >= last_cpu_->busy) {
+        const double ticks_per_second = static_cast<double>(sysconf(_SC_CLK_TCK));
+        const double seconds = std::chrono::duration<double>(now - last_cpu_time_).count();
+        out.cpu_cores =
+            static_cast<double>(cpu->busy - last_cpu_->busy) / ticks_per_second / seconds;
+      }
+      last_cpu_ = cpu;
+      last_cpu_time_ = now;
+    }
+  }
+
+  observe_filesystem(out, Signal::kNodeFsAvailable, Signal::kNodeFsInodesFree, config_.nodefs_path);
+  observe_filesystem(out, Signal::kImageFsAvailable, Signal::kImageFsInodesFree,
+                     config_.imagefs_path);
+  observe_filesystem(out, Signal::kContainerFsAvailable, Signal::kContainerFsInodesFree,
+                     config_.containerfs_path);
+}
+
+void Sampler::observe_filesystem(NodeSample& out, Signal bytes, Signal inodes,
+                                 const std::string& path) {
+  if (path.empty())
+    return;
+  struct statvfs fs {};
+  if (statvfs(path.c_str(), &fs) != 0) {
+    out.problems.push_back("statvfs " + path + " failed");
+    return;
+  }
+  const uint64_t unit = fs.f_frsize != 0 ? fs.f_frsize : fs.f_bsize;
+  out.observations.set(bytes, SignalObservation{clamp_to_int64(fs.f_bavail * unit),
+                                                clamp_to_int64(fs.f_blocks * unit), out.time});
+  out.observations.set(
+      inodes, SignalObservation{clamp_to_int64(fs.f_ffree), clamp_to_int64(fs.f_files), out.time});
+}
+
+void Sampler::discover_tier(QosTier tier, const std::string& relative, NodeSample& out) {
+  UniqueFd& dir = tier_dirs_[static_cast<size_t>(tier)];
+  const std::string path = join(root_memory_dir(), relative, "");
+  if (!dir.valid())
+    dir = open_directory(path);
+  auto visit = [&](std::string_view name) {
+    const auto uid = naming_.pod_uid(name, tier);
+    if (!uid)
+      return;
+    auto found = pods_.find(name);
+    if (found == pods_.end()) {
+      auto pod = std::make_unique<TrackedPod>();
+      pod->uid = *uid;
+      pod->tier = tier;
+      pod->relative = relative + "/" + std::string(name);
+      track_files(pod->cgroup, pod->relative);
+      found = pods_.emplace(std::string(name), std::move(pod)).first;
+    }
+    found->second->seen = generation_;
+  };
+  if (!dir.valid() || !list_subdirectories(dir.get(), dir_buffer_, visit)) {
+    dir.reset();
+    if (tier == QosTier::kGuaranteed)
+      out.problems.push_back("cannot list " + path);
+  }
+}
+
+void Sampler::sample_pods(NodeSample& out, Nanos now) {
+  ++generation_;
+  const std::string kubepods = naming_.kubepods_dir();
+  discover_tier(QosTier::kGuaranteed, kubepods, out);
+  discover_tier(QosTier::kBurstable, kubepods + "/" + naming_.tier_dir(QosTier::kBurstable), out);
+  discover_tier(QosTier::kBestEffort, kubepods + "/" + naming_.tier_dir(QosTier::kBestEffort), out);
+  std::erase_if(pods_, [&](const auto& entry) { return entry.second->seen != generation_; });
+
+  out.pods.resize(pods_.size());
+  size_t index = 0;
+  for (auto& [name, pod] : pods_) {
+    PodSample& sample = out.pods[index++];
+    sample.uid = pod->uid;
+    sample.tier = pod->tier;
+    sample.cgroup = pod->relative;
+    if (!pod->dir.valid())
+      pod->dir = open_directory(join(root_memory_dir(), pod->relative, ""));
+    auto visit = [&](std::string_view dir_name) {
+      const auto container = parse_container_dir(dir_name, naming_.driver());
+      if (!container)
+        return;
+      auto it = std::find_if(pod->containers.begin(), pod->containers.end(),
+                             [&](const TrackedContainer& c) { return c.dir_name == dir_name; });
+      if (it == pod->containers.end()) {
+        pod->containers.push_back(TrackedContainer{
+            std::string(dir_name), std::string(container->id), std::string(container->runtime), 0});
+        pod->container_cgroups.push_back(std::make_unique<Tracked>());
+        track_files(*pod->container_cgroups.back(), pod->relative + "/" + std::string(dir_name));
+        it = pod->containers.end() - 1;
+      }
+      it->seen = generation_;
+    };
+    if (!pod->dir.valid() || !list_subdirectories(pod->dir.get(), dir_buffer_, visit)) {
+      pod->dir.reset();  // vanished mid-sample: its values stay missing
+    }
+    for (size_t i = pod->containers.size(); i-- > 0;) {
+      if (pod->containers[i].seen != generation_) {
+        pod->containers.erase(pod->containers.begin() + static_cast<ptrdiff_t>(i));
+        pod->container_cgroups.erase(pod->container_cgroups.begin() + static_cast<ptrdiff_t>(i));
+      }
+    }
+    read_usage(pod->cgroup, sample.usage, now);
+    sample.containers.resize(pod->containers.size());
+    for (size_t i = 0; i < pod->containers.size(); ++i) {
+      sample.containers[i].id = pod->containers[i].id;
+      sample.containers[i].runtime = pod->containers[i].runtime;
+      read_usage(*pod->container_cgroups[i], sample.containers[i].usage, now);
+    }
+  }
+  std::sort(out.pods.begin(), out.pods.end(),
+            [](const PodSample& a, const PodSample& b) { return a.cgroup < b.cgroup; });
+}
+
+uint64_t memcg_threshold_bytes(int64_t capacity, int64_t threshold_bytes, uint64_t usage,
+                               uint64_t working_set) {
+  const int64_t inactive = usage > working_set ? static_cast<int64_t>(usage - working_set) : 0;
+  const int64_t value = capacity - threshold_bytes + inactive;
+  return value > 0 ? static_cast<uint64_t>(value) : 0;
+}
+
+}  // namespace evictd::cgroups

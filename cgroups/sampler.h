@@ -1,0 +1,133 @@
+// The node and pod sampler: the numbers the kubelet's eviction manager uses (memory.available,
+// allocatableMemory.available, pid.available, nodefs/imagefs bytes and inodes) and per-pod and
+// per-container usage, read from cgroup v1 or v2 files, /proc and statvfs. One call, one complete
+// sample; a pod that vanishes mid-read, or a missing or garbled file, leaves that value missing.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "cgroups/fs.h"
+#include "cgroups/layout.h"
+#include "cgroups/parse.h"
+#include "ranking/stats.h"
+
+namespace evictd::cgroups {
+
+struct MemoryUsage {
+  std::optional<uint64_t> usage_bytes;
+  std::optional<uint64_t> working_set_bytes;  // usage − inactive_file, as cAdvisor computes it
+  std::optional<uint64_t> rss_bytes;
+  std::optional<uint64_t> inactive_file_bytes;
+};
+
+struct CgroupUsage {
+  MemoryUsage memory;
+  std::optional<uint64_t> processes;     // pids.current (tasks, i.e. threads, like the kubelet)
+  std::optional<uint64_t> cpu_usage_ns;  // cumulative
+  std::optional<double> cpu_cores;       // rate since the previous sample
+  std::optional<Psi>
+      memory_pressure;  // where the kernel provides it (v2, or hybrid's unified tree)
+};
+
+struct ContainerSample {
+  std::string id;
+  std::string runtime;  // from the systemd scope name; "" with cgroupfs
+  CgroupUsage usage;
+};
+
+struct PodSample {
+  std::string uid;
+  QosTier tier = QosTier::kBestEffort;
+  std::string cgroup;  // relative to the hierarchy roots, e.g. kubepods/burstable/pod<uid>
+  CgroupUsage usage;
+  std::vector<ContainerSample> containers;
+};
+
+struct NodeSample {
+  Nanos time{0};
+  Nanos duration{0};  // wall time the sample took
+  Observations observations;
+  MemInfo meminfo;
+  MemoryUsage memory;    // the root cgroup (the node)
+  CgroupUsage kubepods;  // the kubepods cgroup
+  std::optional<uint64_t> kubepods_limit_bytes;
+  Psi memory_pressure;
+  Psi io_pressure;
+  Psi cpu_pressure;
+  std::optional<double> cpu_cores;  // node CPU in use, from /proc/stat
+  std::vector<PodSample> pods;
+  std::vector<std::string> problems;  // what could not be read this time, one line each
+};
+
+struct SamplerConfig {
+  CgroupDriver driver = CgroupDriver::kCgroupfs;
+  std::string kubepods = "kubepods";
+  std::string proc_root = "/proc";
+  std::string nodefs_path = "/var/lib/kubelet";
+  std::string imagefs_path;      // empty: no imagefs observation (the runtime reports it later)
+  std::string containerfs_path;  // empty: none
+};
+
+class Sampler {
+ public:
+  Sampler(CgroupLayout layout, SamplerConfig config, FdBudget budget = FdBudget::from_rlimit());
+  ~Sampler();
+  Sampler(const Sampler&) = delete;
+  Sampler& operator=(const Sampler&) = delete;
+
+  // Reads everything; `now` stamps every observation (the evaluator's clock). The result stays
+  // valid until the next call.
+  const NodeSample& sample(Nanos now);
+
+  const CgroupLayout& layout() const { return layout_; }
+  const CgroupNaming& naming() const { return naming_; }
+  // Where notifications attach: the root and kubepods memory cgroups (v1 memory, else unified).
+  std::string root_memory_dir() const;
+  std::string kubepods_memory_dir() const;
+
+ private:
+  struct Tracked;
+  struct TrackedPod;
+  struct NodeFiles;
+  struct Hash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+
+  void sample_node(NodeSample& out, Nanos now);
+  void sample_pods(NodeSample& out, Nanos now);
+  void discover_tier(QosTier tier, const std::string& relative, NodeSample& out);
+  void track_files(Tracked& tracked, const std::string& relative);
+  void read_usage(Tracked& tracked, CgroupUsage& out, Nanos now);
+  void observe_filesystem(NodeSample& out, Signal bytes, Signal inodes, const std::string& path);
+
+  CgroupLayout layout_;
+  SamplerConfig config_;
+  CgroupNaming naming_;
+  FdBudget budget_;
+  std::vector<char> buffer_;
+  std::vector<char> dir_buffer_;
+  NodeSample sample_;
+  std::unique_ptr<NodeFiles> node_files_;
+  UniqueFd tier_dirs_[3];  // the kubepods, burstable and besteffort directories, by QosTier
+  std::unique_ptr<Tracked> root_;
+  std::unique_ptr<Tracked> kubepods_;
+  SampledFile kubepods_limit_;
+  std::unordered_map<std::string, std::unique_ptr<TrackedPod>, Hash, std::equal_to<>> pods_;
+  uint64_t generation_ = 0;
+  std::optional<CpuTimes> last_cpu_;
+  Nanos last_cpu_time_{0};
+};
+
+// Where the kubelet places a memcg usage threshold for an eviction threshold (its memory threshold
+// notifier): capacity − threshold + inactive_file, so that it fires when the working set reaches
+// it.
+uint64_t memcg_threshold_bytes(int64_t capacity, int64_t threshold_bytes, uint64_t usage,
+                               uint64_t working_set);
+
+}  // namespace evictd::cgroups

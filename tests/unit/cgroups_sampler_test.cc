@@ -1,0 +1,227 @@
+#include <gtest/gtest.h>
+
+#include "cgroups/sampler.h"
+#include "unit/fake_tree.h"
+
+namespace evictd::cgroups {
+namespace {
+
+using std::chrono::seconds;
+using testing_util::FakeTree;
+
+constexpr uint64_t kMiB = 1024 * 1024;
+
+std::string v2_memory_stat(uint64_t anon, uint64_t file, uint64_t inactive_file) {
+  return "anon " + std::to_string(anon) + "\nfile " + std::to_string(file) +
+         "\nkernel 0\nkernel_stack 16384\npagetables 0\nshmem 0\nfile_mapped 0\nfile_dirty 0\n"
+         "inactive_anon 0\nactive_anon " +
+         std::to_string(anon) + "\ninactive_file " + std::to_string(inactive_file) +
+         "\nactive_file " + std::to_string(file - inactive_file) +
+         "\nunevictable 0\nslab_reclaimable 0\nslab 0\n";
+}
+
+constexpr const char* kPsiIdle =
+    "some avg10=0.00 avg60=0.00 avg300=0.00 total=0\nfull avg10=0.00 avg60=0.00 avg300=0.00 "
+    "total=0\n";
+
+// A v2 cgroup in the kernel's formats.
+void write_v2_cgroup(const FakeTree& tree, const std::string& dir, uint64_t current, uint64_t anon,
+                     uint64_t inactive_file, uint64_t pids, uint64_t cpu_usec) {
+  tree.write(dir + "/memory.current", std::to_string(current) + "\n");
+  tree.write(dir + "/memory.stat", v2_memory_stat(anon, current - anon, inactive_file));
+  tree.write(dir + "/pids.current", std::to_string(pids) + "\n");
+  tree.write(dir + "/cpu.stat", "usage_usec " + std::to_string(cpu_usec) +
+                                    "\nuser_usec 1\nsystem_usec 1\nnr_periods 0\nnr_throttled 0\n"
+                                    "throttled_usec 0\n");
+  tree.write(dir + "/memory.pressure", kPsiIdle);
+  tree.write(dir + "/memory.events", "low 0\nhigh 0\nmax 0\noom 0\noom_kill 0\n");
+  tree.write(dir + "/cgroup.procs", "1234\n");
+}
+
+void write_proc(const FakeTree& tree) {
+  tree.write(
+      "proc/meminfo",
+      "MemTotal:       16777216 kB\nMemFree:         4194304 kB\nMemAvailable:   10485760 kB\n"
+      "Inactive(file):  2097152 kB\n");
+  tree.write("proc/loadavg", "0.50 0.40 0.30 3/812 4242\n");
+  tree.write("proc/sys/kernel/pid_max", "4194304\n");
+  tree.write("proc/sys/kernel/threads-max", "192730\n");
+  tree.write("proc/stat", "cpu  100 0 100 1000 0 0 0 0 0 0\n");
+  tree.write("proc/pressure/memory",
+             "some avg10=2.50 avg60=1.00 avg300=0.20 total=5000\nfull avg10=1.00 avg60=0.50 "
+             "avg300=0.10 total=2000\n");
+  tree.write("proc/pressure/io", kPsiIdle);
+  tree.write("proc/pressure/cpu", "some avg10=0.00 avg60=0.00 avg300=0.00 total=7\n");
+}
+
+class V2SystemdTest : public testing::Test {
+ protected:
+  void SetUp() override {
+    write_proc(tree_);
+    tree_.write("cgroup/memory.stat", v2_memory_stat(3000 * kMiB, 5000 * kMiB, 2048 * kMiB));
+    write_v2_cgroup(tree_, "cgroup/kubepods.slice", 1500 * kMiB, 1000 * kMiB, 200 * kMiB, 30,
+                    5000000);
+    tree_.write("cgroup/kubepods.slice/memory.max", std::to_string(8192 * kMiB) + "\n");
+    write_v2_cgroup(tree_, kBurstablePod, 600 * kMiB, 500 * kMiB, 100 * kMiB, 12, 2000000);
+    write_v2_cgroup(tree_, kBurstablePod + "/cri-containerd-aaaa.scope", 400 * kMiB, 350 * kMiB,
+                    50 * kMiB, 10, 1500000);
+    write_v2_cgroup(tree_, kBurstablePod + "/crio-conmon-bbbb.scope", 1 * kMiB, 1 * kMiB, 0, 1, 10);
+    write_v2_cgroup(tree_, kGuaranteedPod, 300 * kMiB, 250 * kMiB, 10 * kMiB, 3, 100);
+    tree_.mkdir("cgroup/kubepods.slice/kubepods-besteffort.slice");
+    layout_.version = CgroupVersion::kV2;
+    layout_.unified_root = tree_.path("cgroup");
+    config_.driver = CgroupDriver::kSystemd;
+    config_.proc_root = tree_.path("proc");
+    config_.nodefs_path = tree_.root();
+  }
+
+  const std::string kBurstablePod =
+      "cgroup/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod11aa_22bb.slice";
+  const std::string kGuaranteedPod = "cgroup/kubepods.slice/kubepods-pod33cc_44dd.slice";
+  FakeTree tree_;
+  CgroupLayout layout_;
+  SamplerConfig config_;
+};
+
+TEST_F(V2SystemdTest, NodeObservationsAsTheKubeletComputesThem) {
+  Sampler sampler(layout_, config_, FdBudget(1000));
+  const NodeSample& sample = sampler.sample(seconds(10));
+  EXPECT_TRUE(sample.problems.empty()) << sample.problems.front();
+  // usage = MemTotal − MemFree = 12 GiB; working set = usage − inactive_file (2 GiB) = 10 GiB.
+  const auto& memory = sample.observations.get(Signal::kMemoryAvailable);
+  ASSERT_TRUE(memory);
+  EXPECT_EQ(memory->capacity, int64_t{16} << 30);
+  EXPECT_EQ(memory->available, int64_t{6} << 30);
+  EXPECT_EQ(memory->time, seconds(10));
+  // allocatable: 8 GiB limit − (1500 − 200) MiB working set.
+  const auto& allocatable = sample.observations.get(Signal::kAllocatableMemoryAvailable);
+  ASSERT_TRUE(allocatable);
+  EXPECT_EQ(allocatable->available, static_cast<int64_t>((8192 - 1300) * kMiB));
+  EXPECT_EQ(allocatable->capacity, static_cast<int64_t>(8192 * kMiB));
+  // pid.available: min(4194304, 192730) − 812.
+  const auto& pids = sample.observations.get(Signal::kPidAvailable);
+  ASSERT_TRUE(pids);
+  EXPECT_EQ(pids->capacity, 192730);
+  EXPECT_EQ(pids->available, 192730 - 812);
+  EXPECT_TRUE(sample.observations.get(Signal::kNodeFsAvailable));
+  EXPECT_TRUE(sample.observations.get(Signal::kNodeFsInodesFree));
+  EXPECT_FALSE(sample.observations.get(Signal::kImageFsAvailable));
+  ASSERT_TRUE(sample.memory_pressure.some);
+  EXPECT_DOUBLE_EQ(sample.memory_pressure.some->avg10, 2.5);
+  EXPECT_EQ(sample.meminfo.mem_available, 10485760ULL * 1024);
+}
+
+TEST_F(V2SystemdTest, PodsAndContainersWithTheirTier) {
+  Sampler sampler(layout_, config_, FdBudget(1000));
+  const NodeSample& sample = sampler.sample(seconds(10));
+  ASSERT_EQ(sample.pods.size(), 2U);
+  const PodSample& burstable = sample.pods[0];
+  EXPECT_EQ(burstable.uid, "11aa-22bb");
+  EXPECT_EQ(burstable.tier, QosTier::kBurstable);
+  EXPECT_EQ(burstable.usage.memory.usage_bytes, 600 * kMiB);
+  EXPECT_EQ(burstable.usage.memory.working_set_bytes, 500 * kMiB);
+  EXPECT_EQ(burstable.usage.memory.rss_bytes, 500 * kMiB);
+  EXPECT_EQ(burstable.usage.processes, 12U);
+  EXPECT_EQ(burstable.usage.cpu_usage_ns, 2000000000U);
+  ASSERT_TRUE(burstable.usage.memory_pressure);
+  ASSERT_EQ(burstable.containers.size(), 1U);  // the conmon scope is not a container
+  EXPECT_EQ(burstable.containers[0].id, "aaaa");
+  EXPECT_EQ(burstable.containers[0].runtime, "containerd");
+  EXPECT_EQ(burstable.containers[0].usage.memory.working_set_bytes, 350 * kMiB);
+  EXPECT_EQ(sample.pods[1].uid, "33cc-44dd");
+  EXPECT_EQ(sample.pods[1].tier, QosTier::kGuaranteed);
+}
+
+TEST_F(V2SystemdTest, CpuRateBetweenSamples) {
+  Sampler sampler(layout_, config_, FdBudget(1000));
+  EXPECT_FALSE(sampler.sample(seconds(10)).pods[0].usage.cpu_cores);
+  write_v2_cgroup(tree_, kBurstablePod, 600 * kMiB, 500 * kMiB, 100 * kMiB, 12, 2000000 + 500000);
+  const auto& pod = sampler.sample(seconds(11)).pods[0];
+  ASSERT_TRUE(pod.usage.cpu_cores);
+  EXPECT_DOUBLE_EQ(*pod.usage.cpu_cores, 0.5);
+}
+
+TEST_F(V2SystemdTest, VanishedAndGarbledCgroupsOnlyLoseTheirValues) {
+  Sampler sampler(layout_, config_, FdBudget(1000));
+  ASSERT_EQ(sampler.sample(seconds(10)).pods.size(), 2U);
+  tree_.write(kGuaranteedPod + "/memory.stat", "anon lots\ninactive_file\n");
+  tree_.write(kGuaranteedPod + "/memory.current", "garbage\n");
+  tree_.remove(kBurstablePod);
+  const NodeSample& sample = sampler.sample(seconds(20));
+  ASSERT_EQ(sample.pods.size(), 1U);
+  EXPECT_EQ(sample.pods[0].uid, "33cc-44dd");
+  EXPECT_FALSE(sample.pods[0].usage.memory.usage_bytes);
+  EXPECT_FALSE(sample.pods[0].usage.memory.working_set_bytes);
+  EXPECT_EQ(sample.pods[0].usage.processes, 3U);
+  // A pod that appears is picked up at the next sample.
+  write_v2_cgroup(
+      tree_, "cgroup/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod55ee.slice",
+      10 * kMiB, 10 * kMiB, 0, 1, 1);
+  EXPECT_EQ(sampler.sample(seconds(30)).pods.size(), 2U);
+}
+
+TEST_F(V2SystemdTest, WorksOverTheDescriptorBudget) {
+  Sampler sampler(layout_, config_, FdBudget(0));  // every file opened per read
+  const NodeSample& sample = sampler.sample(seconds(10));
+  ASSERT_EQ(sample.pods.size(), 2U);
+  EXPECT_EQ(sample.pods[0].usage.memory.working_set_bytes, 500 * kMiB);
+}
+
+TEST(SamplerV1Cgroupfs, HierarchicalStatsAndUnlimitedKubepods) {
+  FakeTree tree;
+  write_proc(tree);
+  tree.write("memory/memory.usage_in_bytes", std::to_string(9000 * kMiB) + "\n");
+  tree.write("memory/memory.stat", "cache 1\nrss 1\ntotal_rss " + std::to_string(4000 * kMiB) +
+                                       "\ntotal_inactive_file " + std::to_string(1000 * kMiB) +
+                                       "\n");
+  tree.write("memory/kubepods/memory.usage_in_bytes", std::to_string(2000 * kMiB) + "\n");
+  tree.write("memory/kubepods/memory.stat",
+             "total_inactive_file " + std::to_string(500 * kMiB) + "\n");
+  tree.write("memory/kubepods/memory.limit_in_bytes", "9223372036854771712\n");
+  tree.write("memory/kubepods/besteffort/pod77/c1/memory.usage_in_bytes",
+             std::to_string(64 * kMiB) + "\n");
+  tree.write("memory/kubepods/besteffort/pod77/c1/memory.stat",
+             "rss 100\ntotal_rss " + std::to_string(60 * kMiB) + "\ntotal_inactive_file " +
+                 std::to_string(4 * kMiB) + "\n");
+  tree.write("memory/kubepods/besteffort/pod77/memory.usage_in_bytes",
+             std::to_string(70 * kMiB) + "\n");
+  tree.write("memory/kubepods/besteffort/pod77/memory.stat", "total_inactive_file 0\n");
+  tree.write("pids/kubepods/besteffort/pod77/pids.current", "4\n");
+  tree.write("cpuacct/kubepods/besteffort/pod77/cpuacct.usage", "123456789\n");
+  tree.mkdir("memory/kubepods/burstable");
+  CgroupLayout layout;
+  layout.version = CgroupVersion::kV1;
+  layout.memory_root = tree.path("memory");
+  layout.pids_root = tree.path("pids");
+  layout.cpuacct_root = tree.path("cpuacct");
+  SamplerConfig config;
+  config.proc_root = tree.path("proc");
+  config.nodefs_path = tree.root();
+  Sampler sampler(layout, config, FdBudget(100));
+  const NodeSample& sample = sampler.sample(seconds(1));
+  const auto& memory = sample.observations.get(Signal::kMemoryAvailable);
+  ASSERT_TRUE(memory);
+  EXPECT_EQ(memory->available, static_cast<int64_t>((16384 - 8000) * kMiB));
+  EXPECT_FALSE(sample.observations.get(Signal::kAllocatableMemoryAvailable));  // unlimited
+  EXPECT_EQ(sample.memory.rss_bytes, 4000 * kMiB);
+  ASSERT_EQ(sample.pods.size(), 1U);
+  EXPECT_EQ(sample.pods[0].uid, "77");
+  EXPECT_EQ(sample.pods[0].tier, QosTier::kBestEffort);
+  EXPECT_EQ(sample.pods[0].cgroup, "kubepods/besteffort/pod77");
+  EXPECT_EQ(sample.pods[0].usage.processes, 4U);
+  EXPECT_EQ(sample.pods[0].usage.cpu_usage_ns, 123456789U);
+  ASSERT_EQ(sample.pods[0].containers.size(), 1U);
+  EXPECT_EQ(sample.pods[0].containers[0].usage.memory.working_set_bytes, 60 * kMiB);
+  EXPECT_EQ(sample.pods[0].containers[0].usage.memory.rss_bytes, 60 * kMiB);
+}
+
+TEST(MemcgThreshold, PlacedWhereTheKubeletPlacesIt) {
+  // capacity 16Gi, threshold 1Gi, usage 10Gi of which 2Gi inactive file: fires at usage 17Gi.
+  EXPECT_EQ(memcg_threshold_bytes(int64_t{16} << 30, int64_t{1} << 30, uint64_t{10} << 30,
+                                  uint64_t{8} << 30),
+            uint64_t{17} << 30);
+  EXPECT_EQ(memcg_threshold_bytes(100, 200, 0, 0), 0U);
+}
+
+}  // namespace
+}  // namespace evictd::cgroups
