@@ -1,0 +1,171 @@
+// Sampling and notifications on REAL cgroup v1 hierarchies of this machine (root is required; CI
+// runs as root). The test builds its own kubepods/burstable/pod<uid>/<id> tree under a unique
+// kubepods name, runs a child that allocates known amounts in it, and removes everything it made,
+// also on failure.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <memory>
+#include <sstream>
+
+#include "cgroups/notifier.h"
+#include "cgroups/sampler.h"
+#include "integration/allocating_child.h"
+
+namespace evictd::cgroups {
+namespace {
+
+using testing_util::AllocatingChild;
+
+constexpr uint64_t kMiB = 1024 * 1024;
+
+std::string read_text(const std::string& path) {
+  std::ifstream file(path);
+  std::stringstream text;
+  text << file.rdbuf();
+  return text.str();
+}
+
+class RealV1Test : public testing::Test {
+ protected:
+  void SetUp() override {
+    if (geteuid() != 0) {
+      if (std::getenv("CI") != nullptr)
+        FAIL() << "this test needs root, and CI runs as root";
+      GTEST_SKIP() << "needs root (real cgroups)";
+    }
+    auto layout = detect_layout(parse_mountinfo(read_text("/proc/self/mountinfo")));
+    ASSERT_TRUE(layout.ok()) << layout.error().message;
+    ASSERT_NE(layout->version, CgroupVersion::kV2) << "this machine kind has cgroup v1 controllers";
+    ASSERT_FALSE(layout->pids_root.empty());
+    ASSERT_FALSE(layout->cpuacct_root.empty());
+    layout_ = *layout;
+    kubepods_ = "evictd-test-" + std::to_string(getpid());
+    relative_ = {kubepods_, kubepods_ + "/burstable", kubepods_ + "/burstable/pod" + kUid,
+                 kubepods_ + "/burstable/pod" + std::string(kUid) + "/" + kContainer};
+    for (const auto& root : {layout_.memory_root, layout_.pids_root, layout_.cpuacct_root}) {
+      for (const auto& dir : relative_) {
+        const std::string path = root + "/" + dir;
+        ASSERT_EQ(::mkdir(path.c_str(), 0755), 0) << path << ": " << std::strerror(errno);
+        made_.push_back(path);
+      }
+    }
+    std::ofstream(layout_.memory_root + "/" + kubepods_ + "/memory.limit_in_bytes") << (512 * kMiB);
+  }
+
+  void TearDown() override {
+    child_.reset();  // the cgroups can only go once empty
+    for (auto it = made_.rbegin(); it != made_.rend(); ++it) {
+      if (::rmdir(it->c_str()) != 0)
+        ADD_FAILURE() << "cannot remove " << *it << ": " << std::strerror(errno);
+    }
+  }
+
+  std::string container_dir(const std::string& root) const { return root + "/" + relative_.back(); }
+  std::string pod_dir(const std::string& root) const { return root + "/" + relative_[2]; }
+
+  void start_child() {
+    child_ = std::make_unique<AllocatingChild>(
+        std::vector<std::string>{container_dir(layout_.memory_root) + "/cgroup.procs",
+                                 container_dir(layout_.pids_root) + "/cgroup.procs",
+                                 container_dir(layout_.cpuacct_root) + "/cgroup.procs"});
+    ASSERT_TRUE(child_->running());
+  }
+
+  static constexpr const char* kUid = "5e0b4b5e-9c1f-4c47-8d3b-2f3a4b5c6d7e";
+  static constexpr const char* kContainer =
+      "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+  CgroupLayout layout_;
+  std::string kubepods_;
+  std::vector<std::string> relative_;
+  std::vector<std::string> made_;
+  std::unique_ptr<AllocatingChild> child_;
+};
+
+TEST_F(RealV1Test, WorkingSetOfAChildThatAllocatesAKnownAmount) {
+  start_child();
+  ASSERT_GE(child_->allocate(64 * kMiB), 0);
+  SamplerConfig config;
+  config.kubepods = kubepods_;
+  config.nodefs_path = "/";
+  Sampler sampler(layout_, config);
+  const NodeSample& sample = sampler.sample(Nanos{1});
+  ASSERT_EQ(sample.pods.size(), 1U) << (sample.problems.empty() ? "" : sample.problems.front());
+  const PodSample& pod = sample.pods[0];
+  EXPECT_EQ(pod.uid, kUid);
+  EXPECT_EQ(pod.tier, QosTier::kBurstable);
+  ASSERT_EQ(pod.containers.size(), 1U);
+  EXPECT_EQ(pod.containers[0].id, kContainer);
+  const auto& usage = pod.containers[0].usage;
+  ASSERT_TRUE(usage.memory.working_set_bytes);
+  // 64 MiB of touched anonymous memory, plus what the child's own stack and page tables take.
+  EXPECT_GE(*usage.memory.working_set_bytes, 64 * kMiB);
+  EXPECT_LE(*usage.memory.working_set_bytes, 64 * kMiB + 2 * kMiB);
+  EXPECT_GE(*usage.memory.rss_bytes, 64 * kMiB);
+  EXPECT_EQ(usage.processes, 1U);
+  EXPECT_TRUE(usage.cpu_usage_ns);
+  ASSERT_TRUE(pod.usage.memory.working_set_bytes);
+  EXPECT_GE(*pod.usage.memory.working_set_bytes, *usage.memory.working_set_bytes);
+  // The kubepods limit of 512 MiB makes allocatableMemory.available observable.
+  const auto& allocatable = sample.observations.get(Signal::kAllocatableMemoryAvailable);
+  ASSERT_TRUE(allocatable);
+  EXPECT_EQ(allocatable->capacity, static_cast<int64_t>(512 * kMiB));
+  EXPECT_LE(allocatable->available, static_cast<int64_t>(512 * kMiB - 64 * kMiB));
+  EXPECT_TRUE(sample.observations.get(Signal::kMemoryAvailable));
+  EXPECT_TRUE(sample.observations.get(Signal::kPidAvailable));
+
+  // 32 MiB more shows in the next sample.
+  ASSERT_GE(child_->allocate(32 * kMiB), 0);
+  const auto& again = sampler.sample(Nanos{2}).pods[0].containers[0].usage.memory;
+  EXPECT_GE(*again.working_set_bytes, 96 * kMiB);
+  EXPECT_LE(*again.working_set_bytes, 96 * kMiB + 2 * kMiB);
+}
+
+TEST_F(RealV1Test, EventfdThresholdFiresWhenTheChildCrossesIt) {
+  start_child();
+  ASSERT_GE(child_->allocate(16 * kMiB), 0);
+  PressureNotifier notifier(std::chrono::seconds(60));  // no poll wake-up during the test
+  ASSERT_TRUE(notifier.ok());
+  const uint64_t usage =
+      std::stoull(read_text(pod_dir(layout_.memory_root) + "/memory.usage_in_bytes"));
+  auto armed =
+      notifier.arm_memory_threshold("pod", pod_dir(layout_.memory_root), usage + 32 * kMiB);
+  ASSERT_TRUE(armed.ok()) << armed.error().message;
+  // Below the threshold: nothing fires.
+  ASSERT_GE(child_->allocate(8 * kMiB), 0);
+  EXPECT_EQ(notifier.wait(std::chrono::milliseconds(200)).cause, WakeCause::kTimer);
+  // Crossing it wakes the loop at once.
+  const int64_t started = child_->allocate(40 * kMiB);
+  const Wake wake = notifier.wait(std::chrono::seconds(5));
+  EXPECT_EQ(wake.cause, WakeCause::kMemoryThreshold);
+  EXPECT_EQ(wake.source, "pod");
+  EXPECT_LT(wake.at.count() - started, 1'000'000'000);
+}
+
+TEST_F(RealV1Test, PsiTriggerFallsBackToTheSmallestAcceptedWindow) {
+  if (layout_.unified_root.empty())
+    GTEST_FAIL() << "this machine kind has a cgroup2 mount";
+  const std::string dir = layout_.unified_root + "/" + kubepods_;
+  ASSERT_EQ(::mkdir(dir.c_str(), 0755), 0) << std::strerror(errno);
+  made_.push_back(dir);
+  PressureNotifier notifier(std::chrono::seconds(1));
+  const PsiTriggerStatus status =
+      notifier.add_psi_trigger("kubepods", dir + "/memory.pressure", std::chrono::milliseconds(100),
+                               std::chrono::milliseconds(500));
+  // Without CAP_SYS_RESOURCE a 500 ms window is refused and 2 s is used; with it, 500 ms is kept.
+  ASSERT_TRUE(status.active) << status.detail;
+  EXPECT_TRUE(status.window == std::chrono::milliseconds(500) ||
+              status.window == std::chrono::seconds(2));
+  bool reported = status.window == std::chrono::milliseconds(500);
+  for (const auto& line : notifier.describe()) {
+    reported = reported || line.find("fallback: kubepods: PSI window 500ms refused, using 2s") !=
+                               std::string::npos;
+  }
+  EXPECT_TRUE(reported);
+}
+
+}  // namespace
+}  // namespace evictd::cgroups
