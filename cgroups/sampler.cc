@@ -344,7 +344,8 @@ void Sampler::sample_pods(NodeSample& out, Nanos now) {
 
   out.pods.resize(pods_.size());
   size_t index = 0;
-  for (auto& [name, pod] : pods_) {
+  for (auto& entry : pods_) {
+    TrackedPod* pod = entry.second.get();  // (clang 14 cannot capture structured bindings)
     PodSample& sample = out.pods[index++];
     sample.uid = pod->uid;
     sample.tier = pod->tier;
