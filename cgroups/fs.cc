@@ -6,6 +6,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 
 namespace evictd::cgroups {
@@ -65,8 +66,10 @@ FdBudget FdBudget::from_rlimit() {
     if (setrlimit(RLIMIT_NOFILE, &raised) == 0)
       limit = raised;
   }
+  // Keep 1024 descriptors (or a quarter of a small limit) for everything else the daemon opens.
   const rlim_t usable = limit.rlim_cur == RLIM_INFINITY ? 1 << 20 : limit.rlim_cur;
-  return FdBudget(static_cast<size_t>(usable - usable / 4));
+  const rlim_t reserve = std::min<rlim_t>(1024, usable / 4);
+  return FdBudget(static_cast<size_t>(usable - reserve));
 }
 
 std::optional<std::string_view> SampledFile::read(std::vector<char>& buffer) {

@@ -1,5 +1,6 @@
 #include "cgroups/parse.h"
 
+#include <array>
 #include <charconv>
 #include <cstdlib>
 
@@ -126,21 +127,28 @@ bool is_v1_controller(std::string_view name) {
   return false;
 }
 
-std::vector<std::string_view> fields_of(std::string_view line) {
-  std::vector<std::string_view> fields;
-  while (!line.empty()) {
-    const size_t start = line.find_first_not_of(' ');
-    if (start == std::string_view::npos)
-      break;
-    line.remove_prefix(start);
-    const size_t end = line.find(' ');
-    fields.push_back(line.substr(0, end));
-    if (end == std::string_view::npos)
-      break;
-    line.remove_prefix(end);
+// The space-separated fields of a line, up to N of them, without allocating (sampled every second).
+template <size_t N>
+struct Fields {
+  std::array<std::string_view, N> items;
+  size_t count = 0;
+
+  explicit Fields(std::string_view line) {
+    while (!line.empty() && count < N) {
+      const size_t start = line.find_first_not_of(' ');
+      if (start == std::string_view::npos)
+        break;
+      line.remove_prefix(start);
+      const size_t end = line.find(' ');
+      items[count++] = line.substr(0, end);
+      if (end == std::string_view::npos)
+        break;
+      line.remove_prefix(end);
+    }
   }
-  return fields;
-}
+  size_t size() const { return count; }
+  std::string_view operator[](size_t i) const { return items[i]; }
+};
 
 }  // namespace
 
@@ -220,7 +228,7 @@ MemInfo parse_meminfo(std::string_view text) {
 }
 
 std::optional<int64_t> parse_loadavg_tasks(std::string_view text) {
-  const auto fields = fields_of(trim(text.substr(0, text.find('\n'))));
+  const Fields<6> fields(trim(text.substr(0, text.find('\n'))));
   if (fields.size() < 5)
     return std::nullopt;
   const size_t slash = fields[3].find('/');
@@ -252,7 +260,7 @@ std::optional<uint64_t> parse_cpu_stat_usage_us(std::string_view text) {
 }
 
 std::optional<CpuTimes> parse_proc_stat_cpu(std::string_view text) {
-  const auto fields = fields_of(text.substr(0, text.find('\n')));
+  const Fields<12> fields(text.substr(0, text.find('\n')));
   if (fields.size() < 5 || fields[0] != "cpu")
     return std::nullopt;
   CpuTimes times;
@@ -290,7 +298,7 @@ MemoryEvents parse_memory_events(std::string_view text) {
 std::vector<CgroupMount> parse_mountinfo(std::string_view text) {
   std::vector<CgroupMount> mounts;
   for_each_line(text, [&](std::string_view line) {
-    const auto fields = fields_of(line);
+    const Fields<64> fields(line);
     // id parent major:minor root mount-point options [optional...] - fstype source super-options
     size_t separator = 6;
     while (separator < fields.size() && fields[separator] != "-")

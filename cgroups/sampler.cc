@@ -62,7 +62,14 @@ struct Sampler::TrackedPod {
   std::string uid;
   QosTier tier = QosTier::kBestEffort;
   std::string relative;
-  UniqueFd dir;  // the pod's directory in the memory hierarchy, for listing its containers
+  std::string path;  // the pod's directory in the memory hierarchy, for listing its containers
+  UniqueFd dir;      // held open while the descriptor budget allows
+  bool holds_budget = false;
+  FdBudget* budget = nullptr;
+  ~TrackedPod() {
+    if (holds_budget)
+      budget->give();
+  }
   Tracked cgroup;
   std::vector<TrackedContainer> containers;
   std::vector<std::unique_ptr<Tracked>> container_cgroups;  // parallel to `containers`
@@ -90,6 +97,13 @@ Sampler::Sampler(CgroupLayout layout, SamplerConfig config, FdBudget budget)
   kubepods_limit_ = SampledFile(
       join(memory_root, naming_.kubepods_dir(), v2 ? "memory.max" : "memory.limit_in_bytes"),
       &budget_);
+  const std::string kubepods = naming_.kubepods_dir();
+  tier_relative_[static_cast<size_t>(QosTier::kGuaranteed)] = kubepods;
+  for (QosTier tier : {QosTier::kBurstable, QosTier::kBestEffort}) {
+    tier_relative_[static_cast<size_t>(tier)] = kubepods + "/" + naming_.tier_dir(tier);
+  }
+  for (size_t i = 0; i < 3; ++i)
+    tier_paths_[i] = join(root_memory_dir(), tier_relative_[i], "");
   NodeFiles& files = *node_files_;
   const std::string& proc = config_.proc_root;
   files.meminfo = SampledFile(proc + "/meminfo", &budget_);
@@ -307,51 +321,70 @@ void Sampler::observe_filesystem(NodeSample& out, Signal bytes, Signal inodes,
       inodes, SignalObservation{clamp_to_int64(fs.f_ffree), clamp_to_int64(fs.f_files), out.time});
 }
 
-void Sampler::discover_tier(QosTier tier, const std::string& relative, NodeSample& out) {
-  UniqueFd& dir = tier_dirs_[static_cast<size_t>(tier)];
-  const std::string path = join(root_memory_dir(), relative, "");
+void Sampler::discover_tier(QosTier tier, NodeSample& out) {
+  const auto index = static_cast<size_t>(tier);
+  UniqueFd& dir = tier_dirs_[index];
   if (!dir.valid())
-    dir = open_directory(path);
+    dir = open_directory(tier_paths_[index]);
   auto visit = [&](std::string_view name) {
-    const auto uid = naming_.pod_uid(name, tier);
-    if (!uid)
-      return;
-    auto found = pods_.find(name);
+    auto found = pods_.find(name);  // known pods first: no string is built for them
     if (found == pods_.end()) {
+      const auto uid = naming_.pod_uid(name, tier);
+      if (!uid)
+        return;
       auto pod = std::make_unique<TrackedPod>();
       pod->uid = *uid;
       pod->tier = tier;
-      pod->relative = relative + "/" + std::string(name);
+      pod->relative = tier_relative_[index] + "/" + std::string(name);
+      pod->path = join(root_memory_dir(), pod->relative, "");
+      pod->budget = &budget_;
       track_files(pod->cgroup, pod->relative);
       found = pods_.emplace(std::string(name), std::move(pod)).first;
+      membership_changed_ = true;
     }
     found->second->seen = generation_;
   };
   if (!dir.valid() || !list_subdirectories(dir.get(), dir_buffer_, visit)) {
     dir.reset();
     if (tier == QosTier::kGuaranteed)
-      out.problems.push_back("cannot list " + path);
+      out.problems.push_back("cannot list " + tier_paths_[index]);
   }
 }
 
 void Sampler::sample_pods(NodeSample& out, Nanos now) {
   ++generation_;
-  const std::string kubepods = naming_.kubepods_dir();
-  discover_tier(QosTier::kGuaranteed, kubepods, out);
-  discover_tier(QosTier::kBurstable, kubepods + "/" + naming_.tier_dir(QosTier::kBurstable), out);
-  discover_tier(QosTier::kBestEffort, kubepods + "/" + naming_.tier_dir(QosTier::kBestEffort), out);
-  std::erase_if(pods_, [&](const auto& entry) { return entry.second->seen != generation_; });
+  for (QosTier tier : {QosTier::kGuaranteed, QosTier::kBurstable, QosTier::kBestEffort}) {
+    discover_tier(tier, out);
+  }
+  membership_changed_ |= std::erase_if(pods_, [&](const auto& entry) {
+                           return entry.second->seen != generation_;
+                         }) > 0;
+  if (membership_changed_) {
+    order_.clear();
+    for (auto& entry : pods_)
+      order_.push_back(entry.second.get());
+    std::sort(order_.begin(), order_.end(),
+              [](const TrackedPod* a, const TrackedPod* b) { return a->relative < b->relative; });
+    membership_changed_ = false;
+  }
 
-  out.pods.resize(pods_.size());
-  size_t index = 0;
-  for (auto& entry : pods_) {
-    TrackedPod* pod = entry.second.get();  // (clang 14 cannot capture structured bindings)
-    PodSample& sample = out.pods[index++];
+  out.pods.resize(order_.size());
+  for (size_t index = 0; index < order_.size(); ++index) {
+    TrackedPod* pod = order_[index];
+    PodSample& sample = out.pods[index];
     sample.uid = pod->uid;
     sample.tier = pod->tier;
     sample.cgroup = pod->relative;
-    if (!pod->dir.valid())
-      pod->dir = open_directory(join(root_memory_dir(), pod->relative, ""));
+    UniqueFd transient;
+    int dir_fd = pod->dir.get();
+    if (dir_fd < 0) {
+      transient = open_directory(pod->path);
+      dir_fd = transient.get();
+      if (dir_fd >= 0 && !pod->holds_budget && budget_.take()) {
+        pod->holds_budget = true;
+        pod->dir = std::move(transient);
+      }
+    }
     auto visit = [&](std::string_view dir_name) {
       const auto container = parse_container_dir(dir_name, naming_.driver());
       if (!container)
@@ -367,8 +400,12 @@ void Sampler::sample_pods(NodeSample& out, Nanos now) {
       }
       it->seen = generation_;
     };
-    if (!pod->dir.valid() || !list_subdirectories(pod->dir.get(), dir_buffer_, visit)) {
-      pod->dir.reset();  // vanished mid-sample: its values stay missing
+    if (dir_fd < 0 || !list_subdirectories(dir_fd, dir_buffer_, visit)) {
+      pod->dir.reset();  // vanished mid-sample: its values stay missing; reopened next time
+      if (pod->holds_budget) {
+        budget_.give();
+        pod->holds_budget = false;
+      }
     }
     for (size_t i = pod->containers.size(); i-- > 0;) {
       if (pod->containers[i].seen != generation_) {
@@ -384,8 +421,6 @@ void Sampler::sample_pods(NodeSample& out, Nanos now) {
       read_usage(*pod->container_cgroups[i], sample.containers[i].usage, now);
     }
   }
-  std::sort(out.pods.begin(), out.pods.end(),
-            [](const PodSample& a, const PodSample& b) { return a.cgroup < b.cgroup; });
 }
 
 uint64_t memcg_threshold_bytes(int64_t capacity, int64_t threshold_bytes, uint64_t usage,

@@ -101,7 +101,7 @@ class Sampler {
 
   void sample_node(NodeSample& out, Nanos now);
   void sample_pods(NodeSample& out, Nanos now);
-  void discover_tier(QosTier tier, const std::string& relative, NodeSample& out);
+  void discover_tier(QosTier tier, NodeSample& out);
   void track_files(Tracked& tracked, const std::string& relative);
   void read_usage(Tracked& tracked, CgroupUsage& out, Nanos now);
   void observe_filesystem(NodeSample& out, Signal bytes, Signal inodes, const std::string& path);
@@ -119,6 +119,13 @@ class Sampler {
   std::unique_ptr<Tracked> kubepods_;
   SampledFile kubepods_limit_;
   std::unordered_map<std::string, std::unique_ptr<TrackedPod>, Hash, std::equal_to<>> pods_;
+  // The pods in output order (by cgroup path), rebuilt only when a pod appears or goes, so that
+  // each PodSample slot keeps holding the same pod and its strings keep their capacity.
+  std::vector<TrackedPod*> order_;
+  bool membership_changed_ = false;
+  std::string
+      tier_paths_[3];  // absolute directories of the kubepods, burstable and besteffort tiers
+  std::string tier_relative_[3];  // the same, relative to the hierarchy root
   uint64_t generation_ = 0;
   std::optional<CpuTimes> last_cpu_;
   Nanos last_cpu_time_{0};
