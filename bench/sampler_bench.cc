@@ -113,6 +113,7 @@ class Tree {
 
 void BM_Sample(benchmark::State& state) {
   const auto pods = static_cast<size_t>(state.range(0));
+  const auto depth = state.range(1) == 0 ? SampleDepth::kDecision : SampleDepth::kFull;
   Tree tree(pods);
   CgroupLayout layout;
   layout.version = CgroupVersion::kV2;
@@ -128,18 +129,18 @@ void BM_Sample(benchmark::State& state) {
   sampler.sample(Nanos{++tick});  // warm: buffers sized, descriptors open
   const uint64_t before = allocations.load();
   for (auto _ : state) {
-    const NodeSample& sample = sampler.sample(Nanos{++tick});
+    const NodeSample& sample = sampler.sample(Nanos{++tick}, depth);
     benchmark::DoNotOptimize(sample.pods.data());
   }
   state.counters["allocs_per_sample"] = benchmark::Counter(
       static_cast<double>(allocations.load() - before) / static_cast<double>(state.iterations()));
   state.counters["cgroups"] = static_cast<double>(1 + pods * 3);
 }
+// Second argument: 0 = decision sample (pods' memory and processes), 1 = full sample (and
+// containers, CPU, PSI).
 BENCHMARK(BM_Sample)
-    ->Arg(10)
-    ->Arg(100)
-    ->Arg(1000)
-    ->Arg(5000)
+    ->ArgsProduct({{10, 100, 1000, 5000}, {0, 1}})
+    ->ArgNames({"pods", "full"})
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 

@@ -157,8 +157,9 @@ void Sampler::track_files(Tracked& tracked, const std::string& relative) {
   }
 }
 
-void Sampler::read_usage(Tracked& tracked, CgroupUsage& out, Nanos now) {
-  out = CgroupUsage{};
+void Sampler::read_usage(Tracked& tracked, CgroupUsage& out, Nanos now, SampleDepth depth) {
+  out.memory = MemoryUsage{};
+  out.processes.reset();
   if (auto text = tracked.memory_usage.read(buffer_))
     out.memory.usage_bytes = parse_uint(*text);
   if (auto text = tracked.memory_stat.read(buffer_)) {
@@ -171,6 +172,11 @@ void Sampler::read_usage(Tracked& tracked, CgroupUsage& out, Nanos now) {
       working_set(out.memory.usage_bytes, out.memory.inactive_file_bytes);
   if (auto text = tracked.processes.read(buffer_))
     out.processes = parse_uint(*text);
+  if (depth == SampleDepth::kDecision)
+    return;  // CPU and PSI keep the last full sample's values
+  out.cpu_usage_ns.reset();
+  out.cpu_cores.reset();
+  out.memory_pressure.reset();
   if (auto text = tracked.cpu.read(buffer_)) {
     if (tracked.v2) {
       if (auto usec = parse_cpu_stat_usage_us(*text))
@@ -194,13 +200,13 @@ void Sampler::read_usage(Tracked& tracked, CgroupUsage& out, Nanos now) {
   }
 }
 
-const NodeSample& Sampler::sample(Nanos now) {
+const NodeSample& Sampler::sample(Nanos now, SampleDepth depth) {
   const auto started = std::chrono::steady_clock::now();
   sample_.problems.clear();
   sample_.time = now;
   sample_.observations = Observations{};
   sample_node(sample_, now);
-  sample_pods(sample_, now);
+  sample_pods(sample_, now, depth);
   sample_.duration = std::chrono::duration_cast<Nanos>(std::chrono::steady_clock::now() - started);
   return sample_;
 }
@@ -231,7 +237,7 @@ void Sampler::sample_node(NodeSample& out, Nanos now) {
     root.memory.working_set_bytes =
         working_set(root.memory.usage_bytes, root.memory.inactive_file_bytes);
   } else {
-    read_usage(*root_, root, now);
+    read_usage(*root_, root, now, SampleDepth::kFull);
   }
   out.memory = root.memory;
   if (out.meminfo.mem_total && out.memory.working_set_bytes) {
@@ -243,7 +249,7 @@ void Sampler::sample_node(NodeSample& out, Nanos now) {
   }
 
   // allocatableMemory.available: the kubepods cgroup's limit minus its working set.
-  read_usage(*kubepods_, out.kubepods, now);
+  read_usage(*kubepods_, out.kubepods, now, SampleDepth::kFull);
   out.kubepods_limit_bytes.reset();
   if (auto text = kubepods_limit_.read(buffer_)) {
     bool unlimited = false;
@@ -351,7 +357,7 @@ void Sampler::discover_tier(QosTier tier, NodeSample& out) {
   }
 }
 
-void Sampler::sample_pods(NodeSample& out, Nanos now) {
+void Sampler::sample_pods(NodeSample& out, Nanos now, SampleDepth depth) {
   ++generation_;
   for (QosTier tier : {QosTier::kGuaranteed, QosTier::kBurstable, QosTier::kBestEffort}) {
     discover_tier(tier, out);
@@ -375,6 +381,10 @@ void Sampler::sample_pods(NodeSample& out, Nanos now) {
     sample.uid = pod->uid;
     sample.tier = pod->tier;
     sample.cgroup = pod->relative;
+    read_usage(pod->cgroup, sample.usage, now, depth);
+    if (depth == SampleDepth::kDecision)
+      continue;
+    sample.detail_time = now;
     UniqueFd transient;
     int dir_fd = pod->dir.get();
     if (dir_fd < 0) {
@@ -413,12 +423,11 @@ void Sampler::sample_pods(NodeSample& out, Nanos now) {
         pod->container_cgroups.erase(pod->container_cgroups.begin() + static_cast<ptrdiff_t>(i));
       }
     }
-    read_usage(pod->cgroup, sample.usage, now);
     sample.containers.resize(pod->containers.size());
     for (size_t i = 0; i < pod->containers.size(); ++i) {
       sample.containers[i].id = pod->containers[i].id;
       sample.containers[i].runtime = pod->containers[i].runtime;
-      read_usage(*pod->container_cgroups[i], sample.containers[i].usage, now);
+      read_usage(*pod->container_cgroups[i], sample.containers[i].usage, now, SampleDepth::kFull);
     }
   }
 }

@@ -51,7 +51,7 @@ class AllocatingChild {
   bool running() const { return pid_ > 0; }
   pid_t pid() const { return pid_; }
 
-  // Allocates and touches `bytes` more; returns the child's CLOCK_MONOTONIC just before touching.
+  // Allocates and touches `bytes` more; returns the child's CLOCK_MONOTONIC just before allocating.
   int64_t allocate(uint64_t bytes) {
     if (::write(to_child_, &bytes, sizeof(bytes)) != sizeof(bytes))
       return -1;
@@ -87,9 +87,11 @@ class AllocatingChild {
     const long page = sysconf(_SC_PAGESIZE);
     uint64_t bytes = 0;
     while (::read(in, &bytes, sizeof(bytes)) == sizeof(bytes)) {
-      auto* memory = static_cast<char*>(
-          mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+      // MAP_POPULATE faults the whole range in inside one call, so a crossing happens within
+      // microseconds of `started` instead of after hundreds of separate page faults.
       const int64_t started = monotonic_ns();
+      auto* memory = static_cast<char*>(mmap(nullptr, bytes, PROT_READ | PROT_WRITE,
+                                             MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0));
       if (memory != MAP_FAILED) {
         for (uint64_t offset = 0; offset < bytes; offset += static_cast<uint64_t>(page))
           memory[offset] = 1;

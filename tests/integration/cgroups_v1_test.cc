@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "cgroups/notifier.h"
+#include "cgroups/pressure_watch.h"
 #include "cgroups/sampler.h"
 #include "integration/allocating_child.h"
 
@@ -143,6 +144,36 @@ TEST_F(RealV1Test, EventfdThresholdFiresWhenTheChildCrossesIt) {
   EXPECT_EQ(wake.cause, WakeCause::kMemoryThreshold);
   EXPECT_EQ(wake.source, "pod");
   EXPECT_LT(wake.at.count() - started, 1'000'000'000);
+}
+
+TEST_F(RealV1Test, KubeletThresholdsArePlacedFromTheSampleAndFire) {
+  start_child();
+  ASSERT_GE(child_->allocate(32 * kMiB), 0);
+  SamplerConfig config;
+  config.kubepods = kubepods_;
+  config.nodefs_path = "/";
+  Sampler sampler(layout_, config);
+  PressureNotifier notifier(std::chrono::seconds(60));
+  PressureWatch watch(notifier, sampler);
+  watch.start();
+  EvictionSettings settings;
+  settings.eviction_hard = EvictionSettings::SignalMap{{"memory.available", "100Mi"}};
+  auto config_or = build_eviction_config(settings);
+  ASSERT_TRUE(config_or.ok());
+  // Derived: allocatableMemory.available<100Mi on the 512 MiB kubepods: fires near 412 MiB used.
+  watch.rearm(sampler.sample(Nanos{1}), config_or->thresholds);
+  ASSERT_TRUE(watch.errors().empty()) << watch.errors().front();
+  bool armed = false;
+  for (const auto& line : notifier.describe()) {
+    armed = armed || line.find("allocatableMemory.available") != std::string::npos;
+  }
+  EXPECT_TRUE(armed);
+  ASSERT_GE(child_->allocate(300 * kMiB), 0);
+  EXPECT_EQ(notifier.wait(std::chrono::milliseconds(200)).cause, WakeCause::kTimer);
+  ASSERT_GE(child_->allocate(100 * kMiB), 0);
+  const Wake wake = notifier.wait(std::chrono::seconds(5));
+  EXPECT_EQ(wake.cause, WakeCause::kMemoryThreshold);
+  EXPECT_EQ(wake.source, "allocatableMemory.available#1");
 }
 
 TEST_F(RealV1Test, PsiTriggerFallsBackToTheSmallestAcceptedWindow) {

@@ -1,0 +1,67 @@
+#include "cgroups/pressure_watch.h"
+
+#include <unistd.h>
+
+namespace evictd::cgroups {
+
+PressureWatch::PressureWatch(PressureNotifier& notifier, const Sampler& sampler,
+                             PressureWatchConfig config)
+    : notifier_(notifier), sampler_(sampler), config_(config) {}
+
+std::vector<std::string> PressureWatch::start() {
+  const CgroupLayout& layout = sampler_.layout();
+  if (!layout.unified_root.empty()) {
+    const std::string kubepods = layout.unified_root + "/" + sampler_.naming().kubepods_dir();
+    // The root cgroup has no memory.pressure file; the node's is /proc/pressure/memory.
+    struct Target {
+      const char* name;
+      std::string pressure;
+      std::string events;
+    };
+    for (const Target& target :
+         {Target{"node", "/proc/pressure/memory", ""},
+          Target{"kubepods", kubepods + "/memory.pressure", kubepods + "/memory.events"}}) {
+      if (access(target.pressure.c_str(), F_OK) == 0) {
+        notifier_.add_psi_trigger(target.name, target.pressure, config_.psi_stall,
+                                  config_.psi_window);
+      }
+      if (!target.events.empty() && access(target.events.c_str(), F_OK) == 0) {
+        if (auto watched =
+                notifier_.watch_memory_events(std::string(target.name) + "-events", target.events);
+            !watched) {
+          errors_.push_back(watched.error().message);
+        }
+      }
+    }
+  }
+  return notifier_.describe();
+}
+
+void PressureWatch::rearm(const NodeSample& sample, const std::vector<Threshold>& thresholds) {
+  if (sampler_.layout().memory_root.empty())
+    return;  // memcg thresholds are a cgroup v1 interface
+  errors_.clear();
+  for (size_t i = 0; i < thresholds.size(); ++i) {
+    const Threshold& threshold = thresholds[i];
+    if (!threshold.hard())
+      continue;  // the kubelet arms notifiers for hard memory thresholds only
+    const bool node = threshold.signal == Signal::kMemoryAvailable;
+    if (!node && threshold.signal != Signal::kAllocatableMemoryAvailable)
+      continue;
+    const auto& observation = sample.observations.get(threshold.signal);
+    const MemoryUsage& usage = node ? sample.memory : sample.kubepods.memory;
+    if (!observation || !usage.usage_bytes || !usage.working_set_bytes)
+      continue;
+    const Quantity capacity = Quantity::from_int(observation->capacity, QuantityFormat::kBinarySI);
+    const uint64_t bytes =
+        memcg_threshold_bytes(observation->capacity, threshold.value.resolve(capacity).value(),
+                              *usage.usage_bytes, *usage.working_set_bytes);
+    const std::string name = std::string(signal_name(threshold.signal)) + "#" + std::to_string(i);
+    const std::string dir = node ? sampler_.root_memory_dir() : sampler_.kubepods_memory_dir();
+    if (auto armed = notifier_.arm_memory_threshold(name, dir, bytes); !armed) {
+      errors_.push_back(armed.error().message);
+    }
+  }
+}
+
+}  // namespace evictd::cgroups
