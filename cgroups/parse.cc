@@ -3,6 +3,7 @@
 #include <array>
 #include <charconv>
 #include <cstdlib>
+#include <initializer_list>
 
 namespace evictd::cgroups {
 namespace {
@@ -150,31 +151,35 @@ struct Fields {
   std::string_view operator[](size_t i) const { return items[i]; }
 };
 
-}  // namespace
-
-MemoryStat parse_memory_stat(std::string_view text) {
-  MemoryStat stat;
+// Flat-keyed files ("key value" lines: memory.stat, cpu.stat, memory.events): stores the value of
+// each wanted key; a garbled value leaves its field missing.
+struct KeyedField {
+  std::string_view key;
+  std::optional<uint64_t>* target;
+};
+void parse_keyed(std::string_view text, std::initializer_list<KeyedField> fields) {
   for_each_line(text, [&](std::string_view line) {
     std::string_view key;
     std::string_view value;
     if (!split_key_value(line, key, value))
       return;
-    std::optional<uint64_t>* target = nullptr;
-    if (key == "inactive_file")
-      target = &stat.inactive_file;
-    if (key == "total_inactive_file")
-      target = &stat.total_inactive_file;
-    if (key == "rss")
-      target = &stat.rss;
-    if (key == "total_rss")
-      target = &stat.total_rss;
-    if (key == "anon")
-      target = &stat.anon;
-    if (key == "file")
-      target = &stat.file;
-    if (target != nullptr)
-      *target = to_uint(value);
+    for (const KeyedField& field : fields) {
+      if (field.key == key)
+        *field.target = to_uint(value);
+    }
   });
+}
+
+}  // namespace
+
+MemoryStat parse_memory_stat(std::string_view text) {
+  MemoryStat stat;
+  parse_keyed(text, {{"inactive_file", &stat.inactive_file},
+                     {"total_inactive_file", &stat.total_inactive_file},
+                     {"rss", &stat.rss},
+                     {"total_rss", &stat.total_rss},
+                     {"anon", &stat.anon},
+                     {"file", &stat.file}});
   return stat;
 }
 
@@ -250,12 +255,7 @@ std::optional<uint64_t> parse_uint(std::string_view text, bool* unlimited) {
 
 std::optional<uint64_t> parse_cpu_stat_usage_us(std::string_view text) {
   std::optional<uint64_t> usage;
-  for_each_line(text, [&](std::string_view line) {
-    std::string_view key;
-    std::string_view value;
-    if (split_key_value(line, key, value) && key == "usage_usec")
-      usage = to_uint(value);
-  });
+  parse_keyed(text, {{"usage_usec", &usage}});
   return usage;
 }
 
@@ -278,20 +278,10 @@ std::optional<CpuTimes> parse_proc_stat_cpu(std::string_view text) {
 
 MemoryEvents parse_memory_events(std::string_view text) {
   MemoryEvents events;
-  for_each_line(text, [&](std::string_view line) {
-    std::string_view key;
-    std::string_view value;
-    if (!split_key_value(line, key, value))
-      return;
-    if (key == "high")
-      events.high = to_uint(value);
-    if (key == "max")
-      events.max = to_uint(value);
-    if (key == "oom")
-      events.oom = to_uint(value);
-    if (key == "oom_kill")
-      events.oom_kill = to_uint(value);
-  });
+  parse_keyed(text, {{"high", &events.high},
+                     {"max", &events.max},
+                     {"oom", &events.oom},
+                     {"oom_kill", &events.oom_kill}});
   return events;
 }
 
