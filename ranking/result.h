@@ -16,6 +16,8 @@ struct Error {
   std::string field;
   // The 1-based line of the input the error is about; 0 when not known.
   int line = 0;
+  // A protocol status when the error came from a remote call (a gRPC status code); 0 otherwise.
+  int code = 0;
 };
 
 template <typename T>

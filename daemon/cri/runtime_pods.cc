@@ -1,0 +1,271 @@
+#include "daemon/cri/runtime_pods.h"
+
+#include <algorithm>
+#include <chrono>
+#include <set>
+#include <thread>
+
+namespace evictd::cri {
+namespace {
+
+constexpr int64_t kMinimumGracePeriodSeconds = 2;  // the kubelet's floor for graceful stops
+
+std::string label(const google::protobuf::Map<std::string, std::string>& labels, const char* key) {
+  const auto it = labels.find(key);
+  return it == labels.end() ? std::string() : it->second;
+}
+
+Nanos since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration_cast<Nanos>(std::chrono::steady_clock::now() - start);
+}
+
+// Whether an image is the one a container runs: by ID, tag or digest.
+bool image_matches(const runtime::v1::Image& image, const std::string& reference) {
+  if (reference.empty())
+    return false;
+  if (image.id() == reference)
+    return true;
+  for (const auto& tag : image.repo_tags()) {
+    if (tag == reference)
+      return true;
+  }
+  for (const auto& digest : image.repo_digests()) {
+    if (digest == reference)
+      return true;
+  }
+  return false;
+}
+
+Result<std::set<std::string>> used_image_ids(CriClient& client,
+                                             const std::vector<runtime::v1::Image>& images) {
+  auto containers = client.list_containers();
+  if (!containers)
+    return containers.error();
+  std::set<std::string> used;
+  for (const auto& container : *containers) {
+    for (const auto& image : images) {
+      if (image_matches(image, container.image_ref()) ||
+          image_matches(image, container.image_id()) ||
+          image_matches(image, container.image().image())) {
+        used.insert(image.id());
+      }
+    }
+  }
+  return used;
+}
+
+}  // namespace
+
+Result<std::vector<RuntimePod>> discover_pods(CriClient& client) {
+  auto sandboxes = client.list_pod_sandboxes(true);
+  if (!sandboxes)
+    return sandboxes.error();
+  auto containers = client.list_containers();
+  if (!containers)
+    return containers.error();
+  std::vector<RuntimePod> pods;
+  pods.reserve(sandboxes->size());
+  for (const auto& sandbox : *sandboxes) {
+    RuntimePod pod;
+    pod.sandbox_id = sandbox.id();
+    pod.uid = label(sandbox.labels(), kPodUidLabel);
+    if (pod.uid.empty())
+      pod.uid = sandbox.metadata().uid();
+    pod.name = label(sandbox.labels(), kPodNameLabel);
+    if (pod.name.empty())
+      pod.name = sandbox.metadata().name();
+    pod.namespace_name = label(sandbox.labels(), kPodNamespaceLabel);
+    if (pod.namespace_name.empty())
+      pod.namespace_name = sandbox.metadata().namespace_();
+    pod.labels.insert(sandbox.labels().begin(), sandbox.labels().end());
+    pod.annotations.insert(sandbox.annotations().begin(), sandbox.annotations().end());
+    for (const auto& container : *containers) {
+      if (container.pod_sandbox_id() != sandbox.id())
+        continue;
+      RuntimeContainer c;
+      c.id = container.id();
+      c.name = label(container.labels(), kContainerNameLabel);
+      if (c.name.empty())
+        c.name = container.metadata().name();
+      c.state = container.state();
+      c.image = container.image().image();
+      c.image_ref = container.image_ref();
+      pod.containers.push_back(std::move(c));
+    }
+    pods.push_back(std::move(pod));
+  }
+  return pods;
+}
+
+Result<std::map<std::string, std::vector<ContainerRuntimeStats>>> container_stats_by_pod(
+    CriClient& client) {
+  auto stats = client.list_container_stats();
+  if (!stats)
+    return stats.error();
+  std::map<std::string, std::vector<ContainerRuntimeStats>> by_pod;
+  for (const auto& s : *stats) {
+    ContainerRuntimeStats c;
+    c.id = s.attributes().id();
+    c.name = label(s.attributes().labels(), kContainerNameLabel);
+    if (c.name.empty())
+      c.name = s.attributes().metadata().name();
+    if (s.has_memory() && s.memory().has_working_set_bytes()) {
+      c.working_set_bytes = s.memory().working_set_bytes().value();
+    }
+    if (s.has_writable_layer()) {
+      if (s.writable_layer().has_used_bytes())
+        c.rootfs_used_bytes = s.writable_layer().used_bytes().value();
+      if (s.writable_layer().has_inodes_used()) {
+        c.rootfs_inodes_used = s.writable_layer().inodes_used().value();
+      }
+      c.rootfs_mountpoint = s.writable_layer().fs_id().mountpoint();
+    }
+    by_pod[label(s.attributes().labels(), kPodUidLabel)].push_back(std::move(c));
+  }
+  return by_pod;
+}
+
+PodStopper::PodStopper(CriClient& client, bool dry_run, Nanos margin)
+    : client_(client), dry_run_(dry_run), margin_(margin) {}
+
+StopReport PodStopper::stop(const RuntimePod& pod, int64_t grace_seconds, bool hard) {
+  const auto started = std::chrono::steady_clock::now();
+  StopReport report;
+  const int64_t timeout = hard ? 0 : std::max(grace_seconds, kMinimumGracePeriodSeconds);
+  const Nanos deadline = std::chrono::seconds(timeout) + margin_;
+  std::vector<const RuntimeContainer*> running;
+  for (const auto& container : pod.containers) {
+    if (container.state == runtime::v1::CONTAINER_RUNNING ||
+        container.state == runtime::v1::CONTAINER_CREATED) {
+      running.push_back(&container);
+    }
+  }
+  report.steps.resize(running.size());
+  std::vector<std::thread> workers;
+  for (size_t i = 0; i < running.size(); ++i) {
+    workers.emplace_back([&, i] {
+      StopStep& step = report.steps[i];
+      step.what = "StopContainer " + running[i]->name + " (" + running[i]->id.substr(0, 12) + ")";
+      const auto step_started = std::chrono::steady_clock::now();
+      if (dry_run_) {
+        step.ok = true;
+        step.detail = "dry-run";
+        return;
+      }
+      auto result = client_.stop_container(running[i]->id, timeout, deadline);
+      step.duration = since(step_started);
+      step.ok = result.ok() || result.error().code == kNotFound;
+      if (!result.ok())
+        step.detail = result.error().code == kNotFound ? "already gone" : result.error().message;
+    });
+  }
+  for (auto& worker : workers)
+    worker.join();
+  StopStep sandbox;
+  sandbox.what = "StopPodSandbox";
+  const auto sandbox_started = std::chrono::steady_clock::now();
+  if (dry_run_) {
+    sandbox.ok = true;
+    sandbox.detail = "dry-run";
+  } else {
+    auto result = client_.stop_pod_sandbox(pod.sandbox_id, margin_);
+    sandbox.duration = since(sandbox_started);
+    sandbox.ok = result.ok() || result.error().code == kNotFound;
+    if (!result.ok())
+      sandbox.detail = result.error().code == kNotFound ? "already gone" : result.error().message;
+  }
+  report.steps.push_back(sandbox);
+  report.stopped = std::all_of(report.steps.begin(), report.steps.end(),
+                               [](const StopStep& step) { return step.ok; });
+  report.duration = since(started);
+  return report;
+}
+
+NodeResourceReclaimer::NodeResourceReclaimer(CriClient& client, bool dry_run, Nanos min_image_age)
+    : client_(client), dry_run_(dry_run), min_image_age_(min_image_age) {}
+
+void NodeResourceReclaimer::observe(Nanos now) {
+  auto images = client_.list_images();
+  if (!images)
+    return;
+  auto used = used_image_ids(client_, *images);
+  if (!used)
+    return;
+  std::map<std::string, Nanos> unused;
+  for (const auto& image : *images) {
+    if (used->contains(image.id()))
+      continue;
+    const auto previous = unused_since_.find(image.id());
+    unused[image.id()] = previous != unused_since_.end() ? previous->second : now;
+  }
+  unused_since_ = std::move(unused);
+}
+
+ReclaimReport NodeResourceReclaimer::delete_unused_images(Nanos now) {
+  ReclaimReport report;
+  observe(now);
+  auto images = client_.list_images();
+  if (!images) {
+    report.errors.push_back(images.error().message);
+    return report;
+  }
+  struct Candidate {
+    const runtime::v1::Image* image;
+    Nanos unused_since;
+  };
+  std::vector<Candidate> candidates;
+  for (const auto& image : *images) {
+    const auto since_it = unused_since_.find(image.id());
+    if (since_it == unused_since_.end() || image.pinned())
+      continue;
+    if (now - since_it->second < min_image_age_)
+      continue;
+    candidates.push_back({&image, since_it->second});
+  }
+  std::sort(candidates.begin(), candidates.end(),
+            [](const Candidate& a, const Candidate& b) { return a.unused_since < b.unused_since; });
+  for (const auto& candidate : candidates) {
+    if (!dry_run_) {
+      auto removed = client_.remove_image(candidate.image->id());
+      if (!removed && removed.error().code != kNotFound) {
+        report.errors.push_back(removed.error().message);
+        continue;
+      }
+    }
+    report.bytes_freed += candidate.image->size();
+    report.removed.push_back(candidate.image->repo_tags().empty() ? candidate.image->id()
+                                                                  : candidate.image->repo_tags(0));
+    unused_since_.erase(candidate.image->id());
+  }
+  return report;
+}
+
+ReclaimReport NodeResourceReclaimer::delete_unused_containers() {
+  ReclaimReport report;
+  auto sandboxes = client_.list_pod_sandboxes(true);
+  auto containers = client_.list_containers();
+  if (!sandboxes || !containers) {
+    report.errors.push_back(!sandboxes ? sandboxes.error().message : containers.error().message);
+    return report;
+  }
+  std::set<std::string> ready;
+  for (const auto& sandbox : *sandboxes)
+    ready.insert(sandbox.id());
+  for (const auto& container : *containers) {
+    if (container.state() != runtime::v1::CONTAINER_EXITED ||
+        ready.contains(container.pod_sandbox_id())) {
+      continue;
+    }
+    if (!dry_run_) {
+      auto removed = client_.remove_container(container.id());
+      if (!removed && removed.error().code != kNotFound) {
+        report.errors.push_back(removed.error().message);
+        continue;
+      }
+    }
+    report.removed.push_back(container.id());
+  }
+  return report;
+}
+
+}  // namespace evictd::cri
