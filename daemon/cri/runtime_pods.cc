@@ -181,8 +181,12 @@ StopReport PodStopper::stop(const RuntimePod& pod, int64_t grace_seconds, bool h
   return report;
 }
 
-NodeResourceReclaimer::NodeResourceReclaimer(CriClient& client, bool dry_run, Nanos min_image_age)
-    : client_(client), dry_run_(dry_run), min_image_age_(min_image_age) {}
+NodeResourceReclaimer::NodeResourceReclaimer(CriClient& client, bool dry_run, Nanos min_image_age,
+                                             std::vector<std::string> pinned)
+    : client_(client),
+      dry_run_(dry_run),
+      min_image_age_(min_image_age),
+      pinned_(std::move(pinned)) {}
 
 void NodeResourceReclaimer::observe(Nanos now) {
   auto images = client_.list_images();
@@ -216,7 +220,11 @@ ReclaimReport NodeResourceReclaimer::delete_unused_images(Nanos now) {
   std::vector<Candidate> candidates;
   for (const auto& image : *images) {
     const auto since_it = unused_since_.find(image.id());
-    if (since_it == unused_since_.end() || image.pinned())
+    const bool pinned =
+        image.pinned() || std::any_of(pinned_.begin(), pinned_.end(), [&](const std::string& tag) {
+          return image_matches(image, tag);
+        });
+    if (since_it == unused_since_.end() || pinned)
       continue;
     if (now - since_it->second < min_image_age_)
       continue;

@@ -88,7 +88,10 @@ struct ReclaimReport {
 // Node-level reclaim as the kubelet's image and container GC do it for eviction.
 class NodeResourceReclaimer {
  public:
-  NodeResourceReclaimer(CriClient& client, bool dry_run, Nanos min_image_age);
+  // `pinned` images (the pod sandbox image, by tag) are never removed, even by runtimes that do not
+  // report Image.pinned.
+  NodeResourceReclaimer(CriClient& client, bool dry_run, Nanos min_image_age,
+                        std::vector<std::string> pinned = {});
 
   // Records when each image was first seen unused (call on every round; reclaim orders by it).
   void observe(Nanos now);
@@ -102,6 +105,7 @@ class NodeResourceReclaimer {
   CriClient& client_;
   bool dry_run_;
   Nanos min_image_age_;
+  std::vector<std::string> pinned_;
   std::map<std::string, Nanos> unused_since_;  // image ID -> first seen unused
 };
 

@@ -1,0 +1,320 @@
+#include "e2e/containerd_harness.h"
+
+#include <signal.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <thread>
+
+namespace evictd::testing_util {
+namespace {
+
+std::string env(const char* name) {
+  const char* value = std::getenv(name);
+  return value != nullptr ? value : "";
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream file(path);
+  std::stringstream text;
+  text << file.rdbuf();
+  return text.str();
+}
+
+// The v1 hierarchies runc puts a container's cgroup in (and so where pod cgroups appear).
+std::vector<std::string> v1_hierarchies() {
+  std::vector<std::string> roots;
+  std::istringstream mountinfo(read_file("/proc/self/mountinfo"));
+  for (std::string line; std::getline(mountinfo, line);) {
+    std::istringstream fields(line);
+    std::vector<std::string> f;
+    for (std::string field; fields >> field;)
+      f.push_back(field);
+    const auto dash = std::find(f.begin(), f.end(), "-");
+    if (dash == f.end() || dash + 1 == f.end() || *(dash + 1) != "cgroup")
+      continue;
+    roots.push_back(f[4]);
+  }
+  return roots;
+}
+
+std::string random_uid() {
+  std::random_device device;
+  std::mt19937_64 random(device());
+  char buffer[40];
+  const uint64_t a = random();
+  const uint64_t b = random();
+  std::snprintf(buffer, sizeof(buffer), "%08x-%04x-4%03x-8%03x-%012llx",
+                static_cast<unsigned>(a >> 32), static_cast<unsigned>(a & 0xffff),
+                static_cast<unsigned>((a >> 16) & 0xfff), static_cast<unsigned>(b >> 52),
+                static_cast<unsigned long long>(b & 0xffffffffffffULL));
+  return buffer;
+}
+
+}  // namespace
+
+ContainerdHarness::ContainerdHarness()
+    : pause_(env("EVICTD_E2E_PAUSE")),
+      memhog_(env("EVICTD_E2E_MEMHOG")),
+      build_image_(env("EVICTD_E2E_BUILD_IMAGE")) {
+  std::string pattern = "/tmp/evictd-e2e-XXXXXX";
+  dir_ = mkdtemp(pattern.data());
+}
+
+ContainerdHarness::~ContainerdHarness() {
+  cleanup();
+}
+
+int ContainerdHarness::ctr(const std::string& args) {
+  const std::string command =
+      "ctr -a " + dir_ + "/containerd.sock -n k8s.io " + args + " >>" + dir_ + "/ctr.log 2>&1";
+  return std::system(command.c_str());
+}
+
+std::string ContainerdHarness::start() {
+  if (pause_.empty() || memhog_.empty() || build_image_.empty()) {
+    return "EVICTD_E2E_PAUSE, EVICTD_E2E_MEMHOG and EVICTD_E2E_BUILD_IMAGE must be set (meson test "
+           "does)";
+  }
+  // The images run /pause and /memhog: copy the programs under those names.
+  std::error_code error;
+  std::filesystem::create_directories(dir_ + "/bin", error);
+  for (auto* binary : {&pause_, &memhog_}) {
+    const std::string target = dir_ + "/bin/" + (binary == &pause_ ? "pause" : "memhog");
+    if (!std::filesystem::copy_file(*binary, target,
+                                    std::filesystem::copy_options::overwrite_existing, error)) {
+      return "cannot copy " + *binary + ": " + error.message();
+    }
+    *binary = target;
+  }
+  std::ofstream(dir_ + "/config.toml")
+      << "version = 2\nroot = \"" << dir_ << "/root\"\nstate = \"" << dir_ << "/state\"\n"
+      << "[grpc]\n  address = \"" << dir_ << "/containerd.sock\"\n"
+      << "[ttrpc]\n  address = \"" << dir_ << "/containerd.sock.ttrpc\"\n"
+      << "[plugins.\"io.containerd.grpc.v1.cri\"]\n"
+      << "  sandbox_image = \"" << kPauseImage << "\"\n"
+      << "  disable_apparmor = true\n  restrict_oom_score_adj = true\n"
+      << "  netns_mounts_under_state_dir = true\n"
+      << "  [plugins.\"io.containerd.grpc.v1.cri\".cni]\n"
+      << "    bin_dir = \"" << dir_ << "/cni/bin\"\n    conf_dir = \"" << dir_ << "/cni/conf\"\n"
+      << "  [plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes.runc]\n"
+      << "    runtime_type = \"io.containerd.runc.v2\"\n"
+      << "    [plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes.runc.options]\n"
+      << "      SystemdCgroup = false\n      Root = \"" << dir_ << "/runc\"\n"
+      << "[plugins.\"io.containerd.internal.v1.opt\"]\n  path = \"" << dir_ << "/opt\"\n";
+  for (const auto& [name, binary, entry] :
+       {std::tuple{std::string(kPauseImage), pause_, std::string("/pause")},
+        std::tuple{std::string(kMemhogImage), memhog_, std::string("/memhog")}}) {
+    const std::string tar = dir_ + "/" + entry.substr(1) + ".tar";
+    const std::string command = build_image_ + " " + tar + " " + name + " " + entry + " " + binary +
+                                " >>" + dir_ + "/build.log 2>&1";
+    if (std::system(command.c_str()) != 0)
+      return "building " + name + " failed (" + dir_ + "/build.log)";
+  }
+  if (auto error = restart(); !error.empty())
+    return error;
+  for (const char* tar : {"pause.tar", "memhog.tar"}) {
+    if (ctr("images import " + dir_ + "/" + tar) != 0)
+      return std::string("ctr images import ") + tar + " failed";
+  }
+  return "";
+}
+
+std::string ContainerdHarness::restart() {
+  stop_containerd();
+  containerd_ = fork();
+  if (containerd_ == 0) {
+    setsid();
+    const std::string log = dir_ + "/containerd.log";
+    freopen(log.c_str(), "a", stdout);
+    freopen(log.c_str(), "a", stderr);
+    const std::string config = dir_ + "/config.toml";
+    execlp("containerd", "containerd", "--config", config.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  cri::CriConfig config;
+  config.endpoint = endpoint();
+  config.call_timeout = std::chrono::seconds(5);
+  client_ = std::make_unique<cri::CriClient>(config);
+  return wait_for_cri();
+}
+
+std::string ContainerdHarness::wait_for_cri() {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  std::string last;
+  while (std::chrono::steady_clock::now() < deadline) {
+    auto version = client_->version();
+    if (version)
+      return "";
+    last = version.error().message;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return "containerd did not answer CRI Version within 20 s: " + last + " (" + dir_ +
+         "/containerd.log)";
+}
+
+void ContainerdHarness::stop_containerd() {
+  if (containerd_ <= 0)
+    return;
+  kill(containerd_, SIGTERM);
+  for (int i = 0; i < 100; ++i) {
+    if (waitpid(containerd_, nullptr, WNOHANG) == containerd_) {
+      containerd_ = -1;
+      return;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  kill(containerd_, SIGKILL);
+  waitpid(containerd_, nullptr, 0);
+  containerd_ = -1;
+}
+
+std::string ContainerdHarness::create_pod(TestPod& pod,
+                                          const std::vector<TestContainer>& containers) {
+  pod.uid = random_uid();
+  pod.cgroup_parent = "/kubepods" + (pod.tier.empty() ? "" : "/" + pod.tier) + "/pod" + pod.uid;
+  // Like the kubelet, make the pod cgroup first in every v1 hierarchy (runc makes the containers').
+  for (const auto& root : v1_hierarchies()) {
+    std::string path = root;
+    std::string relative;
+    for (const auto& part : {std::string("kubepods"), pod.tier, "pod" + pod.uid}) {
+      if (part.empty())
+        continue;
+      path += "/" + part;
+      if (::mkdir(path.c_str(), 0755) == 0)
+        made_cgroups_.push_back(path);
+    }
+  }
+  pods_.push_back(pod);
+  runtime::v1::RunPodSandboxRequest run;
+  auto* config = run.mutable_config();
+  config->mutable_metadata()->set_name(pod.name);
+  config->mutable_metadata()->set_namespace_(pod.namespace_name);
+  config->mutable_metadata()->set_uid(pod.uid);
+  (*config->mutable_labels())["io.kubernetes.pod.name"] = pod.name;
+  (*config->mutable_labels())["io.kubernetes.pod.namespace"] = pod.namespace_name;
+  (*config->mutable_labels())["io.kubernetes.pod.uid"] = pod.uid;
+  config->set_log_directory(dir_ + "/logs/" + pod.uid);
+  std::filesystem::create_directories(config->log_directory());
+  config->mutable_linux()->set_cgroup_parent(pod.cgroup_parent);
+  config->mutable_linux()->mutable_security_context()->mutable_namespace_options()->set_network(
+      runtime::v1::NODE);
+  runtime::v1::RunPodSandboxResponse ran;
+  auto status =
+      client_->runtime().RunPodSandbox(client_->context(std::chrono::seconds(30)).get(), run, &ran);
+  if (!status.ok())
+    return "RunPodSandbox: " + status.error_message();
+  pod.sandbox_id = ran.pod_sandbox_id();
+  pods_.back() = pod;
+  for (const auto& spec : containers) {
+    runtime::v1::CreateContainerRequest create;
+    create.set_pod_sandbox_id(pod.sandbox_id);
+    *create.mutable_sandbox_config() = *config;
+    auto* c = create.mutable_config();
+    c->mutable_metadata()->set_name(spec.name);
+    c->mutable_image()->set_image(kMemhogImage);
+    c->add_args(std::to_string(spec.mib));
+    c->add_args(spec.ignore_term ? "ignore-term" : "term");
+    (*c->mutable_labels())["io.kubernetes.container.name"] = spec.name;
+    (*c->mutable_labels())["io.kubernetes.pod.name"] = pod.name;
+    (*c->mutable_labels())["io.kubernetes.pod.namespace"] = pod.namespace_name;
+    (*c->mutable_labels())["io.kubernetes.pod.uid"] = pod.uid;
+    c->set_log_path(spec.name + ".log");
+    if (spec.memory_limit > 0)
+      c->mutable_linux()->mutable_resources()->set_memory_limit_in_bytes(spec.memory_limit);
+    c->mutable_linux()->mutable_security_context()->mutable_namespace_options()->set_network(
+        runtime::v1::NODE);
+    runtime::v1::CreateContainerResponse created;
+    status = client_->runtime().CreateContainer(client_->context(std::chrono::seconds(30)).get(),
+                                                create, &created);
+    if (!status.ok())
+      return "CreateContainer: " + status.error_message();
+    runtime::v1::StartContainerRequest start;
+    start.set_container_id(created.container_id());
+    runtime::v1::StartContainerResponse started;
+    status = client_->runtime().StartContainer(client_->context(std::chrono::seconds(30)).get(),
+                                               start, &started);
+    if (!status.ok())
+      return "StartContainer: " + status.error_message();
+    pod.container_ids.push_back(created.container_id());
+  }
+  pods_.back() = pod;
+  return "";
+}
+
+std::string ContainerdHarness::import_extra_image(const std::string& name) {
+  // Distinct content (a marker file), so the image gets its own ID.
+  const std::string marker = dir_ + "/marker-" + std::to_string(std::hash<std::string>{}(name));
+  std::ofstream(marker) << name;
+  const std::string tar = dir_ + "/extra.tar";
+  const std::string command = build_image_ + " " + tar + " " + name + " /pause " + pause_ + " " +
+                              marker + " >>" + dir_ + "/build.log 2>&1";
+  if (std::system(command.c_str()) != 0)
+    return "building " + name + " failed";
+  if (ctr("images import " + tar) != 0)
+    return "importing " + name + " failed";
+  return "";
+}
+
+void ContainerdHarness::cleanup() {
+  if (client_ != nullptr && containerd_ > 0) {
+    for (const auto& pod : pods_) {
+      if (pod.sandbox_id.empty())
+        continue;
+      (void)client_->stop_pod_sandbox(pod.sandbox_id, std::chrono::seconds(10));
+      (void)client_->remove_pod_sandbox(pod.sandbox_id);
+    }
+  }
+  stop_containerd();
+  // Shims outlive containerd: find ours by the socket address on their command line.
+  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+    const std::string pid = entry.path().filename();
+    if (!std::all_of(pid.begin(), pid.end(), ::isdigit))
+      continue;
+    std::string cmdline = read_file(entry.path() / "cmdline");
+    std::replace(cmdline.begin(), cmdline.end(), '\0', ' ');
+    if (cmdline.find("containerd-shim") != std::string::npos &&
+        cmdline.find(dir_) != std::string::npos) {
+      kill(std::stoi(pid), SIGKILL);
+    }
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  // Mounts under the temp dir (rootfs, shm, netns), deepest first.
+  std::vector<std::string> mounts;
+  std::istringstream mountinfo(read_file("/proc/self/mountinfo"));
+  for (std::string line; std::getline(mountinfo, line);) {
+    std::istringstream fields(line);
+    std::string skip;
+    std::string point;
+    fields >> skip >> skip >> skip >> skip >> point;
+    if (point.rfind(dir_, 0) == 0)
+      mounts.push_back(point);
+  }
+  std::sort(mounts.begin(), mounts.end(),
+            [](const auto& a, const auto& b) { return a.size() > b.size(); });
+  for (const auto& mount : mounts)
+    umount2(mount.c_str(), MNT_DETACH);
+  // Container cgroups runc left, then the pod cgroups we made.
+  for (const auto& pod : pods_) {
+    for (const auto& root : v1_hierarchies()) {
+      for (const auto& id : pod.container_ids)
+        ::rmdir((root + pod.cgroup_parent + "/" + id).c_str());
+      ::rmdir((root + pod.cgroup_parent + "/" + pod.sandbox_id).c_str());
+    }
+  }
+  for (auto it = made_cgroups_.rbegin(); it != made_cgroups_.rend(); ++it)
+    ::rmdir(it->c_str());
+  std::error_code ignored;
+  std::filesystem::remove_all(dir_, ignored);
+}
+
+}  // namespace evictd::testing_util

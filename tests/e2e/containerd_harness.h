@@ -1,0 +1,74 @@
+// A private containerd for end-to-end tests: started self-contained under a temp dir (its own root,
+// state, socket and runc root), with test images built locally and imported, and pods created the
+// way the kubelet creates them (pod cgroups under /kubepods/<tier>/pod<uid>, sandboxes with the
+// kubelet's labels and cgroup_parent, host network). Everything it starts or makes is stopped and
+// removed at the end, also when a test fails: containerd and shims by PID, mounts, cgroups, the
+// temp dir.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "daemon/cri/cri_client.h"
+
+namespace evictd::testing_util {
+
+struct TestContainer {
+  std::string name;
+  int mib = 16;              // memory the workload allocates
+  bool ignore_term = false;  // ignores SIGTERM: only SIGKILL ends it
+  int64_t memory_limit = 0;  // bytes; 0 = none
+};
+
+struct TestPod {
+  std::string name;
+  std::string namespace_name = "e2e";
+  std::string uid;
+  std::string tier;  // "burstable", "besteffort", or "" (guaranteed)
+  std::string sandbox_id;
+  std::vector<std::string> container_ids;
+  std::string cgroup_parent;  // /kubepods/...
+};
+
+class ContainerdHarness {
+ public:
+  // Reads EVICTD_E2E_PAUSE, EVICTD_E2E_MEMHOG and EVICTD_E2E_BUILD_IMAGE from the environment.
+  ContainerdHarness();
+  ~ContainerdHarness();
+
+  // Builds the images, starts containerd and waits until CRI answers. Empty on success.
+  std::string start();
+  // SIGTERM to containerd and start it again (the shims and containers keep running).
+  std::string restart();
+  void stop_containerd();
+
+  std::string endpoint() const { return "unix://" + dir_ + "/containerd.sock"; }
+  const std::string& dir() const { return dir_; }
+  cri::CriClient& client() { return *client_; }
+
+  // Creates and starts a pod; returns an error message or "".
+  std::string create_pod(TestPod& pod, const std::vector<TestContainer>& containers);
+  // Imports an image built from the pause program under another name (with distinct content).
+  std::string import_extra_image(const std::string& name);
+  // Runs `ctr` against this containerd.
+  int ctr(const std::string& args);
+
+  static constexpr const char* kPauseImage = "docker.io/evictd/pause:test";
+  static constexpr const char* kMemhogImage = "docker.io/evictd/memhog:test";
+
+ private:
+  std::string wait_for_cri();
+  void cleanup();
+
+  std::string dir_;
+  pid_t containerd_ = -1;
+  std::string pause_;
+  std::string memhog_;
+  std::string build_image_;
+  std::unique_ptr<cri::CriClient> client_;
+  std::vector<TestPod> pods_;
+  std::vector<std::string> made_cgroups_;  // absolute paths, removed deepest first
+};
+
+}  // namespace evictd::testing_util
