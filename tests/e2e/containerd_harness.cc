@@ -30,8 +30,9 @@ std::string read_file(const std::string& path) {
   return text.str();
 }
 
-// The v1 hierarchies runc puts a container's cgroup in (and so where pod cgroups appear).
-std::vector<std::string> v1_hierarchies() {
+// The hierarchies runc puts a container's cgroup in (and so where pod cgroups appear): every v1
+// hierarchy, and on hybrid hosts the unified one too.
+std::vector<std::string> cgroup_hierarchies() {
   std::vector<std::string> roots;
   std::istringstream mountinfo(read_file("/proc/self/mountinfo"));
   for (std::string line; std::getline(mountinfo, line);) {
@@ -40,7 +41,8 @@ std::vector<std::string> v1_hierarchies() {
     for (std::string field; fields >> field;)
       f.push_back(field);
     const auto dash = std::find(f.begin(), f.end(), "-");
-    if (dash == f.end() || dash + 1 == f.end() || *(dash + 1) != "cgroup")
+    if (dash == f.end() || dash + 1 == f.end() ||
+        (*(dash + 1) != "cgroup" && *(dash + 1) != "cgroup2"))
       continue;
     roots.push_back(f[4]);
   }
@@ -183,7 +185,7 @@ std::string ContainerdHarness::create_pod(TestPod& pod,
   pod.uid = random_uid();
   pod.cgroup_parent = "/kubepods" + (pod.tier.empty() ? "" : "/" + pod.tier) + "/pod" + pod.uid;
   // Like the kubelet, make the pod cgroup first in every v1 hierarchy (runc makes the containers').
-  for (const auto& root : v1_hierarchies()) {
+  for (const auto& root : cgroup_hierarchies()) {
     std::string path = root;
     std::string relative;
     for (const auto& part : {std::string("kubepods"), pod.tier, "pod" + pod.uid}) {
@@ -305,7 +307,7 @@ void ContainerdHarness::cleanup() {
     umount2(mount.c_str(), MNT_DETACH);
   // Container cgroups runc left, then the pod cgroups we made.
   for (const auto& pod : pods_) {
-    for (const auto& root : v1_hierarchies()) {
+    for (const auto& root : cgroup_hierarchies()) {
       for (const auto& id : pod.container_ids)
         ::rmdir((root + pod.cgroup_parent + "/" + id).c_str());
       ::rmdir((root + pod.cgroup_parent + "/" + pod.sandbox_id).c_str());
