@@ -45,6 +45,15 @@ TEST(Quantity, FromIntPrintsCanonicalBinary) {
   EXPECT_EQ(Quantity::from_int(0, QuantityFormat::kBinarySI).to_string(), "0");
 }
 
+TEST(Quantity, BinaryNotAMultipleOfOneKiPrintsPlainAndReparsesAsDecimal) {
+  // Found by the fuzzer; resource.Quantity behaves the same way.
+  const Quantity binary = *Quantity::parse("+5171812.5Ki");
+  EXPECT_EQ(binary.to_string(), "5295936000");
+  const Quantity reparsed = *Quantity::parse(binary.to_string());
+  EXPECT_EQ(reparsed.compare(binary), 0);
+  EXPECT_EQ(reparsed.to_string(), "5295936k");
+}
+
 TEST(Quantity, ValueRoundsUpAndCompares) {
   EXPECT_EQ(Quantity::parse("1Gi")->value(), 1073741824);
   EXPECT_EQ(Quantity::parse("1.5")->value(), 2);
