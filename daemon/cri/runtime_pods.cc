@@ -1,5 +1,7 @@
 #include "daemon/cri/runtime_pods.h"
 
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <chrono>
 #include <set>
@@ -123,6 +125,38 @@ Result<std::map<std::string, std::vector<ContainerRuntimeStats>>> container_stat
     by_pod[label(s.attributes().labels(), kPodUidLabel)].push_back(std::move(c));
   }
   return by_pod;
+}
+
+Result<RuntimeFilesystems> discover_filesystems(CriClient& client, const std::string& nodefs_path) {
+  auto info = client.image_fs_info();
+  if (!info)
+    return info.error();
+  RuntimeFilesystems result;
+  if (info->image_filesystems_size() > 0)
+    result.imagefs_mountpoint = info->image_filesystems(0).fs_id().mountpoint();
+  if (info->container_filesystems_size() > 0)
+    result.containerfs_mountpoint = info->container_filesystems(0).fs_id().mountpoint();
+  auto device = [](const std::string& path) -> std::optional<dev_t> {
+    struct stat st {};
+    if (path.empty() || ::stat(path.c_str(), &st) != 0)
+      return std::nullopt;
+    return st.st_dev;
+  };
+  const auto nodefs = device(nodefs_path);
+  const auto imagefs = device(result.imagefs_mountpoint);
+  const auto containerfs = device(result.containerfs_mountpoint);
+  if (!nodefs || !imagefs) {
+    return make_error("cannot stat nodefs " + nodefs_path + " or imagefs " +
+                      result.imagefs_mountpoint);
+  }
+  if (*imagefs == *nodefs) {
+    result.layout = FilesystemLayout::kShared;
+  } else if (containerfs && *containerfs == *nodefs) {
+    result.layout = FilesystemLayout::kSplit;
+  } else {
+    result.layout = FilesystemLayout::kDedicatedImageFs;
+  }
+  return result;
 }
 
 PodStopper::PodStopper(CriClient& client, bool dry_run, Nanos margin)

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "daemon/cri/cri_client.h"
+#include "ranking/threshold.h"
 
 namespace evictd::cri {
 
@@ -50,6 +51,17 @@ struct ContainerRuntimeStats {
 // Container stats by pod UID.
 Result<std::map<std::string, std::vector<ContainerRuntimeStats>>> container_stats_by_pod(
     CriClient& client);
+
+struct RuntimeFilesystems {
+  std::string imagefs_mountpoint;
+  std::string
+      containerfs_mountpoint;  // empty when the runtime reports none (containers on imagefs)
+  FilesystemLayout layout = FilesystemLayout::kShared;
+};
+// The filesystem layout from ImageFsInfo, as the kubelet derives it: imagefs on nodefs's device is
+// one shared filesystem; otherwise a dedicated imagefs, split when the writable layers
+// (containerfs) are on nodefs's device while images are not.
+Result<RuntimeFilesystems> discover_filesystems(CriClient& client, const std::string& nodefs_path);
 
 struct StopStep {
   std::string what;  // "StopContainer app (abc123)", "StopPodSandbox"

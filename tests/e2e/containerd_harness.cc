@@ -196,6 +196,16 @@ std::string ContainerdHarness::create_pod(TestPod& pod,
         made_cgroups_.push_back(path);
     }
   }
+  // The kubelet limits a pod's memory to the sum of its containers' limits when every container has
+  // one.
+  int64_t pod_limit = 0;
+  for (const auto& spec : containers) {
+    pod_limit = spec.memory_limit > 0 && pod_limit >= 0 ? pod_limit + spec.memory_limit : -1;
+  }
+  if (pod_limit > 0) {
+    std::ofstream("/sys/fs/cgroup/memory" + pod.cgroup_parent + "/memory.limit_in_bytes")
+        << pod_limit;
+  }
   pods_.push_back(pod);
   runtime::v1::RunPodSandboxRequest run;
   auto* config = run.mutable_config();

@@ -109,6 +109,15 @@ TEST_F(CriE2E, VersionHandshake) {
   EXPECT_EQ(version->runtime_api_version, "v1");
 }
 
+TEST_F(CriE2E, FilesystemLayoutFromImageFsInfo) {
+  auto filesystems = cri::discover_filesystems(client(), harness_->dir());
+  ASSERT_TRUE(filesystems.ok()) << filesystems.error().message;
+  // containerd keeps its images under its root, here on the temp dir's filesystem: one filesystem.
+  EXPECT_EQ(filesystems->imagefs_mountpoint.rfind(harness_->dir(), 0), 0U)
+      << filesystems->imagefs_mountpoint;
+  EXPECT_EQ(filesystems->layout, FilesystemLayout::kShared);
+}
+
 TEST_F(CriE2E, DiscoveryJoinsRuntimePodsWithCgroupSamplesByUid) {
   TestPod guaranteed = pod_named("g", "");
   TestPod burstable = pod_named("b", "burstable");
@@ -118,6 +127,9 @@ TEST_F(CriE2E, DiscoveryJoinsRuntimePodsWithCgroupSamplesByUid) {
   ASSERT_EQ(harness_->create_pod(best_effort, {workload("app", 24)}), "");
   std::this_thread::sleep_for(
       std::chrono::milliseconds(300));  // let the workloads touch their memory
+  EXPECT_EQ(
+      read_text("/sys/fs/cgroup/memory" + guaranteed.cgroup_parent + "/memory.limit_in_bytes"),
+      std::to_string(64 * kMiB) + "\n");
 
   auto runtime_b = find(burstable.uid);
   ASSERT_TRUE(runtime_b);
