@@ -21,6 +21,15 @@ Nanos since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration_cast<Nanos>(std::chrono::steady_clock::now() - start);
 }
 
+// A stop step's outcome: NOT_FOUND means the thing is already gone, which is what a stop wants.
+void record(StopStep& step, const Result<bool>& result,
+            std::chrono::steady_clock::time_point started) {
+  step.duration = since(started);
+  step.ok = result.ok() || result.error().code == kNotFound;
+  if (!result.ok())
+    step.detail = result.error().code == kNotFound ? "already gone" : result.error().message;
+}
+
 // Whether an image is the one a container runs: by ID, tag or digest.
 bool image_matches(const runtime::v1::Image& image, const std::string& reference) {
   if (reference.empty())
@@ -186,11 +195,7 @@ StopReport PodStopper::stop(const RuntimePod& pod, int64_t grace_seconds, bool h
         step.detail = "dry-run";
         return;
       }
-      auto result = client_.stop_container(running[i]->id, timeout, deadline);
-      step.duration = since(step_started);
-      step.ok = result.ok() || result.error().code == kNotFound;
-      if (!result.ok())
-        step.detail = result.error().code == kNotFound ? "already gone" : result.error().message;
+      record(step, client_.stop_container(running[i]->id, timeout, deadline), step_started);
     });
   }
   for (auto& worker : workers)
@@ -202,11 +207,7 @@ StopReport PodStopper::stop(const RuntimePod& pod, int64_t grace_seconds, bool h
     sandbox.ok = true;
     sandbox.detail = "dry-run";
   } else {
-    auto result = client_.stop_pod_sandbox(pod.sandbox_id, margin_);
-    sandbox.duration = since(sandbox_started);
-    sandbox.ok = result.ok() || result.error().code == kNotFound;
-    if (!result.ok())
-      sandbox.detail = result.error().code == kNotFound ? "already gone" : result.error().message;
+    record(sandbox, client_.stop_pod_sandbox(pod.sandbox_id, margin_), sandbox_started);
   }
   report.steps.push_back(sandbox);
   report.stopped = std::all_of(report.steps.begin(), report.steps.end(),

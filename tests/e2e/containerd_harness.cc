@@ -15,6 +15,8 @@
 #include <sstream>
 #include <thread>
 
+#include "read_text.h"
+
 namespace evictd::testing_util {
 namespace {
 
@@ -23,18 +25,11 @@ std::string env(const char* name) {
   return value != nullptr ? value : "";
 }
 
-std::string read_file(const std::string& path) {
-  std::ifstream file(path);
-  std::stringstream text;
-  text << file.rdbuf();
-  return text.str();
-}
-
 // The hierarchies runc puts a container's cgroup in (and so where pod cgroups appear): every v1
 // hierarchy, and on hybrid hosts the unified one too.
 std::vector<std::string> cgroup_hierarchies() {
   std::vector<std::string> roots;
-  std::istringstream mountinfo(read_file("/proc/self/mountinfo"));
+  std::istringstream mountinfo(read_text("/proc/self/mountinfo"));
   for (std::string line; std::getline(mountinfo, line);) {
     std::istringstream fields(line);
     std::vector<std::string> f;
@@ -292,7 +287,7 @@ void ContainerdHarness::cleanup() {
     const std::string pid = entry.path().filename();
     if (!std::all_of(pid.begin(), pid.end(), ::isdigit))
       continue;
-    std::string cmdline = read_file(entry.path() / "cmdline");
+    std::string cmdline = read_text(entry.path() / "cmdline");
     std::replace(cmdline.begin(), cmdline.end(), '\0', ' ');
     if (cmdline.find("containerd-shim") != std::string::npos &&
         cmdline.find(dir_) != std::string::npos) {
@@ -302,7 +297,7 @@ void ContainerdHarness::cleanup() {
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
   // Mounts under the temp dir (rootfs, shm, netns), deepest first.
   std::vector<std::string> mounts;
-  std::istringstream mountinfo(read_file("/proc/self/mountinfo"));
+  std::istringstream mountinfo(read_text("/proc/self/mountinfo"));
   for (std::string line; std::getline(mountinfo, line);) {
     std::istringstream fields(line);
     std::string skip;

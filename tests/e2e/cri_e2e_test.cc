@@ -14,6 +14,7 @@
 #include "cgroups/sampler.h"
 #include "daemon/cri/runtime_pods.h"
 #include "e2e/containerd_harness.h"
+#include "read_text.h"
 
 namespace evictd {
 namespace {
@@ -24,12 +25,7 @@ using testing_util::TestPod;
 
 constexpr uint64_t kMiB = 1024 * 1024;
 
-std::string read_text(const std::string& path) {
-  std::ifstream file(path);
-  std::stringstream text;
-  text << file.rdbuf();
-  return text.str();
-}
+using testing_util::read_text;
 
 TestPod pod_named(std::string name, std::string tier) {
   TestPod pod;

@@ -15,6 +15,7 @@
 #include "cgroups/pressure_watch.h"
 #include "cgroups/sampler.h"
 #include "integration/allocating_child.h"
+#include "read_text.h"
 
 namespace evictd::cgroups {
 namespace {
@@ -23,12 +24,7 @@ using testing_util::AllocatingChild;
 
 constexpr uint64_t kMiB = 1024 * 1024;
 
-std::string read_text(const std::string& path) {
-  std::ifstream file(path);
-  std::stringstream text;
-  text << file.rdbuf();
-  return text.str();
-}
+using testing_util::read_text;
 
 class RealV1Test : public testing::Test {
  protected:
