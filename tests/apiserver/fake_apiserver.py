@@ -150,8 +150,7 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
     def read_body(self):
-        length = int(self.headers.get("Content-Length") or 0)
-        return json.loads(self.rfile.read(length) or b"{}") if length else {}
+        return json.loads(self.body or b"{}") if self.body else {}
 
     def authenticate(self):
         auth = self.headers.get("Authorization", "")
@@ -203,6 +202,10 @@ class Handler(BaseHTTPRequestHandler):
         self.route("DELETE")
 
     def route(self, method):
+        # Read the body first, whatever happens next: an unread body would corrupt the kept-alive
+        # connection's next request.
+        length = int(self.headers.get("Content-Length") or 0)
+        self.body = self.rfile.read(length) if length else b""
         url = urllib.parse.urlsplit(self.path)
         path = url.path
         query = dict(urllib.parse.parse_qsl(url.query))
@@ -337,6 +340,8 @@ class Handler(BaseHTTPRequestHandler):
         if pod is None:
             return self.send_json(404, status_body(404, "NotFound", 'pods "%s" not found' % name,
                                                    {"name": name, "kind": "pods"}))
+        if "as=Table" in self.headers.get("Accept", ""):
+            return self.send_json(200, pod_table([pod], STATE["rv"]))
         self.send_json(200, pod)
 
     def patch_status(self, ns, name):
@@ -390,8 +395,7 @@ class Handler(BaseHTTPRequestHandler):
     # --- test controls
 
     def test_control(self, method, path, query):
-        if method == "POST":
-            body = self.read_body()
+        body = self.read_body()
         with LOCK:
             if path == "/_test/pods" and method == "POST":
                 pod = body

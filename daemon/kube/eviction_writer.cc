@@ -1,0 +1,113 @@
+#include "daemon/kube/eviction_writer.h"
+
+#include <chrono>
+#include <ctime>
+#include <nlohmann/json.hpp>
+
+namespace evictd::kube {
+
+using Json = nlohmann::json;
+
+std::string rfc3339_now() {
+  const std::time_t now = std::time(nullptr);
+  std::tm utc{};
+  gmtime_r(&now, &utc);
+  char buffer[32];
+  std::strftime(buffer, sizeof(buffer), "%Y-%m-%dT%H:%M:%SZ", &utc);
+  return buffer;
+}
+
+std::string eviction_status_patch(const EvictionRecord& record) {
+  Json condition = {{"type", "DisruptionTarget"},
+                    {"status", "True"},
+                    {"reason", "TerminationByKubelet"},
+                    {"message", record.message},
+                    {"lastTransitionTime", record.time}};
+  if (record.generation > 0)
+    condition["observedGeneration"] = record.generation;
+  Json patch = {{"status",
+                 {{"phase", "Failed"},
+                  {"reason", "Evicted"},
+                  {"message", record.message},
+                  {"conditions", Json::array({condition})}}}};
+  // Guards against patching a different pod that took the same name.
+  patch["metadata"] = {{"uid", record.uid}};
+  return patch.dump(-1, ' ', false, Json::error_handler_t::replace);
+}
+
+std::string eviction_event(const EvictionRecord& record) {
+  // Named like the kubelet's events: <pod>.<unique hex>; the UID makes retries of one eviction
+  // collide (409) instead of duplicating.
+  std::string suffix = record.uid;
+  suffix.erase(std::remove(suffix.begin(), suffix.end(), '-'), suffix.end());
+  Json event = {
+      {"apiVersion", "v1"},
+      {"kind", "Event"},
+      {"metadata",
+       {{"name", record.name + "." + suffix.substr(0, 16)},
+        {"namespace", record.namespace_name},
+        {"annotations", record.annotations}}},
+      {"involvedObject",
+       {{"apiVersion", "v1"},
+        {"kind", "Pod"},
+        {"namespace", record.namespace_name},
+        {"name", record.name},
+        {"uid", record.uid}}},
+      {"reason", "Evicted"},
+      {"message", record.message},
+      {"type", "Warning"},
+      {"source", {{"component", "evictd"}, {"host", record.node_name}}},
+      {"reportingComponent", "evictd"},
+      {"reportingInstance", record.node_name},
+      {"firstTimestamp", record.time},
+      {"lastTimestamp", record.time},
+      {"count", 1},
+  };
+  return event.dump(-1, ' ', false, Json::error_handler_t::replace);
+}
+
+Result<bool> EvictionWriter::patch_status(const EvictionRecord& record) {
+  const std::string path =
+      "/api/v1/namespaces/" + record.namespace_name + "/pods/" + record.name + "/status";
+  auto response =
+      client_.call("patch pods/status " + record.namespace_name + "/" + record.name, "PATCH", path,
+                   eviction_status_patch(record), "application/strategic-merge-patch+json", {404});
+  if (!response)
+    return response.error();
+  return true;  // 404: the pod is gone, nothing left to record on it
+}
+
+Result<bool> EvictionWriter::post_event(const EvictionRecord& record) {
+  const std::string path = "/api/v1/namespaces/" + record.namespace_name + "/events";
+  auto response = client_.call("create events " + record.namespace_name, "POST", path,
+                               eviction_event(record), "application/json", {409});
+  if (!response)
+    return response.error();
+  return true;  // 409: this eviction's event is already there
+}
+
+Result<ApiEvictionOutcome> EvictionWriter::evict(const std::string& namespace_name,
+                                                 const std::string& name, int64_t grace_seconds) {
+  const Json body = {{"apiVersion", "policy/v1"},
+                     {"kind", "Eviction"},
+                     {"metadata", {{"name", name}, {"namespace", namespace_name}}},
+                     {"deleteOptions", {{"gracePeriodSeconds", grace_seconds}}}};
+  auto response =
+      client_.call("create pods/eviction " + namespace_name + "/" + name, "POST",
+                   "/api/v1/namespaces/" + namespace_name + "/pods/" + name + "/eviction",
+                   body.dump(), "application/json", {404, 429, 500});
+  if (!response)
+    return response.error();
+  switch (response->status) {
+    case 404:
+      return ApiEvictionOutcome::kGone;
+    case 429:
+      return ApiEvictionOutcome::kBlockedByDisruptionBudget;
+    case 500:
+      return ApiEvictionOutcome::kMisconfigured;
+    default:
+      return ApiEvictionOutcome::kEvicted;
+  }
+}
+
+}  // namespace evictd::kube

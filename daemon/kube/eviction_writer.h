@@ -1,0 +1,50 @@
+// Writing an eviction to Kubernetes as the kubelet does: the pod's status (phase Failed, reason
+// Evicted, the message, the DisruptionTarget condition with reason TerminationByKubelet) by a
+// strategic merge patch on the status subresource, and a Warning Event with the eviction
+// annotations. Also the API-initiated Eviction API (policy/v1), which respects
+// PodDisruptionBudgets.
+#pragma once
+
+#include <map>
+#include <string>
+
+#include "daemon/kube/api_client.h"
+
+namespace evictd::kube {
+
+struct EvictionRecord {
+  std::string namespace_name;
+  std::string name;
+  std::string uid;
+  int64_t generation = 0;
+  std::string message;
+  std::map<std::string, std::string> annotations;  // offending_containers, ... (for the Event)
+  std::string node_name;
+  std::string time;  // RFC 3339, when evictd decided
+};
+
+// The JSON bodies, exposed for tests and for the ledger (which replays them after a restart).
+std::string eviction_status_patch(const EvictionRecord& record);
+std::string eviction_event(const EvictionRecord& record);
+
+enum class ApiEvictionOutcome { kEvicted, kBlockedByDisruptionBudget, kMisconfigured, kGone };
+
+class EvictionWriter {
+ public:
+  explicit EvictionWriter(ApiClient& client) : client_(client) {}
+
+  // Idempotent: patching the same status again changes nothing; a pod already gone (404) is done.
+  Result<bool> patch_status(const EvictionRecord& record);
+  Result<bool> post_event(const EvictionRecord& record);
+  // POST pods/<name>/eviction: 200/201 evicted, 429 a budget forbids it now, 500 several budgets (a
+  // misconfiguration), 404 gone.
+  Result<ApiEvictionOutcome> evict(const std::string& namespace_name, const std::string& name,
+                                   int64_t grace_seconds);
+
+ private:
+  ApiClient& client_;
+};
+
+std::string rfc3339_now();
+
+}  // namespace evictd::kube

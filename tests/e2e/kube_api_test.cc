@@ -1,0 +1,297 @@
+// The Kubernetes API adapter against the test API server (tests/apiserver/fake_apiserver.py) over
+// TLS with its own CA, checked with the real kubectl: kubeconfig rules, LIST + WATCH with bookmarks
+// and 410, the eviction status patch and Event as kubectl sees them, the Eviction API's PDB
+// outcomes, and faults.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "daemon/kube/eviction_writer.h"
+#include "daemon/kube/pod_source.h"
+#include "read_text.h"
+
+namespace evictd::kube {
+namespace {
+
+using testing_util::read_text;
+
+std::string run(const std::string& command) {
+  std::string output;
+  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
+  if (pipe == nullptr)
+    return "";
+  char buffer[4096];
+  while (size_t n = fread(buffer, 1, sizeof(buffer), pipe))
+    output.append(buffer, n);
+  pclose(pipe);
+  return output;
+}
+
+class KubeApiTest : public testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    std::string pattern = "/tmp/evictd-kube-XXXXXX";
+    dir_ = mkdtemp(pattern.data());
+    const std::string source =
+        std::getenv("EVICTD_SOURCE_DIR") != nullptr ? std::getenv("EVICTD_SOURCE_DIR") : ".";
+    run(source + "/tests/apiserver/make-certs.sh " + dir_ + "/certs");
+    int out[2];
+    if (pipe(out) != 0)
+      return;
+    server_ = fork();
+    if (server_ == 0) {
+      dup2(out[1], 1);
+      close(out[0]);
+      execl("/usr/bin/python3", "python3", (source + "/tests/apiserver/fake_apiserver.py").c_str(),
+            "--port", "0", "--certs", (dir_ + "/certs").c_str(), "--token", "secret-token",
+            "--token", "rotated-token", static_cast<char*>(nullptr));
+      _exit(127);
+    }
+    close(out[1]);
+    char line[64] = {};
+    FILE* stream = fdopen(out[0], "r");
+    if (fgets(line, sizeof(line), stream) != nullptr)
+      port_ = std::atoi(line + 10);
+    server_url_ = "https://127.0.0.1:" + std::to_string(port_);
+    std::ofstream(dir_ + "/kubeconfig")
+        << "apiVersion: v1\nkind: Config\ncurrent-context: test\n"
+        << "clusters:\n- name: test\n  cluster:\n    server: " << server_url_
+        << "\n    certificate-authority: certs/ca.crt\n"
+        << "users:\n- name: node\n  user:\n    tokenFile: token\n"
+        << "contexts:\n- name: test\n  context: {cluster: test, user: node}\n";
+    std::ofstream(dir_ + "/token") << "secret-token\n";
+  }
+  static void TearDownTestSuite() {
+    if (server_ > 0) {
+      kill(server_, SIGTERM);
+      waitpid(server_, nullptr, 0);
+    }
+    std::filesystem::remove_all(dir_);
+  }
+
+  ApiClientConfig config(int attempts = 5) const {
+    auto credentials = load_kubeconfig(dir_ + "/kubeconfig");
+    EXPECT_TRUE(credentials.ok()) << credentials.error().message;
+    ApiClientConfig c;
+    c.credentials = credentials.value();
+    c.max_attempts = attempts;
+    c.initial_backoff = std::chrono::milliseconds(20);
+    c.max_backoff = std::chrono::milliseconds(200);
+    return c;
+  }
+  // Test controls of the fake server.
+  static void control(const std::string& verb, const std::string& path,
+                      const std::string& body = "") {
+    ApiClientConfig c;
+    c.credentials.server = server_url_;
+    c.credentials.ca_file = dir_ + "/certs/ca.crt";
+    ApiClient client(c);
+    auto response = client.call("test control", verb, path, body, "application/json");
+    ASSERT_TRUE(response.ok()) << response.error().message;
+  }
+  static void add_pod(const std::string& ns, const std::string& name, const std::string& node,
+                      const std::string& labels = "{}") {
+    control(
+        "POST", "/_test/pods",
+        R"({"metadata":{"name":")" + name + R"(","namespace":")" + ns + R"(","uid":"uid-)" + name +
+            R"(","labels":)" + labels + R"(},"spec":{"nodeName":")" + node +
+            R"(","priority":10,"containers":[{"name":"app","resources":{"requests":{"memory":"64Mi"}}}]},"status":{"phase":"Running","qosClass":"Burstable"}})");
+  }
+  static std::string kubectl(const std::string& args) {
+    return run("kubectl --kubeconfig " + dir_ + "/kubeconfig " + args);
+  }
+
+  static inline std::string dir_;
+  static inline pid_t server_ = -1;
+  static inline int port_ = 0;
+  static inline std::string server_url_;
+};
+
+TEST_F(KubeApiTest, KubeconfigRules) {
+  auto credentials = load_kubeconfig(dir_ + "/kubeconfig");
+  ASSERT_TRUE(credentials.ok()) << credentials.error().message;
+  EXPECT_EQ(credentials->server, server_url_);
+  EXPECT_EQ(credentials->ca_file, dir_ + "/certs/ca.crt");  // relative to the kubeconfig
+  EXPECT_EQ(credentials->token_file, dir_ + "/token");
+  std::ofstream(dir_ + "/insecure")
+      << "current-context: c\nclusters:\n- name: k\n  cluster: {server: " << server_url_
+      << ", insecure-skip-tls-verify: true}\n"
+      << "contexts:\n- name: c\n  context: {cluster: k, user: u}\n";
+  auto insecure = load_kubeconfig(dir_ + "/insecure");
+  ASSERT_FALSE(insecure.ok());
+  EXPECT_NE(insecure.error().message.find("insecure-skip-tls-verify"), std::string::npos);
+  std::ofstream(dir_ + "/plain")
+      << "current-context: c\nclusters:\n- name: k\n  cluster: {server: http://127.0.0.1:1}\n"
+      << "contexts:\n- name: c\n  context: {cluster: k, user: u}\n";
+  EXPECT_NE(load_kubeconfig(dir_ + "/plain").error().message.find("must be https://"),
+            std::string::npos);
+}
+
+TEST_F(KubeApiTest, ListAndWatchThisNodesPodsWithBookmarksAndRelistOn410) {
+  add_pod("shop", "web", "node1");
+  add_pod("shop", "db", "node1");
+  add_pod("shop", "elsewhere", "node2");
+  ApiClient client(config());
+  PodSource source(client, "node1");
+  auto rv = source.list();
+  ASSERT_TRUE(rv.ok()) << rv.error().message;
+  auto pods = source.pods();
+  ASSERT_EQ(pods.size(), 2U);
+  auto web = source.find("uid-web");
+  ASSERT_TRUE(web);
+  EXPECT_EQ(pod_priority(*web), 10);
+  EXPECT_EQ(pod_request(*web, "memory").to_string(), "64Mi");
+  // A pod that appears is picked up by the watch; bookmarks move the resourceVersion on.
+  std::thread later([] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    add_pod("jobs", "batch", "node1");
+  });
+  auto applied = source.watch(std::chrono::seconds(2));
+  later.join();
+  ASSERT_TRUE(applied.ok()) << applied.error().message;
+  EXPECT_GE(*applied, 1U);
+  EXPECT_TRUE(source.find("uid-batch"));
+  EXPECT_GT(std::stol(source.resource_version()), std::stol(*rv));
+  // The server compacts: watching from the old resourceVersion gets 410 and the source relists.
+  const size_t relists = source.relists();
+  control("POST", "/_test/compact");
+  add_pod("jobs", "after-compaction", "node1");
+  control("POST", "/_test/compact");
+  ASSERT_TRUE(source.watch(std::chrono::seconds(1)).ok());
+  EXPECT_EQ(source.relists(), relists + 1);
+  EXPECT_TRUE(source.find("uid-after-compaction"));
+}
+
+TEST_F(KubeApiTest, EvictionStatusAndEventAsKubectlSeesThem) {
+  add_pod("shop", "victim", "node1");
+  ApiClient client(config());
+  EvictionWriter writer(client);
+  EvictionRecord record;
+  record.namespace_name = "shop";
+  record.name = "victim";
+  record.uid = "uid-victim";
+  record.generation = 1;
+  record.message =
+      "The node was low on resource: memory. Threshold quantity: 2Gi, available: 1500Mi. ";
+  record.annotations = {{"offending_containers", ""},
+                        {"offending_containers_usage", ""},
+                        {"starved_resource", "memory"}};
+  record.node_name = "node1";
+  record.time = rfc3339_now();
+  ASSERT_TRUE(writer.patch_status(record).ok());
+  ASSERT_TRUE(writer.patch_status(record).ok());  // idempotent
+  ASSERT_TRUE(writer.post_event(record).ok());
+  const std::string table = kubectl("get pods -n shop victim");
+  EXPECT_NE(table.find("Evicted"), std::string::npos) << table;
+  EXPECT_EQ(kubectl("get pod -n shop victim -o "
+                    "jsonpath='{.status.conditions[?(@.type==\"DisruptionTarget\")].reason}'"),
+            "TerminationByKubelet");
+  EXPECT_EQ(kubectl("get pod -n shop victim -o jsonpath='{.status.message}'"), record.message);
+  const auto state = nlohmann::json::parse(
+      run("curl -s --cacert " + dir_ + "/certs/ca.crt " + server_url_ + "/_test/state"));
+  bool found = false;
+  for (const auto& event : state["events"]) {
+    if (event["involvedObject"]["name"] == "victim") {
+      found = true;
+      EXPECT_EQ(event["reason"], "Evicted");
+      EXPECT_EQ(event["type"], "Warning");
+      EXPECT_EQ(event["metadata"]["annotations"]["starved_resource"], "memory");
+    }
+  }
+  EXPECT_TRUE(found);
+  for (const auto& request : state["requests"]) {
+    if (request[1].get<std::string>().ends_with("/victim/status")) {
+      EXPECT_EQ(request[2], "application/strategic-merge-patch+json");
+    }
+  }
+}
+
+TEST_F(KubeApiTest, EvictionApiRespectsDisruptionBudgets) {
+  add_pod("web", "guarded", "node1", R"({"app":"guarded"})");
+  add_pod("web", "double", "node1", R"({"app":"double","tier":"x"})");
+  add_pod("web", "free", "node1", R"({"app":"free"})");
+  control(
+      "POST", "/_test/pdbs",
+      R"({"namespace":"web","name":"guard","selector":{"app":"guarded"},"disruptionsAllowed":0})");
+  control("POST", "/_test/pdbs",
+          R"({"namespace":"web","name":"one","selector":{"app":"double"},"disruptionsAllowed":1})");
+  control("POST", "/_test/pdbs",
+          R"({"namespace":"web","name":"two","selector":{"tier":"x"},"disruptionsAllowed":1})");
+  ApiClient client(config());
+  EvictionWriter writer(client);
+  EXPECT_EQ(*writer.evict("web", "guarded", 30), ApiEvictionOutcome::kBlockedByDisruptionBudget);
+  EXPECT_EQ(*writer.evict("web", "double", 30), ApiEvictionOutcome::kMisconfigured);
+  EXPECT_EQ(*writer.evict("web", "free", 30), ApiEvictionOutcome::kEvicted);
+  EXPECT_EQ(*writer.evict("web", "free", 30), ApiEvictionOutcome::kGone);
+  EXPECT_NE(kubectl("get pods -n web").find("guarded"), std::string::npos);
+}
+
+TEST_F(KubeApiTest, FaultsAreRetriedOrReportedClearly) {
+  add_pod("shop", "faulty", "node1");
+  ApiClient client(config());
+  // 503 twice with Retry-After: the third attempt succeeds.
+  control("POST", "/_test/faults",
+          R"({"path":"/pods/faulty/status","status":503,"count":2,"retry_after":0})");
+  EvictionWriter writer(client);
+  EvictionRecord record;
+  record.namespace_name = "shop";
+  record.name = "faulty";
+  record.uid = "uid-faulty";
+  record.message = "m";
+  record.time = rfc3339_now();
+  ASSERT_TRUE(writer.patch_status(record).ok());
+  EXPECT_EQ(client.attempts_made(), 3);
+  // Dropped connections are retried too (curl itself retries once on a reused connection that died;
+  // the second drop is ours to retry).
+  control("POST", "/_test/faults", R"({"path":"/pods/faulty/status","drop":true,"count":2})");
+  ASSERT_TRUE(writer.patch_status(record).ok());
+  EXPECT_GE(client.attempts_made(), 2);
+  // 401 is reported at once, naming the verb and the resource.
+  ApiClientConfig wrong_token = config();
+  wrong_token.credentials.token_file.clear();
+  wrong_token.credentials.token = "expired";
+  ApiClient unauthorized(wrong_token);
+  auto refused = EvictionWriter(unauthorized).patch_status(record);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code, 401);
+  EXPECT_NE(refused.error().message.find("patch pods/status shop/faulty: 401 Unauthorized"),
+            std::string::npos);
+  EXPECT_EQ(unauthorized.attempts_made(), 1);
+  // A rotated token file is picked up without a restart.
+  std::ofstream(dir_ + "/token") << "rotated-token\n";
+  std::filesystem::last_write_time(
+      dir_ + "/token", std::filesystem::file_time_type::clock::now() + std::chrono::seconds(1));
+  EXPECT_TRUE(writer.patch_status(record).ok());
+  // A server certificate from another CA is refused.
+  ApiClientConfig wrong_ca = config(1);
+  wrong_ca.credentials.ca_file = dir_ + "/certs/other-ca.crt";
+  ApiClient untrusted(wrong_ca);
+  auto tls = EvictionWriter(untrusted).patch_status(record);
+  ASSERT_FALSE(tls.ok());
+  EXPECT_NE(tls.error().message.find("TLS"), std::string::npos) << tls.error().message;
+  // Nobody listening: an error after bounded retries, not a hang.
+  ApiClientConfig down = config(2);
+  down.credentials.server = "https://127.0.0.1:1";
+  ApiClient nowhere(down);
+  auto unreachable = EvictionWriter(nowhere).patch_status(record);
+  ASSERT_FALSE(unreachable.ok());
+  EXPECT_EQ(nowhere.attempts_made(), 2);
+  // Client certificates (O=system:nodes) work as well as tokens.
+  ApiClientConfig by_cert = config();
+  by_cert.credentials.token_file.clear();
+  by_cert.credentials.client_cert_file = dir_ + "/certs/client.crt";
+  by_cert.credentials.client_key_file = dir_ + "/certs/client.key";
+  ApiClient cert_client(by_cert);
+  EXPECT_TRUE(EvictionWriter(cert_client).patch_status(record).ok());
+}
+
+}  // namespace
+}  // namespace evictd::kube
