@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "apiserver/fake_apiserver_process.h"
 #include "daemon/kube/eviction_writer.h"
 #include "daemon/kube/pod_source.h"
 #include "read_text.h"
@@ -38,43 +39,17 @@ std::string run(const std::string& command) {
 class KubeApiTest : public testing::Test {
  protected:
   static void SetUpTestSuite() {
-    std::string pattern = "/tmp/evictd-kube-XXXXXX";
-    dir_ = mkdtemp(pattern.data());
-    const std::string source =
-        std::getenv("EVICTD_SOURCE_DIR") != nullptr ? std::getenv("EVICTD_SOURCE_DIR") : ".";
-    run(source + "/tests/apiserver/make-certs.sh " + dir_ + "/certs");
-    int out[2];
-    if (pipe(out) != 0)
-      return;
-    server_ = fork();
-    if (server_ == 0) {
-      dup2(out[1], 1);
-      close(out[0]);
-      execl("/usr/bin/python3", "python3", (source + "/tests/apiserver/fake_apiserver.py").c_str(),
-            "--port", "0", "--certs", (dir_ + "/certs").c_str(), "--token", "secret-token",
-            "--token", "rotated-token", static_cast<char*>(nullptr));
-      _exit(127);
-    }
-    close(out[1]);
-    char line[64] = {};
-    FILE* stream = fdopen(out[0], "r");
-    if (fgets(line, sizeof(line), stream) != nullptr)
-      port_ = std::atoi(line + 10);
-    server_url_ = "https://127.0.0.1:" + std::to_string(port_);
-    std::ofstream(dir_ + "/kubeconfig")
-        << "apiVersion: v1\nkind: Config\ncurrent-context: test\n"
-        << "clusters:\n- name: test\n  cluster:\n    server: " << server_url_
-        << "\n    certificate-authority: certs/ca.crt\n"
-        << "users:\n- name: node\n  user:\n    tokenFile: token\n"
-        << "contexts:\n- name: test\n  context: {cluster: test, user: node}\n";
-    std::ofstream(dir_ + "/token") << "secret-token\n";
+    const char* source = std::getenv("EVICTD_SOURCE_DIR");
+    server_ = new testing_util::FakeApiServer(source != nullptr ? source : ".");
+    dir_ = server_->dir();
+    server_url_ = server_->url();
   }
   static void TearDownTestSuite() {
-    if (server_ > 0) {
-      kill(server_, SIGTERM);
-      waitpid(server_, nullptr, 0);
-    }
-    std::filesystem::remove_all(dir_);
+    delete server_;
+    server_ = nullptr;
+  }
+  void SetUp() override {
+    ASSERT_TRUE(server_->running()) << "the test API server did not start (python3, openssl)";
   }
 
   ApiClientConfig config(int attempts = 5) const {
@@ -109,9 +84,8 @@ class KubeApiTest : public testing::Test {
     return run("kubectl --kubeconfig " + dir_ + "/kubeconfig " + args);
   }
 
+  static inline testing_util::FakeApiServer* server_ = nullptr;
   static inline std::string dir_;
-  static inline pid_t server_ = -1;
-  static inline int port_ = 0;
   static inline std::string server_url_;
 };
 
@@ -168,6 +142,51 @@ TEST_F(KubeApiTest, ListAndWatchThisNodesPodsWithBookmarksAndRelistOn410) {
   ASSERT_TRUE(source.watch(std::chrono::seconds(1)).ok());
   EXPECT_EQ(source.relists(), relists + 1);
   EXPECT_TRUE(source.find("uid-after-compaction"));
+}
+
+TEST_F(KubeApiTest, AWatchCutOffMidStreamLosesNothing) {
+  ApiClient client(config());
+  PodSource source(client, "node3");
+  ASSERT_TRUE(source.list().ok());
+  std::thread cutter([] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    add_pod("cut", "before-cut", "node3");
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    control("POST", "/_test/cut-watches");
+    add_pod("cut", "while-cut", "node3");  // happens while no watch is open
+  });
+  auto first = source.watch(std::chrono::seconds(3));
+  cutter.join();
+  ASSERT_TRUE(first.ok()) << first.error().message;
+  EXPECT_TRUE(source.find("uid-before-cut"));
+  const size_t relists = source.relists();
+  // Watching again from the last resourceVersion delivers what happened in between, without a
+  // relist.
+  ASSERT_TRUE(source.watch(std::chrono::seconds(1)).ok());
+  EXPECT_TRUE(source.find("uid-while-cut"));
+  EXPECT_EQ(source.relists(), relists);
+}
+
+TEST_F(KubeApiTest, InClusterCredentials) {
+  const std::string root = dir_ + "/incluster";
+  const std::string sa = root + "/var/run/secrets/kubernetes.io/serviceaccount";
+  std::filesystem::create_directories(sa);
+  std::filesystem::copy_file(dir_ + "/certs/ca.crt", sa + "/ca.crt");
+  std::ofstream(sa + "/token") << "secret-token\n";
+  std::ofstream(sa + "/namespace") << "kube-system";
+  setenv("KUBERNETES_SERVICE_HOST", "127.0.0.1", 1);
+  setenv("KUBERNETES_SERVICE_PORT", server_url_.substr(server_url_.rfind(':') + 1).c_str(), 1);
+  auto credentials = in_cluster_credentials(root);
+  unsetenv("KUBERNETES_SERVICE_HOST");
+  unsetenv("KUBERNETES_SERVICE_PORT");
+  ASSERT_TRUE(credentials.ok()) << credentials.error().message;
+  EXPECT_EQ(credentials->server, server_url_);
+  EXPECT_EQ(credentials->namespace_name, "kube-system");
+  ApiClientConfig c;
+  c.credentials = *credentials;
+  ApiClient client(c);
+  EXPECT_TRUE(PodSource(client, "node1").list().ok());
+  EXPECT_FALSE(in_cluster_credentials(root).ok());  // outside a cluster: a clear error
 }
 
 TEST_F(KubeApiTest, EvictionStatusAndEventAsKubectlSeesThem) {
