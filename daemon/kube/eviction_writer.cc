@@ -66,6 +66,51 @@ std::string eviction_event(const EvictionRecord& record) {
   return event.dump(-1, ' ', false, Json::error_handler_t::replace);
 }
 
+std::string NodeConditionWriter::patch_body(bool memory, bool disk, bool pid,
+                                            const std::string& now) {
+  struct Kind {
+    const char* type;
+    bool pressure;
+    const char* true_reason;
+    const char* true_message;
+    const char* false_reason;
+    const char* false_message;
+  };
+  const Kind kinds[] = {
+      {"MemoryPressure", memory, "KubeletHasInsufficientMemory",
+       "kubelet has insufficient memory available", "KubeletHasSufficientMemory",
+       "kubelet has sufficient memory available"},
+      {"DiskPressure", disk, "KubeletHasDiskPressure", "kubelet has disk pressure",
+       "KubeletHasNoDiskPressure", "kubelet has no disk pressure"},
+      {"PIDPressure", pid, "KubeletHasInsufficientPID", "kubelet has insufficient PID available",
+       "KubeletHasSufficientPID", "kubelet has sufficient PID available"},
+  };
+  Json conditions = Json::array();
+  for (const Kind& kind : kinds) {
+    auto& [status, transition] = last_[kind.type];
+    if (transition.empty() || status != kind.pressure) {
+      status = kind.pressure;
+      transition = now;
+    }
+    conditions.push_back({{"type", kind.type},
+                          {"status", kind.pressure ? "True" : "False"},
+                          {"reason", kind.pressure ? kind.true_reason : kind.false_reason},
+                          {"message", kind.pressure ? kind.true_message : kind.false_message},
+                          {"lastHeartbeatTime", now},
+                          {"lastTransitionTime", transition}});
+  }
+  return Json{{"status", {{"conditions", conditions}}}}.dump();
+}
+
+Result<bool> NodeConditionWriter::update(bool memory, bool disk, bool pid, const std::string& now) {
+  auto response = client_.call(
+      "patch nodes/status " + node_name_, "PATCH", "/api/v1/nodes/" + node_name_ + "/status",
+      patch_body(memory, disk, pid, now), "application/strategic-merge-patch+json");
+  if (!response)
+    return response.error();
+  return true;
+}
+
 Result<bool> EvictionWriter::patch_status(const EvictionRecord& record) {
   const std::string path =
       "/api/v1/namespaces/" + record.namespace_name + "/pods/" + record.name + "/status";

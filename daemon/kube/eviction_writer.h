@@ -45,6 +45,25 @@ class EvictionWriter {
   ApiClient& client_;
 };
 
+// Node conditions for nodes where evictd replaces the kubelet's own eviction (off by default): the
+// kubelet's condition types, reasons and messages; lastTransitionTime moves only when a status
+// changes.
+class NodeConditionWriter {
+ public:
+  NodeConditionWriter(ApiClient& client, std::string node_name)
+      : client_(client), node_name_(std::move(node_name)) {}
+
+  // `memory`, `disk`, `pid`: whether each pressure condition holds now.
+  Result<bool> update(bool memory, bool disk, bool pid, const std::string& now);
+  std::string patch_body(bool memory, bool disk, bool pid, const std::string& now);
+
+ private:
+  ApiClient& client_;
+  std::string node_name_;
+  std::map<std::string, std::pair<bool, std::string>>
+      last_;  // type -> (status, lastTransitionTime)
+};
+
 std::string rfc3339_now();
 
 }  // namespace evictd::kube

@@ -35,6 +35,7 @@ STATE = {
     "rv": 100,
     "compacted_rv": 0,          # watches from older resourceVersions get 410 Gone
     "pods": {},                 # (ns, name) -> pod
+    "nodes": {},                # name -> node
     "pdbs": [],                 # {"namespace","name","selector":{labels},"disruptionsAllowed":int}
     "events": [],
     "history": [],              # (rv, type, pod) for watches
@@ -254,6 +255,22 @@ class Handler(BaseHTTPRequestHandler):
                 return self.patch_status(ns, name)
             if method == "POST" and sub == "/eviction":
                 return self.evict(ns, name)
+        m = re.fullmatch(r"/api/v1/nodes/([^/]+)(/status)?", path)
+        if m:
+            name, sub = m.groups()
+            with LOCK:
+                node = STATE["nodes"].get(name)
+                if node is None:
+                    return self.send_json(404, status_body(404, "NotFound", 'nodes "%s" not found' % name,
+                                                           {"name": name, "kind": "nodes"}))
+                if method == "PATCH" and sub == "/status":
+                    if self.headers.get("Content-Type") != "application/strategic-merge-patch+json":
+                        return self.send_json(415, status_body(415, "UnsupportedMediaType", "unsupported patch"))
+                    strategic_merge(node, {"status": self.read_body().get("status", {})})
+                    node["metadata"]["resourceVersion"] = str(next_rv())
+                result = copy.deepcopy(node)
+            result.update({"kind": "Node", "apiVersion": "v1"})
+            return self.send_json(200, result)
         m = re.fullmatch(r"/api/v1(?:/namespaces/([^/]+))?/events", path)
         if m:
             if method == "POST":
@@ -417,6 +434,11 @@ class Handler(BaseHTTPRequestHandler):
             elif path == "/_test/pods" and method == "DELETE":
                 pod = STATE["pods"].pop((query["namespace"], query["name"]))
                 record("DELETED", pod)
+                result = {}
+            elif path == "/_test/nodes" and method == "POST":
+                body.setdefault("status", {}).setdefault("conditions", [])
+                body["metadata"]["resourceVersion"] = str(next_rv())
+                STATE["nodes"][body["metadata"]["name"]] = body
                 result = {}
             elif path == "/_test/pdbs" and method == "POST":
                 STATE["pdbs"].append(body)

@@ -253,6 +253,30 @@ TEST_F(KubeApiTest, EvictionApiRespectsDisruptionBudgets) {
   EXPECT_NE(kubectl("get pods -n web").find("guarded"), std::string::npos);
 }
 
+TEST_F(KubeApiTest, NodeConditionsWithTheKubeletsReasons) {
+  control(
+      "POST", "/_test/nodes",
+      R"({"metadata":{"name":"node1"},"status":{"conditions":[{"type":"Ready","status":"True"}]}})");
+  ApiClient client(config());
+  NodeConditionWriter conditions(client, "node1");
+  ASSERT_TRUE(conditions.update(true, false, false, "2026-11-22T10:00:00Z").ok());
+  ASSERT_TRUE(conditions.update(true, false, false, "2026-11-22T10:00:10Z").ok());
+  const auto jsonpath = [](const char* type, const char* field) {
+    return kubectl(std::string("get node node1 -o jsonpath='{.status.conditions[?(@.type==\"") +
+                   type + "\")]." + field + "}'");
+  };
+  EXPECT_EQ(jsonpath("MemoryPressure", "reason"), "KubeletHasInsufficientMemory");
+  EXPECT_EQ(jsonpath("MemoryPressure", "message"), "kubelet has insufficient memory available");
+  EXPECT_EQ(jsonpath("MemoryPressure", "lastTransitionTime"), "2026-11-22T10:00:00Z");
+  EXPECT_EQ(jsonpath("MemoryPressure", "lastHeartbeatTime"), "2026-11-22T10:00:10Z");
+  EXPECT_EQ(jsonpath("DiskPressure", "reason"), "KubeletHasNoDiskPressure");
+  EXPECT_EQ(jsonpath("PIDPressure", "status"), "False");
+  EXPECT_EQ(jsonpath("Ready", "status"), "True");  // merged by type: other conditions stay
+  ASSERT_TRUE(conditions.update(false, false, false, "2026-11-22T10:05:00Z").ok());
+  EXPECT_EQ(jsonpath("MemoryPressure", "reason"), "KubeletHasSufficientMemory");
+  EXPECT_EQ(jsonpath("MemoryPressure", "lastTransitionTime"), "2026-11-22T10:05:00Z");
+}
+
 TEST_F(KubeApiTest, FaultsAreRetriedOrReportedClearly) {
   add_pod("shop", "faulty", "node1");
   ApiClient client(config());
@@ -303,6 +327,20 @@ TEST_F(KubeApiTest, FaultsAreRetriedOrReportedClearly) {
   auto unreachable = EvictionWriter(nowhere).patch_status(record);
   ASSERT_FALSE(unreachable.ok());
   EXPECT_EQ(nowhere.attempts_made(), 2);
+  // An event that exists already (409, a retried eviction) is done, not an error.
+  control("POST", "/_test/faults", R"({"path":"/namespaces/shop/events","status":409,"count":1})");
+  EXPECT_TRUE(writer.post_event(record).ok());
+  // A server that does not answer in time: a timeout, retried, then a clear error.
+  ApiClientConfig impatient = config(2);
+  impatient.timeout = std::chrono::milliseconds(300);
+  ApiClient slow(impatient);
+  control("POST", "/_test/faults", R"({"path":"/pods/faulty/status","delay":1.0,"count":2})");
+  const auto started = std::chrono::steady_clock::now();
+  auto timed_out = EvictionWriter(slow).patch_status(record);
+  ASSERT_FALSE(timed_out.ok());
+  EXPECT_EQ(slow.attempts_made(), 2);
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(3));
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // let the delayed requests finish
   // Client certificates (O=system:nodes) work as well as tokens.
   ApiClientConfig by_cert = config();
   by_cert.credentials.token_file.clear();
