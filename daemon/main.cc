@@ -7,6 +7,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "daemon/config/config.h"
 #include "daemon/simulate/scenario.h"
 #include "daemon/simulate/simulator.h"
 #include "evictd_version.h"
@@ -37,6 +38,16 @@ int run_simulate(const std::string& path, const std::string& output) {
   return std::cout ? 0 : 1;
 }
 
+int run_check_config(const std::string& path) {
+  auto config = evictd::config::load_config(path);
+  if (!config) {
+    std::cerr << config.error().message << "\n";
+    return kExitUsage;
+  }
+  std::cout << evictd::config::describe(*config) << "\n" << path << ": configuration OK\n";
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -55,6 +66,13 @@ int main(int argc, char** argv) {
   simulate->add_option("-o,--output", output, "json (JSON Lines, default) or text")
       ->check(CLI::IsMember({"json", "text"}));
 
+  std::string config_path;
+  auto* check_config =
+      app.add_subcommand("check-config", "validate a configuration file and print what it means");
+  check_config
+      ->add_option("config", config_path, "configuration file (YAML), see docs/configuration.md")
+      ->required();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -62,5 +80,7 @@ int main(int argc, char** argv) {
   }
   if (simulate->parsed())
     return run_simulate(scenario_path, output);
+  if (check_config->parsed())
+    return run_check_config(config_path);
   return 0;
 }

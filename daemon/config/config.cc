@@ -1,0 +1,236 @@
+#include "daemon/config/config.h"
+
+#include <unistd.h>
+#include <yaml-cpp/yaml.h>
+
+#include <array>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "ranking/eviction_settings_yaml.h"
+#include "ranking/yaml_util.h"
+
+namespace evictd::config {
+namespace {
+
+using yaml::error_at;
+
+constexpr std::array<std::string_view, 19> kFields = {"nodeName",
+                                                      "kubeconfig",
+                                                      "eviction",
+                                                      "kubeletConfigFile",
+                                                      "cgroupDriver",
+                                                      "kubepods",
+                                                      "containerRuntimeEndpoint",
+                                                      "podSandboxImage",
+                                                      "nodefsPath",
+                                                      "monitoringInterval",
+                                                      "imageMinimumGCAge",
+                                                      "softEvictionMode",
+                                                      "dryRun",
+                                                      "nodeConditions",
+                                                      "stateDirectory",
+                                                      "metricsAddress",
+                                                      "statusSocket",
+                                                      "statusSocketGroup",
+                                                      "logLevel"};
+
+std::string host_name() {
+  char buffer[256] = {};
+  if (gethostname(buffer, sizeof(buffer) - 1) != 0)
+    return "";
+  return buffer;
+}
+
+std::string resolve(const std::string& value, const std::string& config_path) {
+  if (value.empty() || value.front() == '/' || value == "in-cluster")
+    return value;
+  return (std::filesystem::path(config_path).parent_path() / value).lexically_normal().string();
+}
+
+// Locates an error at `file:line` with the field, in the one-line form every evictd error has.
+Error located(const std::string& path, Error error) {
+  error.message = path + ":" + std::to_string(error.line) + ": " +
+                  (error.field.empty() ? "" : error.field + ": ") + error.message;
+  return error;
+}
+
+}  // namespace
+
+Result<Config> parse_config(const std::string& text, const std::string& path) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(text);
+  } catch (const YAML::ParserException& e) {
+    return located(path, Error{e.msg, "", e.mark.line + 1});
+  }
+  Config config;
+  config.node_name = host_name();
+  if (!root || root.IsNull())
+    root = YAML::Node(YAML::NodeType::Map);  // an empty file: every default
+  if (!root.IsMap())
+    return located(path, error_at(root, "", "the configuration must be a mapping"));
+  try {
+    for (const auto& entry : root) {
+      const std::string key = entry.first.Scalar();
+      if (std::find(kFields.begin(), kFields.end(), key) == kFields.end()) {
+        std::string known;
+        for (const auto name : kFields)
+          known += (known.empty() ? "" : ", ") + std::string(name);
+        return located(path, error_at(entry.first, key, "unknown field; the fields are " + known));
+      }
+    }
+    auto text_field = [&](const char* key, std::string& target) -> std::optional<Error> {
+      if (!root[key])
+        return std::nullopt;
+      auto value = yaml::scalar(root[key], key);
+      if (!value)
+        return value.error();
+      target = *value;
+      return std::nullopt;
+    };
+    for (auto [key, target] : std::initializer_list<std::pair<const char*, std::string*>>{
+             {"nodeName", &config.node_name},
+             {"kubeconfig", &config.kubeconfig},
+             {"kubeletConfigFile", &config.kubelet_config_file},
+             {"kubepods", &config.kubepods},
+             {"containerRuntimeEndpoint", &config.container_runtime_endpoint},
+             {"podSandboxImage", &config.pod_sandbox_image},
+             {"nodefsPath", &config.nodefs_path},
+             {"stateDirectory", &config.state_directory},
+             {"metricsAddress", &config.metrics_address},
+             {"statusSocket", &config.status_socket},
+             {"statusSocketGroup", &config.status_socket_group}}) {
+      if (auto error = text_field(key, *target))
+        return located(path, *error);
+    }
+    if (config.node_name.empty())
+      return located(path, error_at(root, "nodeName", "is empty and the host has no name"));
+    config.kubeconfig = resolve(config.kubeconfig, path);
+    config.kubelet_config_file = resolve(config.kubelet_config_file, path);
+    if (!config.container_runtime_endpoint.starts_with("unix://")) {
+      return located(
+          path, error_at(root["containerRuntimeEndpoint"], "containerRuntimeEndpoint",
+                         "must be a unix:// socket, not " + config.container_runtime_endpoint));
+    }
+    for (auto [key, target] : {std::pair{"monitoringInterval", &config.monitoring_interval},
+                               std::pair{"imageMinimumGCAge", &config.image_minimum_age}}) {
+      if (!root[key])
+        continue;
+      auto text_value = yaml::scalar(root[key], key);
+      if (!text_value)
+        return located(path, text_value.error());
+      auto parsed = parse_go_duration(*text_value);
+      if (!parsed)
+        return located(path, error_at(root[key], key, parsed.error().message));
+      if (parsed->count() < 0 ||
+          (std::string_view(key) == "monitoringInterval" && parsed->count() == 0)) {
+        return located(path, error_at(root[key], key, "must be positive, not " + *text_value));
+      }
+      *target = *parsed;
+    }
+    if (root["cgroupDriver"]) {
+      const std::string driver = root["cgroupDriver"].Scalar();
+      if (driver != "cgroupfs" && driver != "systemd") {
+        return located(path, error_at(root["cgroupDriver"], "cgroupDriver",
+                                      "must be cgroupfs or systemd, not " + driver));
+      }
+      config.cgroup_driver =
+          driver == "systemd" ? cgroups::CgroupDriver::kSystemd : cgroups::CgroupDriver::kCgroupfs;
+    }
+    if (root["softEvictionMode"]) {
+      const std::string mode = root["softEvictionMode"].Scalar();
+      if (mode != "direct" && mode != "api") {
+        return located(path, error_at(root["softEvictionMode"], "softEvictionMode",
+                                      "must be direct or api, not " + mode));
+      }
+      config.soft_eviction_mode =
+          mode == "api" ? SoftEvictionMode::kApi : SoftEvictionMode::kDirect;
+    }
+    for (auto [key, target] : {std::pair{"dryRun", &config.dry_run},
+                               std::pair{"nodeConditions", &config.node_conditions}}) {
+      if (!root[key])
+        continue;
+      auto flag = yaml::boolean(root[key], key);
+      if (!flag)
+        return located(path, flag.error());
+      *target = *flag;
+    }
+    if (root["logLevel"]) {
+      const std::string level = root["logLevel"].Scalar();
+      static const std::array<std::pair<std::string_view, LogLevel>, 4> kLevels = {
+          {{"debug", LogLevel::kDebug},
+           {"info", LogLevel::kInfo},
+           {"warning", LogLevel::kWarning},
+           {"error", LogLevel::kError}}};
+      const auto found = std::find_if(kLevels.begin(), kLevels.end(),
+                                      [&](const auto& l) { return l.first == level; });
+      if (found == kLevels.end()) {
+        return located(path, error_at(root["logLevel"], "logLevel",
+                                      "must be debug, info, warning or error, not " + level));
+      }
+      config.log_level = found->second;
+    }
+    if (root["eviction"] && !config.kubelet_config_file.empty()) {
+      return located(path, error_at(root["eviction"], "eviction",
+                                    "give the thresholds inline or kubeletConfigFile, not both"));
+    }
+    if (!config.kubelet_config_file.empty()) {
+      YAML::Node kubelet;
+      try {
+        kubelet = YAML::LoadFile(config.kubelet_config_file);
+      } catch (const YAML::Exception& e) {
+        return located(path, error_at(root["kubeletConfigFile"], "kubeletConfigFile",
+                                      "cannot read " + config.kubelet_config_file + ": " + e.msg));
+      }
+      // The kubelet's file has many other fields; only the eviction ones are read.
+      auto eviction = eviction_config_from_yaml(kubelet, "", UnknownKeys::kIgnore);
+      if (!eviction)
+        return located(config.kubelet_config_file, eviction.error());
+      config.eviction = std::move(eviction).value();
+    } else {
+      auto eviction = eviction_config_from_yaml(root["eviction"], "eviction", UnknownKeys::kRefuse);
+      if (!eviction)
+        return located(path, eviction.error());
+      config.eviction = std::move(eviction).value();
+    }
+  } catch (const YAML::Exception& e) {
+    return located(path, Error{e.msg, "", e.mark.line + 1});
+  }
+  return config;
+}
+
+Result<Config> load_config(const std::string& path) {
+  std::ifstream file(path);
+  if (!file)
+    return make_error(path + ": cannot read the configuration");
+  std::stringstream text;
+  text << file.rdbuf();
+  return parse_config(text.str(), path);
+}
+
+std::string describe(const Config& c) {
+  std::ostringstream out;
+  out << "node " << c.node_name
+      << "; API server: " << (c.kubeconfig.empty() ? "none (standalone)" : c.kubeconfig)
+      << "; runtime " << c.container_runtime_endpoint << "; cgroups "
+      << (c.cgroup_driver == cgroups::CgroupDriver::kSystemd ? "systemd" : "cgroupfs") << "/"
+      << c.kubepods << "; every " << format_go_duration(c.monitoring_interval)
+      << "; soft evictions "
+      << (c.soft_eviction_mode == SoftEvictionMode::kApi ? "through the Eviction API" : "direct")
+      << (c.dry_run ? "; DRY RUN" : "") << "\nthresholds:";
+  for (const auto& t : c.eviction.thresholds) {
+    out << "\n  " << signal_name(t.signal) << " < " << t.value.text()
+        << (t.hard() ? " (hard)" : " (soft, grace " + format_go_duration(t.grace_period) + ")");
+    if (t.min_reclaim)
+      out << ", min-reclaim " << t.min_reclaim->text();
+  }
+  out << "\npressure transition period "
+      << format_go_duration(c.eviction.pressure_transition_period) << "; max pod grace period "
+      << c.eviction.max_pod_grace_period_seconds << " s\nstate " << c.state_directory
+      << "; metrics " << c.metrics_address << "; status socket " << c.status_socket;
+  return out.str();
+}
+
+}  // namespace evictd::config

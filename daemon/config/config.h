@@ -1,0 +1,51 @@
+// evictd's configuration file (YAML, docs/configuration.md): every field with its default,
+// validated once at the edge into types; errors name the file, the line, the field and the reason.
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <string>
+
+#include "cgroups/layout.h"
+#include "ranking/duration.h"
+#include "ranking/result.h"
+#include "ranking/threshold.h"
+
+namespace evictd::config {
+
+enum class SoftEvictionMode { kDirect, kApi };
+enum class LogLevel { kDebug, kInfo, kWarning, kError };
+
+struct Config {
+  std::string node_name;  // default: the host name
+  // API server access: a kubeconfig path, "in-cluster", or "" (standalone: no API server).
+  std::string kubeconfig;
+  // The eviction thresholds: inline KubeletConfiguration fields, or read from the kubelet's own
+  // file.
+  EvictionConfig eviction;
+  std::string kubelet_config_file;
+  cgroups::CgroupDriver cgroup_driver = cgroups::CgroupDriver::kCgroupfs;
+  std::string kubepods = "kubepods";
+  std::string container_runtime_endpoint = "unix:///run/containerd/containerd.sock";
+  std::string pod_sandbox_image = "registry.k8s.io/pause:3.10";  // never reclaimed
+  std::string nodefs_path = "/var/lib/kubelet";
+  Nanos monitoring_interval = std::chrono::seconds(1);
+  Nanos image_minimum_age = std::chrono::minutes(2);
+  SoftEvictionMode soft_eviction_mode = SoftEvictionMode::kDirect;
+  bool dry_run = false;
+  bool node_conditions = false;
+  std::string state_directory = "/var/lib/evictd";
+  std::string metrics_address = "127.0.0.1:9851";
+  std::string status_socket = "/run/evictd/evictd.sock";
+  std::string status_socket_group;
+  LogLevel log_level = LogLevel::kInfo;
+};
+
+// Parses and validates a configuration file. Relative paths in it resolve against its directory.
+Result<Config> load_config(const std::string& path);
+// Parses configuration text; `path` names it in errors.
+Result<Config> parse_config(const std::string& text, const std::string& path);
+
+std::string describe(const Config& config);  // a readable summary for check-config and logs
+
+}  // namespace evictd::config

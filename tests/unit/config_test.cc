@@ -1,0 +1,129 @@
+#include "daemon/config/config.h"
+
+#include <gtest/gtest.h>
+
+#include "unit/fake_tree.h"
+
+namespace evictd::config {
+namespace {
+
+using testing_util::FakeTree;
+
+TEST(Config, EmptyFileMeansEveryDefault) {
+  auto config = parse_config("", "/etc/evictd/config.yaml");
+  ASSERT_TRUE(config.ok()) << config.error().message;
+  EXPECT_FALSE(config->node_name.empty());  // the host name
+  EXPECT_EQ(config->container_runtime_endpoint, "unix:///run/containerd/containerd.sock");
+  EXPECT_EQ(config->monitoring_interval, std::chrono::seconds(1));
+  EXPECT_EQ(config->soft_eviction_mode, SoftEvictionMode::kDirect);
+  EXPECT_FALSE(config->dry_run);
+  EXPECT_EQ(config->metrics_address, "127.0.0.1:9851");  // loopback by default
+  EXPECT_EQ(config->eviction.thresholds.size(), 6U);  // the kubelet's Linux defaults + allocatable
+}
+
+TEST(Config, EveryFieldIsRead) {
+  auto config = parse_config(R"(nodeName: node-7
+kubeconfig: kubeconfig.yaml
+cgroupDriver: systemd
+kubepods: pods
+containerRuntimeEndpoint: unix:///run/crio/crio.sock
+monitoringInterval: 500ms
+softEvictionMode: api
+dryRun: true
+nodeConditions: true
+stateDirectory: /var/lib/evictd-test
+metricsAddress: 127.0.0.1:19851
+statusSocket: /run/evictd-test.sock
+logLevel: debug
+eviction:
+  evictionHard: {memory.available: 500Mi}
+  evictionSoft: {memory.available: 1Gi}
+  evictionSoftGracePeriod: {memory.available: 1m}
+  evictionMaxPodGracePeriod: 30
+)",
+                             "/etc/evictd/config.yaml");
+  ASSERT_TRUE(config.ok()) << config.error().message;
+  EXPECT_EQ(config->node_name, "node-7");
+  EXPECT_EQ(config->kubeconfig, "/etc/evictd/kubeconfig.yaml");  // relative to the file
+  EXPECT_EQ(config->cgroup_driver, cgroups::CgroupDriver::kSystemd);
+  EXPECT_EQ(config->monitoring_interval, std::chrono::milliseconds(500));
+  EXPECT_EQ(config->soft_eviction_mode, SoftEvictionMode::kApi);
+  EXPECT_TRUE(config->dry_run);
+  EXPECT_EQ(config->log_level, LogLevel::kDebug);
+  EXPECT_EQ(config->eviction.max_pod_grace_period_seconds, 30);
+  EXPECT_EQ(config->eviction.thresholds.size(), 3U);
+}
+
+struct Bad {
+  const char* text;
+  const char* expected;  // the whole first line of the error
+};
+
+class ConfigRejectTest : public testing::TestWithParam<Bad> {};
+
+TEST_P(ConfigRejectTest, NamesFileLineFieldAndReason) {
+  auto config = parse_config(GetParam().text, "/etc/evictd/config.yaml");
+  ASSERT_FALSE(config.ok());
+  EXPECT_EQ(config.error().message, GetParam().expected);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Table, ConfigRejectTest,
+    testing::Values(
+        Bad{"nodeName: a\nmonitoringIntervall: 1s\n",
+            "/etc/evictd/config.yaml:2: monitoringIntervall: unknown field; the fields are "
+            "nodeName, kubeconfig, "
+            "eviction, kubeletConfigFile, cgroupDriver, kubepods, containerRuntimeEndpoint, "
+            "podSandboxImage, "
+            "nodefsPath, monitoringInterval, imageMinimumGCAge, softEvictionMode, dryRun, "
+            "nodeConditions, "
+            "stateDirectory, metricsAddress, statusSocket, statusSocketGroup, logLevel"},
+        Bad{"cgroupDriver: cgroupv2\n",
+            "/etc/evictd/config.yaml:1: cgroupDriver: must be cgroupfs or systemd, not cgroupv2"},
+        Bad{"monitoringInterval: 0s\n",
+            "/etc/evictd/config.yaml:1: monitoringInterval: must be positive, not 0s"},
+        Bad{"monitoringInterval: 1\n",
+            "/etc/evictd/config.yaml:1: monitoringInterval: missing unit in duration \"1\""},
+        Bad{"dryRun: maybe\n", "/etc/evictd/config.yaml:1: dryRun: must be true or false"},
+        Bad{"containerRuntimeEndpoint: tcp://1.2.3.4:1\n",
+            "/etc/evictd/config.yaml:1: containerRuntimeEndpoint: must be a unix:// socket, not "
+            "tcp://1.2.3.4:1"},
+        Bad{"eviction:\n  evictionHard:\n    memory.available: 0\n",
+            "/etc/evictd/config.yaml:3: eviction.evictionHard[memory.available]: eviction "
+            "threshold memory.available "
+            "must be positive: 0"},
+        Bad{"softEvictionMode: pdb\n",
+            "/etc/evictd/config.yaml:1: softEvictionMode: must be direct or api, not pdb"}));
+
+TEST(Config, ThresholdsFromTheKubeletsOwnConfigFile) {
+  FakeTree tree;
+  tree.write("kubelet/config.yaml", R"(apiVersion: kubelet.config.k8s.io/v1beta1
+kind: KubeletConfiguration
+cgroupDriver: systemd
+clusterDNS: [10.96.0.10]
+evictionHard:
+  memory.available: 200Mi
+  nodefs.available: 5%
+evictionPressureTransitionPeriod: 30s
+)");
+  tree.write("evictd/config.yaml", "kubeletConfigFile: ../kubelet/config.yaml\n");
+  auto config = load_config(tree.path("evictd/config.yaml"));
+  ASSERT_TRUE(config.ok()) << config.error().message;
+  EXPECT_EQ(config->eviction.thresholds.size(), 3U);  // the two + allocatable
+  EXPECT_EQ(config->eviction.pressure_transition_period, std::chrono::seconds(30));
+  tree.write("kubelet/config.yaml", "evictionHard:\n  memory.available: lots\n");
+  auto bad = load_config(tree.path("evictd/config.yaml"));
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.error().message.find(tree.path("evictd/../kubelet/config.yaml").substr(0, 0)), 0U);
+  EXPECT_NE(bad.error().message.find("kubelet/config.yaml:2: evictionHard[memory.available]"),
+            std::string::npos)
+      << bad.error().message;
+  tree.write("evictd/config.yaml", "kubeletConfigFile: ../kubelet/config.yaml\neviction: {}\n");
+  EXPECT_NE(load_config(tree.path("evictd/config.yaml")).error().message.find("not both"),
+            std::string::npos);
+  EXPECT_NE(load_config(tree.path("missing.yaml")).error().message.find("cannot read"),
+            std::string::npos);
+}
+
+}  // namespace
+}  // namespace evictd::config
