@@ -1,5 +1,6 @@
 #include "daemon/kube/eviction_writer.h"
 
+#include <algorithm>
 #include <chrono>
 #include <ctime>
 #include <nlohmann/json.hpp>

@@ -2,6 +2,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <cstdio>
 #include <nlohmann/json.hpp>
 
 #include "ranking/pod_yaml.h"
