@@ -41,6 +41,26 @@ std::shared_ptr<grpc::Channel> make_channel(const CriConfig& config) {
   return grpc::CreateCustomChannel(config.endpoint, grpc::InsecureChannelCredentials(), args);
 }
 
+// One unary call: the request, the deadline, and the reply or an error with the gRPC code.
+template <typename Stub, typename Request, typename Response>
+Result<Response> invoke(const char* method, Stub& stub,
+                        grpc::Status (Stub::*rpc)(grpc::ClientContext*, const Request&, Response*),
+                        const Request& request, std::unique_ptr<grpc::ClientContext> context) {
+  Response response;
+  const grpc::Status status = (stub.*rpc)(context.get(), request, &response);
+  if (!status.ok())
+    return call_error(method, status);
+  return response;
+}
+
+// For calls whose reply carries nothing: success or the error.
+template <typename Response>
+Result<bool> done(Result<Response> result) {
+  if (!result)
+    return result.error();
+  return true;
+}
+
 }  // namespace
 
 Error call_error(const char* method, const grpc::Status& status) {
@@ -70,70 +90,66 @@ std::unique_ptr<grpc::ClientContext> CriClient::context(std::optional<Nanos> tim
 Result<RuntimeVersion> CriClient::version() {
   runtime::v1::VersionRequest request;
   request.set_version("v1");
-  runtime::v1::VersionResponse response;
-  const auto status = runtime_->Version(context().get(), request, &response);
-  if (!status.ok())
-    return call_error("Version", status);
-  return RuntimeVersion{response.runtime_name(), response.runtime_version(),
-                        response.runtime_api_version()};
+  auto response =
+      invoke("Version", *runtime_, &runtime::v1::RuntimeService::Stub::Version, request, context());
+  if (!response)
+    return response.error();
+  return RuntimeVersion{response->runtime_name(), response->runtime_version(),
+                        response->runtime_api_version()};
 }
 
 Result<std::vector<runtime::v1::PodSandbox>> CriClient::list_pod_sandboxes(bool ready_only) {
   runtime::v1::ListPodSandboxRequest request;
   if (ready_only)
     request.mutable_filter()->mutable_state()->set_state(runtime::v1::SANDBOX_READY);
-  runtime::v1::ListPodSandboxResponse response;
-  const auto status = runtime_->ListPodSandbox(context().get(), request, &response);
-  if (!status.ok())
-    return call_error("ListPodSandbox", status);
-  return std::vector<runtime::v1::PodSandbox>(response.items().begin(), response.items().end());
+  auto response = invoke("ListPodSandbox", *runtime_,
+                         &runtime::v1::RuntimeService::Stub::ListPodSandbox, request, context());
+  if (!response)
+    return response.error();
+  return std::vector<runtime::v1::PodSandbox>(response->items().begin(), response->items().end());
 }
 
 Result<std::vector<runtime::v1::Container>> CriClient::list_containers() {
-  runtime::v1::ListContainersRequest request;
-  runtime::v1::ListContainersResponse response;
-  const auto status = runtime_->ListContainers(context().get(), request, &response);
-  if (!status.ok())
-    return call_error("ListContainers", status);
-  return std::vector<runtime::v1::Container>(response.containers().begin(),
-                                             response.containers().end());
+  auto response =
+      invoke("ListContainers", *runtime_, &runtime::v1::RuntimeService::Stub::ListContainers,
+             runtime::v1::ListContainersRequest{}, context());
+  if (!response)
+    return response.error();
+  return std::vector<runtime::v1::Container>(response->containers().begin(),
+                                             response->containers().end());
 }
 
 Result<std::vector<runtime::v1::ContainerStats>> CriClient::list_container_stats() {
-  runtime::v1::ListContainerStatsRequest request;
-  runtime::v1::ListContainerStatsResponse response;
-  const auto status = runtime_->ListContainerStats(context().get(), request, &response);
-  if (!status.ok())
-    return call_error("ListContainerStats", status);
-  return std::vector<runtime::v1::ContainerStats>(response.stats().begin(), response.stats().end());
+  auto response = invoke("ListContainerStats", *runtime_,
+                         &runtime::v1::RuntimeService::Stub::ListContainerStats,
+                         runtime::v1::ListContainerStatsRequest{}, context());
+  if (!response)
+    return response.error();
+  return std::vector<runtime::v1::ContainerStats>(response->stats().begin(),
+                                                  response->stats().end());
 }
 
 Result<std::vector<runtime::v1::PodSandboxStats>> CriClient::list_pod_sandbox_stats() {
-  runtime::v1::ListPodSandboxStatsRequest request;
-  runtime::v1::ListPodSandboxStatsResponse response;
-  const auto status = runtime_->ListPodSandboxStats(context().get(), request, &response);
-  if (!status.ok())
-    return call_error("ListPodSandboxStats", status);
-  return std::vector<runtime::v1::PodSandboxStats>(response.stats().begin(),
-                                                   response.stats().end());
+  auto response = invoke("ListPodSandboxStats", *runtime_,
+                         &runtime::v1::RuntimeService::Stub::ListPodSandboxStats,
+                         runtime::v1::ListPodSandboxStatsRequest{}, context());
+  if (!response)
+    return response.error();
+  return std::vector<runtime::v1::PodSandboxStats>(response->stats().begin(),
+                                                   response->stats().end());
 }
 
 Result<runtime::v1::ImageFsInfoResponse> CriClient::image_fs_info() {
-  runtime::v1::ImageFsInfoRequest request;
-  runtime::v1::ImageFsInfoResponse response;
-  const auto status = images_->ImageFsInfo(context().get(), request, &response);
-  if (!status.ok())
-    return call_error("ImageFsInfo", status);
-  return response;
+  return invoke("ImageFsInfo", *images_, &runtime::v1::ImageService::Stub::ImageFsInfo,
+                runtime::v1::ImageFsInfoRequest{}, context());
 }
 
 Result<std::vector<runtime::v1::Image>> CriClient::list_images() {
-  runtime::v1::ListImagesRequest request;
-  runtime::v1::ListImagesResponse response;
-  const auto status = images_->ListImages(context().get(), request, &response);
-  if (!status.ok())
-    return call_error("ListImages", status);
-  return std::vector<runtime::v1::Image>(response.images().begin(), response.images().end());
+  auto response = invoke("ListImages", *images_, &runtime::v1::ImageService::Stub::ListImages,
+                         runtime::v1::ListImagesRequest{}, context());
+  if (!response)
+    return response.error();
+  return std::vector<runtime::v1::Image>(response->images().begin(), response->images().end());
 }
 
 Result<bool> CriClient::stop_container(const std::string& id, int64_t grace_seconds,
@@ -141,51 +157,37 @@ Result<bool> CriClient::stop_container(const std::string& id, int64_t grace_seco
   runtime::v1::StopContainerRequest request;
   request.set_container_id(id);
   request.set_timeout(grace_seconds);
-  runtime::v1::StopContainerResponse response;
-  const auto status = runtime_->StopContainer(context(timeout).get(), request, &response);
-  if (!status.ok())
-    return call_error("StopContainer", status);
-  return true;
+  return done(invoke("StopContainer", *runtime_, &runtime::v1::RuntimeService::Stub::StopContainer,
+                     request, context(timeout)));
 }
 
 Result<bool> CriClient::stop_pod_sandbox(const std::string& id, Nanos timeout) {
   runtime::v1::StopPodSandboxRequest request;
   request.set_pod_sandbox_id(id);
-  runtime::v1::StopPodSandboxResponse response;
-  const auto status = runtime_->StopPodSandbox(context(timeout).get(), request, &response);
-  if (!status.ok())
-    return call_error("StopPodSandbox", status);
-  return true;
+  return done(invoke("StopPodSandbox", *runtime_,
+                     &runtime::v1::RuntimeService::Stub::StopPodSandbox, request,
+                     context(timeout)));
 }
 
 Result<bool> CriClient::remove_container(const std::string& id) {
   runtime::v1::RemoveContainerRequest request;
   request.set_container_id(id);
-  runtime::v1::RemoveContainerResponse response;
-  const auto status = runtime_->RemoveContainer(context().get(), request, &response);
-  if (!status.ok())
-    return call_error("RemoveContainer", status);
-  return true;
+  return done(invoke("RemoveContainer", *runtime_,
+                     &runtime::v1::RuntimeService::Stub::RemoveContainer, request, context()));
 }
 
 Result<bool> CriClient::remove_pod_sandbox(const std::string& id) {
   runtime::v1::RemovePodSandboxRequest request;
   request.set_pod_sandbox_id(id);
-  runtime::v1::RemovePodSandboxResponse response;
-  const auto status = runtime_->RemovePodSandbox(context().get(), request, &response);
-  if (!status.ok())
-    return call_error("RemovePodSandbox", status);
-  return true;
+  return done(invoke("RemovePodSandbox", *runtime_,
+                     &runtime::v1::RuntimeService::Stub::RemovePodSandbox, request, context()));
 }
 
 Result<bool> CriClient::remove_image(const std::string& image) {
   runtime::v1::RemoveImageRequest request;
   request.mutable_image()->set_image(image);
-  runtime::v1::RemoveImageResponse response;
-  const auto status = images_->RemoveImage(context().get(), request, &response);
-  if (!status.ok())
-    return call_error("RemoveImage", status);
-  return true;
+  return done(invoke("RemoveImage", *images_, &runtime::v1::ImageService::Stub::RemoveImage,
+                     request, context()));
 }
 
 }  // namespace evictd::cri
