@@ -16,6 +16,7 @@
 
 #include "daemon/cri/runtime_pods.h"
 #include "e2e/containerd_harness.h"
+#include "report.h"
 
 namespace evictd {
 namespace {
@@ -23,30 +24,6 @@ namespace {
 using testing_util::ContainerdHarness;
 using testing_util::TestContainer;
 using testing_util::TestPod;
-
-bool has_processes(const TestPod& pod) {
-  const std::string root = "/sys/fs/cgroup/memory" + pod.cgroup_parent;
-  std::error_code error;
-  for (auto it = std::filesystem::recursive_directory_iterator(root, error);
-       !error && it != std::filesystem::recursive_directory_iterator(); it.increment(error)) {
-    if (it->path().filename() != "cgroup.procs")
-      continue;
-    std::ifstream procs(it->path());
-    std::string pid;
-    if (procs >> pid)
-      return true;
-  }
-  return false;
-}
-
-void report(const char* what, std::vector<double> ms) {
-  std::sort(ms.begin(), ms.end());
-  const auto at = [&](double q) {
-    return ms[static_cast<size_t>(q * static_cast<double>(ms.size() - 1) + 0.5)];
-  };
-  std::printf("%-44s n=%-3zu p50=%8.1f ms  p99=%8.1f ms  min=%8.1f ms  max=%8.1f ms\n", what,
-              ms.size(), at(0.5), at(0.99), ms.front(), ms.back());
-}
 
 double cpu_seconds() {
   rusage usage{};
@@ -86,7 +63,7 @@ int run(int per_kind, int discovery_pods) {
         sandbox_ms.push_back(
             std::chrono::duration<double, std::milli>(result.steps.back().duration).count());
       });
-      while (has_processes(pod))
+      while (testing_util::processes_in(pod) > 0)
         std::this_thread::sleep_for(std::chrono::microseconds(500));
       gone_ms.push_back(
           std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started)
@@ -94,12 +71,12 @@ int run(int per_kind, int discovery_pods) {
       stop.join();
       (void)harness.client().remove_pod_sandbox(pod.sandbox_id);
     }
-    report(hard ? "hard stop: request -> last process gone"
-                : "graceful stop: request -> last process gone",
-           gone_ms);
-    report(hard ? "  containerd StopPodSandbox (after hard)"
-                : "  containerd StopPodSandbox (after graceful)",
-           sandbox_ms);
+    bench::report(hard ? "hard stop: request -> last process gone"
+                       : "graceful stop: request -> last process gone",
+                  gone_ms, 1);
+    bench::report(hard ? "  containerd StopPodSandbox (after hard)"
+                       : "  containerd StopPodSandbox (after graceful)",
+                  sandbox_ms, 1);
   }
   for (int i = 0; i < discovery_pods; ++i) {
     TestPod pod;
@@ -130,9 +107,9 @@ int run(int per_kind, int discovery_pods) {
   }
   char what[64];
   std::snprintf(what, sizeof(what), "discovery + stats, %d pods: evictd CPU", discovery_pods);
-  report(what, cpu_ms);
+  bench::report(what, cpu_ms, 1);
   std::snprintf(what, sizeof(what), "discovery + stats, %d pods: wall", discovery_pods);
-  report(what, wall_ms);
+  bench::report(what, wall_ms, 1);
   return 0;
 }
 

@@ -18,6 +18,7 @@
 #include "cgroups/notifier.h"
 #include "cgroups/sampler.h"
 #include "integration/allocating_child.h"
+#include "report.h"
 
 namespace evictd::cgroups {
 namespace {
@@ -30,17 +31,6 @@ uint64_t read_usage(const std::string& dir) {
   uint64_t value = 0;
   file >> value;
   return value;
-}
-
-void report(const char* what, std::vector<double> ms) {
-  if (ms.empty())
-    return;
-  std::sort(ms.begin(), ms.end());
-  const auto at = [&](double q) {
-    return ms[static_cast<size_t>(q * static_cast<double>(ms.size() - 1) + 0.5)];
-  };
-  std::printf("%-28s n=%-3zu p50=%9.3f ms  p99=%9.3f ms  min=%9.3f ms  max=%9.3f ms\n", what,
-              ms.size(), at(0.5), at(0.99), ms.front(), ms.back());
 }
 
 // Polls usage every `interval` from a random phase, as a polling agent would; returns the
@@ -122,9 +112,9 @@ int run(int crossings, int poll_crossings) {
         measure_polling(child, dir, std::chrono::seconds(10), std::max(1, poll_crossings / 2));
   }
   ::rmdir(dir.c_str());
-  report("memcg eventfd (evictd)", eventfd);
-  report("polling every 1 s", poll_1s);
-  report("polling every 10 s (kubelet)", poll_10s);
+  bench::report("memcg eventfd (evictd)", eventfd, 3);
+  bench::report("polling every 1 s", poll_1s, 3);
+  bench::report("polling every 10 s (kubelet)", poll_10s, 3);
   return 0;
 }
 

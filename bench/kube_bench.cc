@@ -13,18 +13,10 @@
 #include "apiserver/fake_apiserver_process.h"
 #include "daemon/kube/eviction_writer.h"
 #include "daemon/kube/pod_source.h"
+#include "report.h"
 
 namespace evictd::kube {
 namespace {
-
-void report(const char* what, std::vector<double> ms) {
-  std::sort(ms.begin(), ms.end());
-  const auto at = [&](double q) {
-    return ms[static_cast<size_t>(q * static_cast<double>(ms.size() - 1) + 0.5)];
-  };
-  std::printf("%-40s n=%-4zu p50=%8.2f ms  p99=%8.2f ms  min=%8.2f ms  max=%8.2f ms\n", what,
-              ms.size(), at(0.5), at(0.99), ms.front(), ms.back());
-}
 
 std::string pod_json(int i) {
   const std::string name = "pod-" + std::to_string(i);
@@ -68,7 +60,7 @@ int run(const std::string& source, int pods, int patches) {
   }
   char what[64];
   std::snprintf(what, sizeof(what), "LIST %d pods into the cache", pods);
-  report(what, list_ms);
+  bench::report(what, list_ms, 2);
   // evictd's own share: parsing the same PodList body into the pod model, without the server.
   auto body = client.call("list", "GET", "/api/v1/pods?fieldSelector=spec.nodeName%3Dnode1");
   std::vector<double> parse_ms;
@@ -85,7 +77,7 @@ int run(const std::string& source, int pods, int patches) {
       return 1;
   }
   std::snprintf(what, sizeof(what), "  of which evictd parses %d pods", pods);
-  report(what, parse_ms);
+  bench::report(what, parse_ms, 2);
   std::printf("%-40s %.2f MiB (%.0f bytes per pod)\n", "heap held by the pod cache",
               cache_bytes / 1048576.0, static_cast<double>(cache_bytes) / pods);
   EvictionWriter writer(client);
@@ -105,7 +97,7 @@ int run(const std::string& source, int pods, int patches) {
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started)
             .count());
   }
-  report("status patch round trip (TLS, reused)", patch_ms);
+  bench::report("status patch round trip (TLS, reused)", patch_ms, 2);
   return 0;
 }
 

@@ -1,5 +1,6 @@
 #include "ranking/yaml_util.h"
 
+#include <algorithm>
 #include <limits>
 
 namespace evictd::yaml {
@@ -62,6 +63,22 @@ std::optional<Error> expect_sequence(const YAML::Node& node, const std::string& 
   if (!node || node.IsSequence() || node.IsNull())
     return std::nullopt;
   return error_at(node, path, "must be a list");
+}
+
+std::optional<Error> refuse_unknown_keys(const YAML::Node& node, const std::string& path,
+                                         std::span<const std::string_view> known,
+                                         std::string_view lead) {
+  for (const auto& entry : node) {
+    const std::string key = entry.first.Scalar();
+    if (std::find(known.begin(), known.end(), key) != known.end())
+      continue;
+    std::string list;
+    for (const auto name : known)
+      list += (list.empty() ? "" : ", ") + std::string(name);
+    return error_at(entry.first, child_path(path, key),
+                    "unknown field; " + std::string(lead) + " " + list);
+  }
+  return std::nullopt;
 }
 
 }  // namespace evictd::yaml

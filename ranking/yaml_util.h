@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -44,5 +45,10 @@ Result<bool> boolean(const YAML::Node& node, const std::string& path);
 // A mapping or null (absent); anything else is an error.
 std::optional<Error> expect_map(const YAML::Node& node, const std::string& path);
 std::optional<Error> expect_sequence(const YAML::Node& node, const std::string& path);
+// Refuses a mapping key that is not in `known`: "unknown field; <lead> a, b, c" at the key's line,
+// so that a typo never passes silently.
+std::optional<Error> refuse_unknown_keys(const YAML::Node& node, const std::string& path,
+                                         std::span<const std::string_view> known,
+                                         std::string_view lead = "expected");
 
 }  // namespace evictd::yaml

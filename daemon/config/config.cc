@@ -72,15 +72,8 @@ Result<Config> parse_config(const std::string& text, const std::string& path) {
   if (!root.IsMap())
     return located(path, error_at(root, "", "the configuration must be a mapping"));
   try {
-    for (const auto& entry : root) {
-      const std::string key = entry.first.Scalar();
-      if (std::find(kFields.begin(), kFields.end(), key) == kFields.end()) {
-        std::string known;
-        for (const auto name : kFields)
-          known += (known.empty() ? "" : ", ") + std::string(name);
-        return located(path, error_at(entry.first, key, "unknown field; the fields are " + known));
-      }
-    }
+    if (auto error = yaml::refuse_unknown_keys(root, "", kFields, "the fields are"))
+      return located(path, *error);
     auto text_field = [&](const char* key, std::string& target) -> std::optional<Error> {
       if (!root[key])
         return std::nullopt;

@@ -60,26 +60,25 @@ Result<std::string> PodSource::list() {
   return resource_version_;
 }
 
-bool PodSource::apply(const std::string& type, const std::string& object_json) {
-  if (type == "BOOKMARK") {
-    const auto object = nlohmann::json::parse(object_json, nullptr, false);
-    if (object.is_discarded())
-      return false;
-    std::lock_guard lock(mutex_);
-    resource_version_ = object["metadata"].value("resourceVersion", resource_version_);
-    return true;
-  }
-  auto pod = pod_from_json(object_json);
-  if (!pod)
+bool PodSource::apply(const std::string& type, const nlohmann::json& object) {
+  if (!object.is_object())
     return false;
-  const auto object = nlohmann::json::parse(object_json, nullptr, false);
+  std::optional<Pod> pod;
+  if (type != "BOOKMARK") {
+    auto parsed = pod_from_json(object.dump());
+    if (!parsed)
+      return false;
+    pod = std::move(parsed).value();
+  }
   std::lock_guard lock(mutex_);
-  if (!object.is_discarded())
+  if (object.contains("metadata"))
     resource_version_ = object["metadata"].value("resourceVersion", resource_version_);
+  if (!pod)
+    return true;  // a bookmark only moves the resourceVersion on
   if (type == "DELETED") {
     by_uid_.erase(pod->uid);
   } else {
-    by_uid_[pod->uid] = std::move(pod).value();
+    by_uid_[pod->uid] = std::move(*pod);
   }
   return true;
 }
@@ -106,7 +105,7 @@ Result<size_t> PodSource::watch(Nanos timeout) {
           gone = status_object.value("code", 0) == 410;
           return false;
         }
-        if (apply(event.value("type", ""), event["object"].dump()))
+        if (apply(event.value("type", ""), event.value("object", nlohmann::json())))
           ++applied;
         return true;
       },

@@ -5,6 +5,7 @@
 
 #include <map>
 #include <mutex>
+#include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <string>
 #include <vector>
@@ -30,7 +31,7 @@ class PodSource {
   size_t relists() const { return relists_; }
 
  private:
-  bool apply(const std::string& type, const std::string& object_json);
+  bool apply(const std::string& type, const nlohmann::json& object);
 
   ApiClient& client_;
   std::string node_name_;

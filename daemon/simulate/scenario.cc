@@ -17,18 +17,8 @@ using yaml::index_path;
 
 std::optional<Error> refuse_unknown_keys(const YAML::Node& node, const std::string& path,
                                          std::initializer_list<std::string_view> known) {
-  for (const auto& entry : node) {
-    const std::string key = entry.first.Scalar();
-    bool found = false;
-    std::string list;
-    for (const auto name : known) {
-      found = found || key == name;
-      list += (list.empty() ? "" : ", ") + std::string(name);
-    }
-    if (!found)
-      return error_at(entry.first, child_path(path, key), "unknown field; expected " + list);
-  }
-  return std::nullopt;
+  return yaml::refuse_unknown_keys(node, path,
+                                   std::span<const std::string_view>(known.begin(), known.size()));
 }
 
 Result<Quantity> quantity(const YAML::Node& node, const std::string& path) {

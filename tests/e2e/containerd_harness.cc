@@ -59,6 +59,21 @@ std::string random_uid() {
 
 }  // namespace
 
+int processes_in(const TestPod& pod) {
+  int count = 0;
+  const std::string root = "/sys/fs/cgroup/memory" + pod.cgroup_parent;
+  std::error_code error;
+  for (auto it = std::filesystem::recursive_directory_iterator(root, error);
+       !error && it != std::filesystem::recursive_directory_iterator(); it.increment(error)) {
+    if (it->path().filename() != "cgroup.procs")
+      continue;
+    std::istringstream procs(read_text(it->path()));
+    for (std::string pid; procs >> pid;)
+      ++count;
+  }
+  return count;
+}
+
 ContainerdHarness::ContainerdHarness()
     : pause_(env("EVICTD_E2E_PAUSE")),
       memhog_(env("EVICTD_E2E_MEMHOG")),

@@ -31,6 +31,10 @@ struct TestPod {
   std::string cgroup_parent;  // /kubepods/...
 };
 
+// Processes left in a pod's memory cgroups (the pod's and every child's), read while they may be
+// disappearing: a cgroup removed mid-scan just ends the scan there.
+int processes_in(const TestPod& pod);
+
 class ContainerdHarness {
  public:
   // Reads EVICTD_E2E_PAUSE, EVICTD_E2E_MEMHOG and EVICTD_E2E_BUILD_IMAGE from the environment.

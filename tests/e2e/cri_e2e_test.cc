@@ -20,6 +20,7 @@ namespace evictd {
 namespace {
 
 using testing_util::ContainerdHarness;
+using testing_util::processes_in;
 using testing_util::TestContainer;
 using testing_util::TestPod;
 
@@ -76,22 +77,6 @@ class CriE2E : public testing::Test {
         return pod;
     }
     return std::nullopt;
-  }
-
-  // Processes left in the pod's memory cgroups (the pod and every child).
-  static int processes_in(const TestPod& pod) {
-    int count = 0;
-    const std::string root = "/sys/fs/cgroup/memory" + pod.cgroup_parent;
-    if (!std::filesystem::exists(root))
-      return 0;
-    for (const auto& entry : std::filesystem::recursive_directory_iterator(root)) {
-      if (entry.path().filename() != "cgroup.procs")
-        continue;
-      std::istringstream procs(read_text(entry.path()));
-      for (std::string pid; procs >> pid;)
-        ++count;
-    }
-    return count;
   }
 
   static inline ContainerdHarness* harness_ = nullptr;
