@@ -1,12 +1,16 @@
 // evictd: the node-pressure eviction agent. This binary carries the subcommands; `simulate` runs
 // the decision core offline on a scenario.
+#include <signal.h>
+
 #include <CLI/CLI.hpp>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
 #include <iostream>
 #include <sstream>
+#include <thread>
 
+#include "daemon/agent/agent.h"
 #include "daemon/config/config.h"
 #include "daemon/simulate/scenario.h"
 #include "daemon/simulate/simulator.h"
@@ -48,6 +52,46 @@ int run_check_config(const std::string& path) {
   return 0;
 }
 
+// Signals are taken by one thread with sigwait, so the handlers may do real work (stop the loop,
+// reload the configuration) without async-signal-safety concerns.
+int run_daemon(const std::string& path) {
+  auto config = evictd::config::load_config(path);
+  if (!config) {
+    std::cerr << config.error().message << "\n";
+    return kExitUsage;
+  }
+  sigset_t signals;
+  sigemptyset(&signals);
+  for (int signal : {SIGTERM, SIGINT, SIGHUP})
+    sigaddset(&signals, signal);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  evictd::agent::Agent agent(std::move(*config), path);
+  if (auto started = agent.start(); !started) {
+    std::cerr << "evictd: " << started.error().message << "\n";
+    return 1;
+  }
+  std::thread signal_thread([&agent, signals] {
+    while (true) {
+      int received = 0;
+      if (sigwait(&signals, &received) != 0)
+        continue;
+      if (received == SIGHUP) {
+        agent.reload();
+        continue;
+      }
+      agent.stop();
+      return;
+    }
+  });
+  const int code = agent.run();
+  // Wake the signal thread if the loop ended by itself.
+  pthread_kill(signal_thread.native_handle(), SIGTERM);
+  signal_thread.join();
+  return code;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -73,6 +117,12 @@ int main(int argc, char** argv) {
       ->add_option("config", config_path, "configuration file (YAML), see docs/configuration.md")
       ->required();
 
+  std::string run_config_path;
+  auto* run = app.add_subcommand("run", "run the daemon");
+  run->add_option("-c,--config", run_config_path,
+                  "configuration file (YAML), see docs/configuration.md")
+      ->required();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -82,5 +132,7 @@ int main(int argc, char** argv) {
     return run_simulate(scenario_path, output);
   if (check_config->parsed())
     return run_check_config(config_path);
+  if (run->parsed())
+    return run_daemon(run_config_path);
   return 0;
 }

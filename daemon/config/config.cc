@@ -16,7 +16,7 @@ namespace {
 
 using yaml::error_at;
 
-constexpr std::array<std::string_view, 19> kFields = {"nodeName",
+constexpr std::array<std::string_view, 20> kFields = {"nodeName",
                                                       "kubeconfig",
                                                       "eviction",
                                                       "kubeletConfigFile",
@@ -27,6 +27,7 @@ constexpr std::array<std::string_view, 19> kFields = {"nodeName",
                                                       "nodefsPath",
                                                       "monitoringInterval",
                                                       "imageMinimumGCAge",
+                                                      "evictedPodMetricRetention",
                                                       "softEvictionMode",
                                                       "dryRun",
                                                       "nodeConditions",
@@ -107,8 +108,10 @@ Result<Config> parse_config(const std::string& text, const std::string& path) {
           path, error_at(root["containerRuntimeEndpoint"], "containerRuntimeEndpoint",
                          "must be a unix:// socket, not " + config.container_runtime_endpoint));
     }
-    for (auto [key, target] : {std::pair{"monitoringInterval", &config.monitoring_interval},
-                               std::pair{"imageMinimumGCAge", &config.image_minimum_age}}) {
+    for (auto [key, target] :
+         {std::pair{"monitoringInterval", &config.monitoring_interval},
+          std::pair{"imageMinimumGCAge", &config.image_minimum_age},
+          std::pair{"evictedPodMetricRetention", &config.evicted_pod_retention}}) {
       if (!root[key])
         continue;
       auto text_value = yaml::scalar(root[key], key);

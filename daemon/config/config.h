@@ -31,6 +31,9 @@ struct Config {
   std::string nodefs_path = "/var/lib/kubelet";
   Nanos monitoring_interval = std::chrono::seconds(1);
   Nanos image_minimum_age = std::chrono::minutes(2);
+  // How long kube_pod_status_reason keeps an evicted pod after its object is gone (or, without an
+  // API server, after the eviction).
+  Nanos evicted_pod_retention = std::chrono::hours(1);
   SoftEvictionMode soft_eviction_mode = SoftEvictionMode::kDirect;
   bool dry_run = false;
   bool node_conditions = false;

@@ -239,6 +239,13 @@ Result<long> ApiClient::stream(const std::string& what, const std::string& path,
   curl_easy_setopt(handle, CURLOPT_WRITEDATA, &sink);
   curl_easy_setopt(handle, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout.count() / 1'000'000));
   curl_easy_setopt(handle, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
+  // Checked about once a second even when no data flows, so that shutdown ends a quiet watch.
+  auto progress = +[](void* cancelled, curl_off_t, curl_off_t, curl_off_t, curl_off_t) -> int {
+    return static_cast<std::atomic<bool>*>(cancelled)->load() ? 1 : 0;
+  };
+  curl_easy_setopt(handle, CURLOPT_XFERINFOFUNCTION, progress);
+  curl_easy_setopt(handle, CURLOPT_XFERINFODATA, &cancelled_);
+  curl_easy_setopt(handle, CURLOPT_NOPROGRESS, 0L);
   const CURLcode code = curl_easy_perform(handle);
   long status = 0;
   curl_easy_getinfo(handle, CURLINFO_RESPONSE_CODE, &status);

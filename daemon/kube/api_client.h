@@ -5,6 +5,7 @@
 
 #include <curl/curl.h>
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <functional>
@@ -52,6 +53,9 @@ class ApiClient {
   Result<long> stream(const std::string& what, const std::string& path,
                       const std::function<bool(std::string_view)>& on_line, Nanos timeout);
 
+  // Ends streams in progress (within about a second) and refuses new ones: for shutdown.
+  void cancel_streams() { cancelled_ = true; }
+
   int attempts_made() const { return attempts_; }  // of the last call, for tests and metrics
 
  private:
@@ -61,7 +65,8 @@ class ApiClient {
   std::string bearer_token();
 
   ApiClientConfig config_;
-  std::mutex mutex_;  // one reused handle (and its connections) per client
+  std::mutex mutex_;
+  std::atomic<bool> cancelled_{false};  // one reused handle (and its connections) per client
   CURL* handle_ = nullptr;
   std::string token_;
   std::filesystem::file_time_type token_mtime_{};

@@ -26,11 +26,10 @@ std::string eviction_status_patch(const EvictionRecord& record) {
                     {"lastTransitionTime", record.time}};
   if (record.generation > 0)
     condition["observedGeneration"] = record.generation;
-  Json patch = {{"status",
-                 {{"phase", "Failed"},
-                  {"reason", "Evicted"},
-                  {"message", record.message},
-                  {"conditions", Json::array({condition})}}}};
+  Json patch = {
+      {"status", {{"phase", "Failed"}, {"reason", "Evicted"}, {"message", record.message}}}};
+  if (record.disruption_target)
+    patch["status"]["conditions"] = Json::array({condition});
   // Guards against patching a different pod that took the same name.
   patch["metadata"] = {{"uid", record.uid}};
   return patch.dump(-1, ' ', false, Json::error_handler_t::replace);

@@ -21,6 +21,8 @@ struct EvictionRecord {
   std::map<std::string, std::string> annotations;  // offending_containers, ... (for the Event)
   std::string node_name;
   std::string time;  // RFC 3339, when evictd decided
+  // Threshold evictions add the DisruptionTarget condition; local-storage limit evictions do not.
+  bool disruption_target = true;
 };
 
 // The JSON bodies, exposed for tests and for the ledger (which replays them after a restart).

@@ -45,6 +45,8 @@ Json to_json(const Record& r) {
     j["annotations"] = r.annotations;
     j["grace"] = r.grace_period_seconds;
     j["hard"] = r.hard;
+    j["disruptionTarget"] = r.disruption_target;
+    j["node"] = r.node_name;
   }
   if (!r.detail.empty())
     j["detail"] = r.detail;
@@ -72,6 +74,8 @@ std::optional<Record> from_json(const Json& j) {
   }
   r.grace_period_seconds = j.value("grace", int64_t{0});
   r.hard = j.value("hard", false);
+  r.disruption_target = j.value("disruptionTarget", false);
+  r.node_name = j.value("node", "");
   r.detail = j.value("detail", "");
   return r;
 }

@@ -41,6 +41,8 @@ struct Record {
   std::map<std::string, std::string> annotations;
   int64_t grace_period_seconds = 0;
   bool hard = false;
+  bool disruption_target = false;  // the status gets the DisruptionTarget condition
+  std::string node_name;
   std::string detail;  // a step's outcome or error
 };
 

@@ -192,7 +192,8 @@ void ContainerdHarness::stop_containerd() {
 
 std::string ContainerdHarness::create_pod(TestPod& pod,
                                           const std::vector<TestContainer>& containers) {
-  pod.uid = random_uid();
+  if (pod.uid.empty())
+    pod.uid = random_uid();
   pod.cgroup_parent = "/kubepods" + (pod.tier.empty() ? "" : "/" + pod.tier) + "/pod" + pod.uid;
   // Like the kubelet, make the pod cgroup first in every v1 hierarchy (runc makes the containers').
   for (const auto& root : cgroup_hierarchies()) {
@@ -225,6 +226,8 @@ std::string ContainerdHarness::create_pod(TestPod& pod,
   (*config->mutable_labels())["io.kubernetes.pod.name"] = pod.name;
   (*config->mutable_labels())["io.kubernetes.pod.namespace"] = pod.namespace_name;
   (*config->mutable_labels())["io.kubernetes.pod.uid"] = pod.uid;
+  for (const auto& [key, value] : pod.annotations)
+    (*config->mutable_annotations())[key] = value;
   config->set_log_directory(dir_ + "/logs/" + pod.uid);
   std::filesystem::create_directories(config->log_directory());
   config->mutable_linux()->set_cgroup_parent(pod.cgroup_parent);

@@ -6,6 +6,7 @@
 // temp dir.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -24,11 +25,13 @@ struct TestContainer {
 struct TestPod {
   std::string name;
   std::string namespace_name = "e2e";
-  std::string uid;
+  std::string uid;   // made up when empty
   std::string tier;  // "burstable", "besteffort", or "" (guaranteed)
   std::string sandbox_id;
   std::vector<std::string> container_ids;
   std::string cgroup_parent;  // /kubepods/...
+  // Sandbox annotations (the kubelet passes the pod's, e.g. kubernetes.io/config.source).
+  std::map<std::string, std::string> annotations;
 };
 
 // Processes left in a pod's memory cgroups (the pod's and every child's), read while they may be

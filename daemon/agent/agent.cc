@@ -1,0 +1,556 @@
+#include "daemon/agent/agent.h"
+
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <set>
+#include <sstream>
+
+#include "cgroups/layout.h"
+#include "cgroups/notifier.h"
+#include "cgroups/pressure_watch.h"
+#include "cgroups/sampler.h"
+#include "daemon/agent/api_cache.h"
+#include "daemon/agent/condition_publisher.h"
+#include "daemon/agent/executor.h"
+#include "daemon/agent/pod_view.h"
+#include "daemon/agent/runtime_cache.h"
+#include "daemon/cri/runtime_pods.h"
+#include "daemon/kube/eviction_writer.h"
+#include "daemon/ledger/ledger.h"
+#include "daemon/log/log.h"
+#include "daemon/metrics/metrics.h"
+#include "evictd_version.h"
+#include "ranking/evaluator.h"
+#include "systemd/notify.h"
+
+namespace evictd::agent {
+namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+
+// Containers, CPU and PSI are read on every tenth of a second... no: every 10 s; decisions need
+// only node signals and each pod's memory and processes, read on every round.
+constexpr std::chrono::seconds kFullSampleEvery{10};
+constexpr std::chrono::seconds kHousekeepingEvery{30};
+
+log::Level log_level(config::LogLevel level) {
+  switch (level) {
+    case config::LogLevel::kDebug:
+      return log::Level::kDebug;
+    case config::LogLevel::kInfo:
+      return log::Level::kInfo;
+    case config::LogLevel::kWarning:
+      return log::Level::kWarning;
+    case config::LogLevel::kError:
+      return log::Level::kError;
+  }
+  return log::Level::kInfo;
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// Processes left in a cgroup and its children; a cgroup removed meanwhile has none.
+int processes_under(const std::string& directory) {
+  std::error_code error;
+  int count = 0;
+  std::ifstream procs(directory + "/cgroup.procs");
+  for (std::string line; std::getline(procs, line);)
+    count += line.empty() ? 0 : 1;
+  for (std::filesystem::directory_iterator it(directory, error), end; !error && it != end;
+       it.increment(error)) {
+    if (it->is_directory(error))
+      count += processes_under(it->path().string());
+  }
+  return count;
+}
+
+std::string human_bytes(int64_t bytes) {
+  char text[32];
+  std::snprintf(text, sizeof(text), "%.1fMi", static_cast<double>(bytes) / (1024.0 * 1024.0));
+  return text;
+}
+
+}  // namespace
+
+struct Agent::State {
+  config::Config config;
+  std::string config_path;
+  std::atomic<bool> stop_requested{false};
+  std::atomic<bool> reload_requested{false};
+
+  systemd::Notifier systemd;
+  cgroups::CgroupLayout layout;
+  FilesystemLayout filesystems = FilesystemLayout::kShared;
+  std::unique_ptr<metrics::Metrics> metrics;
+  std::unique_ptr<ledger::Ledger> ledger;
+  std::unique_ptr<cri::CriClient> cri;
+  std::unique_ptr<cri::PodStopper> stopper;
+  std::mutex reclaimer_mutex;
+  std::unique_ptr<cri::NodeResourceReclaimer> reclaimer;
+  std::unique_ptr<cgroups::Sampler> sampler;
+  std::unique_ptr<cgroups::PressureNotifier> notifier;
+  std::unique_ptr<cgroups::PressureWatch> watch;
+  std::unique_ptr<Evaluator> evaluator;
+  std::unique_ptr<kube::ApiClient> api_writes;
+  std::unique_ptr<kube::ApiClient> api_reads;
+  std::unique_ptr<kube::EvictionWriter> writer;
+  std::unique_ptr<ApiCache> api_cache;
+  std::unique_ptr<ConditionPublisher> conditions;
+  std::unique_ptr<RuntimeCache> runtime;
+  std::unique_ptr<Executor> executor;
+  LimitLookup limits;
+
+  std::mutex cgroups_mutex;
+  std::map<std::string, std::string> evicted_cgroups;  // pod UID -> its memory cgroup directory
+
+  // What the loop reported last, to log changes rather than every round.
+  std::vector<NodeCondition> last_conditions;
+  std::vector<std::string> last_crossed;
+  std::string last_waiting;
+  std::vector<std::string> last_unknown;  // pod cgroups the runtime snapshot lacked
+};
+
+namespace {
+
+// The evaluator's port for node-level reclaim: unused containers and images through the runtime,
+// then a fresh decision sample.
+class RuntimeReclaimPort : public NodeReclaimer {
+ public:
+  RuntimeReclaimPort(std::mutex& mutex, cri::NodeResourceReclaimer& reclaimer,
+                     cgroups::Sampler& sampler, Nanos now)
+      : mutex_(mutex), reclaimer_(reclaimer), sampler_(sampler), now_(now) {}
+
+  std::optional<Observations> reclaim(Signal signal,
+                                      std::span<const ReclaimAction> actions) override {
+    {
+      std::lock_guard lock(mutex_);
+      for (auto action : actions) {
+        const auto report = action == ReclaimAction::kDeleteUnusedImages
+                                ? reclaimer_.delete_unused_images(now_)
+                                : reclaimer_.delete_unused_containers();
+        log::info("node-level reclaim for " + std::string(signal_name(signal)),
+                  {{"action", std::string(reclaim_action_name(action))},
+                   {"freed_bytes", std::to_string(report.bytes_freed)},
+                   {"removed", std::to_string(report.removed.size())},
+                   {"errors", std::to_string(report.errors.size())}});
+      }
+    }
+    return sampler_
+        .sample(cgroups::PressureNotifier::monotonic_now(), cgroups::SampleDepth::kDecision)
+        .observations;
+  }
+
+ private:
+  std::mutex& mutex_;
+  cri::NodeResourceReclaimer& reclaimer_;
+  cgroups::Sampler& sampler_;
+  Nanos now_;
+};
+
+}  // namespace
+
+Agent::Agent(config::Config config, std::string config_path) : state_(std::make_unique<State>()) {
+  state_->config = std::move(config);
+  state_->config_path = std::move(config_path);
+}
+
+Agent::~Agent() {
+  auto& s = *state_;
+  if (s.api_reads)
+    s.api_reads->cancel_streams();
+  if (s.api_cache)
+    s.api_cache->stop();
+  if (s.runtime)
+    s.runtime->stop();
+  if (s.executor)
+    s.executor->stop();
+  if (s.conditions)
+    s.conditions->stop();
+}
+
+void Agent::stop() {
+  state_->stop_requested = true;
+  if (state_->notifier)
+    state_->notifier->interrupt();
+}
+
+void Agent::reload() {
+  state_->reload_requested = true;
+  if (state_->notifier)
+    state_->notifier->interrupt();
+}
+
+Result<bool> Agent::start() {
+  auto& s = *state_;
+  const auto& config = s.config;
+  log::init(log_level(config.log_level));
+
+  auto layout = cgroups::detect_layout(cgroups::parse_mountinfo(read_file("/proc/self/mountinfo")));
+  if (!layout)
+    return make_error("cgroups: " + layout.error().message);
+  s.layout = *layout;
+
+  s.metrics = std::make_unique<metrics::Metrics>(EVICTD_VERSION);
+  if (auto served = s.metrics->serve(config.metrics_address); !served)
+    return served.error();
+
+  if (!config.dry_run) {
+    std::error_code error;
+    std::filesystem::create_directories(config.state_directory, error);
+    chmod(config.state_directory.c_str(), 0700);
+    auto ledger = ledger::Ledger::open(config.state_directory);
+    if (!ledger)
+      return make_error("stateDirectory " + config.state_directory + ": " + ledger.error().message);
+    s.ledger = std::make_unique<ledger::Ledger>(std::move(ledger).value());
+    const auto& replayed = s.ledger->replayed();
+    if (replayed.torn_tail_dropped)
+      log::warning("the ledger's last record was torn (a crash mid-write) and was dropped",
+                   {{"path", s.ledger->path()}});
+    // The ledger feeds the metrics after a restart: pods evicted before it are still evicted.
+    for (const auto& eviction : replayed.evictions) {
+      const auto& d = eviction.decision;
+      s.metrics->pod_evicted(
+          d.namespace_name, d.pod_name, d.pod_uid, d.disruption_target,
+          std::chrono::system_clock::time_point(std::chrono::milliseconds(d.time_unix_ms)));
+    }
+  }
+
+  s.cri = std::make_unique<cri::CriClient>(
+      cri::CriConfig{.endpoint = config.container_runtime_endpoint});
+  if (auto version = s.cri->version(); version) {
+    log::info("container runtime " + version->runtime_name + " " + version->runtime_version,
+              {{"endpoint", config.container_runtime_endpoint}});
+  } else {
+    log::warning("container runtime not answering yet: " + version.error().message,
+                 {{"endpoint", config.container_runtime_endpoint}});
+  }
+  cgroups::SamplerConfig sampler_config;
+  sampler_config.driver = config.cgroup_driver;
+  sampler_config.kubepods = config.kubepods;
+  sampler_config.nodefs_path = config.nodefs_path;
+  if (auto filesystems = cri::discover_filesystems(*s.cri, config.nodefs_path); filesystems) {
+    s.filesystems = filesystems->layout;
+    if (filesystems->layout != FilesystemLayout::kShared)
+      sampler_config.imagefs_path = filesystems->imagefs_mountpoint;
+    if (filesystems->layout == FilesystemLayout::kSplit)
+      sampler_config.containerfs_path = filesystems->containerfs_mountpoint;
+  } else {
+    log::warning("image filesystem unknown, assuming it shares nodefs: " +
+                 filesystems.error().message);
+  }
+  s.stopper = std::make_unique<cri::PodStopper>(*s.cri, config.dry_run);
+  s.reclaimer = std::make_unique<cri::NodeResourceReclaimer>(
+      *s.cri, config.dry_run, config.image_minimum_age,
+      std::vector<std::string>{config.pod_sandbox_image});
+  s.sampler = std::make_unique<cgroups::Sampler>(s.layout, sampler_config);
+  s.limits = cgroup_limit_lookup(s.layout, config.cgroup_driver);
+
+  s.evaluator = std::make_unique<Evaluator>(config.eviction, s.filesystems);
+  for (const auto& warning : s.evaluator->warnings())
+    log::warning(warning);
+
+  s.notifier = std::make_unique<cgroups::PressureNotifier>(config.monitoring_interval);
+  if (!s.notifier->ok())
+    return make_error("cannot create the epoll loop and its timer");
+  s.watch = std::make_unique<cgroups::PressureWatch>(*s.notifier, *s.sampler);
+  for (const auto& line : s.watch->start())
+    log::info("pressure notification: " + line);
+
+  ExecutorPorts ports;
+  ports.stop = [&s](const cri::RuntimePod& pod, int64_t grace, bool hard) {
+    return s.stopper->stop(pod, grace, hard);
+  };
+  ports.find_pod = [&s](const std::string& uid) -> Result<std::optional<cri::RuntimePod>> {
+    auto pods = s.runtime->list_now();
+    if (!pods)
+      return pods.error();
+    for (auto& pod : *pods) {
+      if (pod.uid == uid)
+        return std::optional<cri::RuntimePod>(std::move(pod));
+    }
+    return std::optional<cri::RuntimePod>();
+  };
+  ports.pod_gone = [&s](const std::string& uid) {
+    auto pods = s.runtime->list_now();
+    if (!pods)
+      return false;
+    for (const auto& pod : *pods) {
+      if (pod.uid == uid)
+        return false;
+    }
+    std::lock_guard lock(s.cgroups_mutex);
+    const auto found = s.evicted_cgroups.find(uid);
+    return found == s.evicted_cgroups.end() || processes_under(found->second) == 0;
+  };
+
+  if (!config.kubeconfig.empty()) {
+    auto credentials = config.kubeconfig == "in-cluster" ? kube::in_cluster_credentials()
+                                                         : kube::load_kubeconfig(config.kubeconfig);
+    if (!credentials)
+      return make_error("kubeconfig: " + credentials.error().message);
+    // Writes retry briefly and then wait in the ledger; reads have their own client so that a
+    // slow list never delays a status write.
+    s.api_writes = std::make_unique<kube::ApiClient>(kube::ApiClientConfig{
+        .credentials = *credentials, .timeout = std::chrono::seconds(5), .max_attempts = 3});
+    s.api_reads =
+        std::make_unique<kube::ApiClient>(kube::ApiClientConfig{.credentials = *credentials});
+    s.writer = std::make_unique<kube::EvictionWriter>(*s.api_writes);
+    if (!config.dry_run) {
+      ports.patch_status = [&s](const kube::EvictionRecord& record) {
+        return s.writer->patch_status(record);
+      };
+      ports.post_event = [&s](const kube::EvictionRecord& record) {
+        return s.writer->post_event(record);
+      };
+    }
+    if (config.node_conditions && !config.dry_run)
+      s.conditions = std::make_unique<ConditionPublisher>(*s.api_writes, config.node_name);
+  }
+
+  s.executor = std::make_unique<Executor>(s.ledger.get(), std::move(ports), s.metrics.get(),
+                                          ExecutorOptions{.dry_run = config.dry_run});
+  s.runtime = std::make_unique<RuntimeCache>(
+      *s.cri, std::max<Nanos>(config.monitoring_interval, std::chrono::seconds(1)), s.metrics.get(),
+      [&s](Nanos now) {
+        std::lock_guard lock(s.reclaimer_mutex);
+        s.reclaimer->observe(now);
+      });
+  s.runtime->start();
+  if (s.api_reads) {
+    s.api_cache = std::make_unique<ApiCache>(*s.api_reads, config.node_name, s.metrics.get(),
+                                             [&s] { s.executor->nudge(); });
+    s.api_cache->start();
+  }
+  if (s.conditions)
+    s.conditions->start();
+  s.executor->start();
+
+  log::info("evictd " EVICTD_VERSION " started",
+            {{"node", config.node_name},
+             {"mode", config.dry_run ? "dry-run" : (s.api_reads ? "normal" : "standalone")},
+             {"cgroups", std::string(cgroups::cgroup_version_name(s.layout.version))},
+             {"thresholds", std::to_string(s.evaluator->thresholds().size())},
+             {"metrics", config.metrics_address}});
+  return true;
+}
+
+int Agent::run() {
+  auto& s = *state_;
+  bool ready = false;
+  Nanos last_full{0};
+  auto last_housekeeping = SteadyClock::now();
+  auto last_status = SteadyClock::now() - std::chrono::hours(1);
+  const auto wait_bound = s.systemd.watchdog_interval()
+                              ? std::optional<Nanos>(*s.systemd.watchdog_interval())
+                              : std::nullopt;
+
+  while (!s.stop_requested) {
+    const auto wake = s.notifier->wait(wait_bound);
+    s.systemd.watchdog();
+    if (s.stop_requested)
+      break;
+    if (s.reload_requested.exchange(false)) {
+      auto fresh = config::load_config(s.config_path);
+      if (!fresh) {
+        log::error("reload refused, keeping the running configuration: " + fresh.error().message);
+      } else {
+        s.systemd.reloading("reloading " + s.config_path);
+        if (config::describe(*fresh) != config::describe(s.config)) {
+          s.evaluator = std::make_unique<Evaluator>(fresh->eviction, s.filesystems);
+          log::set_level(log_level(fresh->log_level));
+          for (const auto& [what, before, after] :
+               {std::tuple{"containerRuntimeEndpoint", s.config.container_runtime_endpoint,
+                           fresh->container_runtime_endpoint},
+                std::tuple{"metricsAddress", s.config.metrics_address, fresh->metrics_address},
+                std::tuple{"stateDirectory", s.config.state_directory, fresh->state_directory},
+                std::tuple{"kubeconfig", s.config.kubeconfig, fresh->kubeconfig}}) {
+            if (before != after)
+              log::warning(std::string(what) + " changed; it takes effect at the next restart");
+          }
+          if (fresh->dry_run != s.config.dry_run ||
+              fresh->monitoring_interval != s.config.monitoring_interval)
+            log::warning("dryRun and monitoringInterval take effect at the next restart");
+          s.config.eviction = fresh->eviction;
+          s.config.log_level = fresh->log_level;
+          s.config.evicted_pod_retention = fresh->evicted_pod_retention;
+        }
+        log::info("configuration reloaded", {{"path", s.config_path}});
+        s.systemd.status("running");
+      }
+    }
+
+    const Nanos now = cgroups::PressureNotifier::monotonic_now();
+    const auto depth = (now - last_full >= kFullSampleEvery) ? cgroups::SampleDepth::kFull
+                                                             : cgroups::SampleDepth::kDecision;
+    if (depth == cgroups::SampleDepth::kFull)
+      last_full = now;
+    const auto& sample = s.sampler->sample(now, depth);
+    s.metrics->sample_finished(std::chrono::duration<double>(sample.duration).count());
+    s.watch->rearm(sample, s.evaluator->thresholds());
+    // Copied: node-level reclaim samples again while the evaluator still reads these.
+    const Observations observations = sample.observations;
+
+    auto runtime = s.runtime->snapshot();
+    // A pod that started since the last refresh may be the one causing the pressure: refresh at
+    // once when the cgroups show pods the snapshot lacks (once per new set, so that the leftover
+    // cgroup of a gone pod does not cost a refresh every round).
+    {
+      std::set<std::string_view> known;
+      for (const auto& pod : runtime->pods)
+        known.insert(pod.uid);
+      std::vector<std::string> unknown;
+      for (const auto& pod : sample.pods) {
+        if (!known.contains(pod.uid))
+          unknown.push_back(pod.uid);
+      }
+      if (!unknown.empty() && unknown != s.last_unknown) {
+        s.runtime->refresh_now();
+        runtime = s.runtime->snapshot();
+      }
+      s.last_unknown = std::move(unknown);
+    }
+    SpecLookup specs;
+    if (s.api_cache)
+      specs = [&s](const std::string& uid) { return s.api_cache->find(uid); };
+    const PodView view = build_pod_view(sample, *runtime, specs, s.limits);
+
+    RuntimeReclaimPort reclaim(s.reclaimer_mutex, *s.reclaimer, *s.sampler, now);
+    const Decision decision = s.evaluator->synchronize(observations, view.active, now, &reclaim);
+    const auto decided = cgroups::PressureNotifier::monotonic_now();
+
+    s.metrics->observe_signals(observations, s.evaluator->thresholds());
+    bool memory = false;
+    bool disk = false;
+    bool pid = false;
+    for (auto condition : decision.conditions) {
+      memory |= condition == NodeCondition::kMemoryPressure;
+      disk |= condition == NodeCondition::kDiskPressure;
+      pid |= condition == NodeCondition::kPIDPressure;
+    }
+    s.metrics->node_conditions(memory, disk, pid);
+    if (s.conditions)
+      s.conditions->publish(memory, disk, pid);
+    if (decision.conditions != s.last_conditions) {
+      std::string names;
+      for (auto condition : decision.conditions)
+        names += (names.empty() ? "" : ",") + std::string(condition_name(condition));
+      log::info(names.empty() ? "node pressure ended" : "node pressure: " + names,
+                {{"conditions", names}});
+      s.last_conditions = decision.conditions;
+    }
+    std::vector<std::string> crossed;
+    for (const auto& state : decision.crossed) {
+      crossed.push_back(std::string(signal_name(state.threshold.signal)) + "<" +
+                        state.threshold.value.text() +
+                        (state.threshold.hard() ? "(hard)" : "(soft)"));
+    }
+    if (crossed != s.last_crossed) {
+      for (const auto& line : crossed)
+        log::info("threshold met: " + line, {{"cause", std::string(wake_cause_name(wake.cause))}});
+      s.last_crossed = crossed;
+    }
+    for (const auto& note : decision.notes)
+      log::debug(note);
+
+    if (!decision.evictions.empty()) {
+      const auto& eviction = decision.evictions.front();
+      const auto& entry = view.entries[eviction.pod_index];
+      const auto& runtime_pod = runtime->pods[entry.runtime_index];
+      const std::string signal = eviction.signal ? std::string(signal_name(*eviction.signal))
+                                                 : std::string(eviction_cause_name(eviction.cause));
+      if (is_critical_pod(entry.pod)) {
+        // The evaluator never chooses one; this guard keeps it so whatever changes there.
+        log::error("refusing to evict a critical pod", {{"pod", entry.pod.name}});
+      } else if (s.executor->busy()) {
+        if (s.last_waiting != entry.pod.uid)
+          log::info("next eviction waits for the previous pod to be gone",
+                    {{"pod", entry.pod.name}, {"namespace", entry.pod.namespace_name}});
+        s.last_waiting = entry.pod.uid;
+      } else {
+        s.last_waiting.clear();
+        const int64_t unix_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                    std::chrono::system_clock::now().time_since_epoch())
+                                    .count();
+        ledger::Record record;
+        record.eviction_id = runtime_pod.uid + "-" + std::to_string(unix_ms);
+        record.step = ledger::Step::kDecided;
+        record.time_unix_ms = unix_ms;
+        record.namespace_name = entry.pod.namespace_name;
+        record.pod_name = entry.pod.name;
+        record.pod_uid = entry.pod.uid;
+        record.pod_generation = entry.pod.generation;
+        record.signal = signal;
+        record.message = eviction.message;
+        record.annotations = eviction.annotations;
+        record.grace_period_seconds = eviction.grace_period_seconds;
+        record.hard = decision.to_reclaim && decision.to_reclaim->threshold.hard() &&
+                      eviction.cause == EvictionCause::kThreshold;
+        record.disruption_target = eviction.disruption_target;
+        record.node_name = s.config.node_name;
+        if (!entry.cgroup.empty()) {
+          const std::string root =
+              s.layout.memory_root.empty() ? s.layout.unified_root : s.layout.memory_root;
+          std::lock_guard lock(s.cgroups_mutex);
+          s.evicted_cgroups[entry.pod.uid] = root + "/" + entry.cgroup;
+        }
+        double stats_age = -1;
+        if (decision.to_reclaim && decision.to_reclaim->observation.time)
+          stats_age =
+              std::chrono::duration<double>(now - *decision.to_reclaim->observation.time).count();
+        const double latency = std::chrono::duration<double>(decided - wake.at).count();
+        log::warning("evicting pod " + entry.pod.namespace_name + "/" + entry.pod.name + ": " +
+                         eviction.message,
+                     {{"pod", entry.pod.name},
+                      {"namespace", entry.pod.namespace_name},
+                      {"uid", entry.pod.uid},
+                      {"signal", signal},
+                      {"grace_seconds", std::to_string(eviction.grace_period_seconds)},
+                      {"spec", entry.spec_source == SpecSource::kApiServer ? "api" : "node"},
+                      {"wake", std::string(wake_cause_name(wake.cause))},
+                      {"detection_ms", std::to_string(latency * 1000)},
+                      {"dry_run", s.config.dry_run ? "true" : "false"}});
+        s.metrics->eviction_decided(signal, stats_age, latency);
+        if (!s.config.dry_run) {
+          s.metrics->pod_evicted(entry.pod.namespace_name, entry.pod.name, entry.pod.uid,
+                                 eviction.disruption_target, std::chrono::system_clock::now());
+        }
+        s.executor->submit(EvictionOrder{std::move(record), SteadyClock::now()});
+      }
+    }
+
+    const auto steady_now = SteadyClock::now();
+    if (!ready) {
+      s.systemd.ready("watching " + std::to_string(view.entries.size()) + " pods");
+      ready = true;
+    }
+    if (steady_now - last_status >= std::chrono::seconds(10)) {
+      std::string summary = std::to_string(view.entries.size()) + " pods";
+      if (const auto& memory_signal = observations.get(Signal::kMemoryAvailable))
+        summary += ", memory.available " + human_bytes(memory_signal->available);
+      summary += decision.conditions.empty() ? ", no pressure" : ", under pressure";
+      summary += ", " + std::to_string(s.metrics->evicted_pods()) + " evicted";
+      s.systemd.status(summary);
+      last_status = steady_now;
+    }
+    if (steady_now - last_housekeeping >= kHousekeepingEvery) {
+      std::function<bool(const std::string&)> exists;
+      if (s.api_cache)
+        exists = [&s](const std::string& uid) { return s.api_cache->find(uid).has_value(); };
+      s.metrics->expire(std::chrono::system_clock::now(), s.config.evicted_pod_retention, exists);
+      last_housekeeping = steady_now;
+    }
+  }
+  s.systemd.stopping();
+  log::info("evictd stopping");
+  return 0;
+}
+
+}  // namespace evictd::agent

@@ -1,0 +1,345 @@
+#include "daemon/agent/executor.h"
+
+#include <ctime>
+
+#include "daemon/log/log.h"
+#include "daemon/metrics/metrics.h"
+
+namespace evictd::agent {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+int64_t unix_ms_now() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string rfc3339(int64_t unix_ms) {
+  const std::time_t seconds = unix_ms / 1000;
+  std::tm utc{};
+  gmtime_r(&seconds, &utc);
+  char buffer[32];
+  std::strftime(buffer, sizeof(buffer), "%Y-%m-%dT%H:%M:%SZ", &utc);
+  return buffer;
+}
+
+log::Fields pod_fields(const ledger::Record& decision) {
+  return {{"pod", decision.pod_name},
+          {"namespace", decision.namespace_name},
+          {"uid", decision.pod_uid},
+          {"signal", decision.signal},
+          {"eviction", decision.eviction_id}};
+}
+
+std::string summary(const cri::StopReport& report) {
+  std::string text;
+  for (const auto& step : report.steps) {
+    if (!text.empty())
+      text += "; ";
+    text += step.what + " " + (step.ok ? "ok" : "failed") + " in " +
+            std::to_string(
+                std::chrono::duration_cast<std::chrono::milliseconds>(step.duration).count()) +
+            " ms";
+    if (!step.detail.empty())
+      text += " (" + step.detail + ")";
+  }
+  return text;
+}
+
+}  // namespace
+
+Executor::Executor(ledger::Ledger* ledger, ExecutorPorts ports, metrics::Metrics* metrics,
+                   ExecutorOptions options)
+    : ledger_(ledger), ports_(std::move(ports)), metrics_(metrics), options_(options) {}
+
+Executor::~Executor() {
+  stop();
+}
+
+void Executor::start() {
+  if (ledger_ != nullptr) {
+    for (const auto& state : ledger_->replayed().evictions) {
+      if (state.finished())
+        continue;
+      Work work{state, Clock::now(), true};
+      log::info("resuming an interrupted eviction from the ledger", pod_fields(state.decision));
+      queue_.push_back(std::move(work));
+    }
+  }
+  thread_ = std::thread([this] { run(); });
+}
+
+void Executor::stop() {
+  stopping_ = true;
+  wake_.notify_all();
+  if (thread_.joinable())
+    thread_.join();
+}
+
+bool Executor::submit(EvictionOrder order) {
+  std::lock_guard lock(mutex_);
+  if (current_ || !queue_.empty())
+    return false;
+  Work work;
+  work.state.decision = std::move(order.decision);
+  work.decided_at = order.decided_at;
+  current_ = std::move(work);
+  wake_.notify_all();
+  return true;
+}
+
+bool Executor::busy() const {
+  std::lock_guard lock(mutex_);
+  return current_.has_value() || !queue_.empty();
+}
+
+size_t Executor::pending() const {
+  std::lock_guard lock(mutex_);
+  return pending_.size();
+}
+
+std::vector<EvictionProgress> Executor::history() const {
+  std::lock_guard lock(mutex_);
+  std::vector<EvictionProgress> out = finished_;
+  for (const auto& work : pending_)
+    out.push_back(EvictionProgress{work.state, true});
+  if (current_)
+    out.push_back(EvictionProgress{current_->state, false});
+  return out;
+}
+
+void Executor::nudge() {
+  std::lock_guard lock(mutex_);
+  nudged_ = true;
+  wake_.notify_all();
+}
+
+void Executor::run() {
+  while (!stopping_) {
+    std::optional<Work> work;
+    {
+      std::unique_lock lock(mutex_);
+      const auto ready = [this] {
+        return stopping_ || nudged_ || current_.has_value() || !queue_.empty();
+      };
+      if (pending_.empty())
+        wake_.wait(lock, ready);
+      else
+        wake_.wait_for(lock, options_.retry_interval, ready);
+      if (stopping_)
+        return;
+      nudged_ = false;
+      if (current_)
+        work = *current_;
+      else if (!queue_.empty())
+        work = queue_.front();
+    }
+    if (work) {
+      execute(*work);
+      std::lock_guard lock(mutex_);
+      if (current_ && current_->state.decision.eviction_id == work->state.decision.eviction_id)
+        current_.reset();
+      else if (!queue_.empty())
+        queue_.pop_front();
+      if (work->state.finished())
+        finished_.push_back(EvictionProgress{work->state, false});
+      else
+        pending_.push_back(std::move(*work));
+    }
+    // Retry what waits for the API server; finished evictions leave the pending list.
+    std::vector<Work> retry;
+    {
+      std::lock_guard lock(mutex_);
+      retry.swap(pending_);
+    }
+    for (auto& pending_work : retry) {
+      if (!stopping_)
+        write_pending(pending_work);
+    }
+    std::lock_guard lock(mutex_);
+    for (auto& pending_work : retry) {
+      if (pending_work.state.finished())
+        finished_.push_back(EvictionProgress{pending_work.state, false});
+      else
+        pending_.push_back(std::move(pending_work));
+    }
+    if (finished_.size() > options_.keep_finished)
+      finished_.erase(
+          finished_.begin(),
+          finished_.begin() + static_cast<long>(finished_.size() - options_.keep_finished));
+  }
+}
+
+void Executor::record(Work& work, ledger::Step step, const std::string& detail) {
+  ledger::Record record;
+  if (step == ledger::Step::kDecided) {
+    record = work.state.decision;
+  } else {
+    record.eviction_id = work.state.decision.eviction_id;
+  }
+  record.step = step;
+  record.time_unix_ms = unix_ms_now();
+  record.detail = detail;
+  if (ledger_ != nullptr) {
+    // Written (and on disk) before the step it announces is taken; a failing disk must not stop
+    // the eviction that protects the node, so it is reported and the eviction goes on.
+    if (auto appended = ledger_->append(record); !appended) {
+      log::error("cannot write the eviction ledger: " + appended.error().message,
+                 pod_fields(work.state.decision));
+    }
+  }
+  if (step == ledger::Step::kDecided)
+    work.state.decision = record;
+  else
+    work.state.steps.push_back(record);
+}
+
+kube::EvictionRecord Executor::api_record(const ledger::Record& decision) const {
+  kube::EvictionRecord record;
+  record.namespace_name = decision.namespace_name;
+  record.name = decision.pod_name;
+  record.uid = decision.pod_uid;
+  record.generation = decision.pod_generation;
+  record.message = decision.message;
+  record.annotations = decision.annotations;
+  record.node_name = decision.node_name;
+  record.time = rfc3339(decision.time_unix_ms);
+  record.disruption_target = decision.disruption_target;
+  return record;
+}
+
+void Executor::execute(Work& work) {
+  const auto& decision = work.state.decision;
+  const auto fields = pod_fields(decision);
+  if (options_.dry_run) {
+    const auto pod = ports_.find_pod(decision.pod_uid);
+    if (pod && *pod)
+      ports_.stop(**pod, decision.grace_period_seconds, decision.hard);  // a dry-run stopper
+    log::info("dry-run: would evict " + decision.namespace_name + "/" + decision.pod_name + ": " +
+                  decision.message,
+              fields);
+    ledger::Record done;
+    done.eviction_id = decision.eviction_id;
+    done.step = ledger::Step::kDone;
+    done.detail = "dry-run";
+    work.state.steps.push_back(std::move(done));
+    return;
+  }
+  if (!work.replayed)
+    record(work, ledger::Step::kDecided, "");
+
+  const auto record_for_api = api_record(decision);
+  if (ports_.patch_status && !work.state.has(ledger::Step::kStatusWritten)) {
+    if (auto written = ports_.patch_status(record_for_api)) {
+      record(work, ledger::Step::kStatusWritten, "");
+    } else {
+      if (metrics_ != nullptr)
+        metrics_->api_error();
+      log::warning("pod status not written yet, kept in the ledger: " + written.error().message,
+                   fields);
+    }
+  }
+
+  if (!work.state.has(ledger::Step::kStopped)) {
+    const auto deadline = Clock::now() + options_.wait_for_gone;
+    while (true) {
+      const auto pod = ports_.find_pod(decision.pod_uid);
+      cri::StopReport report;
+      if (pod && !*pod) {
+        record(work, ledger::Step::kStopped, "no ready sandbox left");
+        break;
+      }
+      if (pod)
+        report = ports_.stop(**pod, decision.grace_period_seconds, decision.hard);
+      else
+        report.steps.push_back(
+            cri::StopStep{.what = "ListPodSandbox", .detail = pod.error().message});
+      if (report.stopped) {
+        record(work, ledger::Step::kStopped, summary(report));
+        log::info("stopped the pod through the runtime", [&] {
+          auto with = fields;
+          with.emplace_back("steps", summary(report));
+          return with;
+        }());
+        break;
+      }
+      if (metrics_ != nullptr)
+        metrics_->runtime_error();
+      log::warning("stopping the pod failed, retrying: " + summary(report), fields);
+      if (Clock::now() >= deadline || stopping_) {
+        // The decision is dropped, not the node's protection: the loop decides again on its next
+        // round while the pressure lasts.
+        record(work, ledger::Step::kFailed,
+               "the runtime could not stop the pod: " + summary(report));
+        return;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    }
+  }
+
+  if (ports_.post_event && !work.state.has(ledger::Step::kEventWritten)) {
+    if (auto posted = ports_.post_event(record_for_api)) {
+      record(work, ledger::Step::kEventWritten, "");
+    } else {
+      if (metrics_ != nullptr)
+        metrics_->api_error();
+      log::warning("eviction event not written yet, kept in the ledger: " + posted.error().message,
+                   fields);
+    }
+  }
+
+  // Like the kubelet, wait for the pod to be gone (bounded) before the next eviction.
+  const auto deadline = Clock::now() + options_.wait_for_gone;
+  bool gone = false;
+  while (!stopping_) {
+    if (ports_.pod_gone(decision.pod_uid)) {
+      gone = true;
+      break;
+    }
+    if (Clock::now() >= deadline)
+      break;
+    std::this_thread::sleep_for(options_.poll);
+  }
+  const double seconds = std::chrono::duration<double>(Clock::now() - work.decided_at).count();
+  if (gone) {
+    if (metrics_ != nullptr && !work.replayed)
+      metrics_->eviction_finished(seconds);
+    log::info("pod gone " + std::to_string(static_cast<int64_t>(seconds * 1000)) +
+                  " ms after the decision",
+              fields);
+  } else if (!stopping_) {
+    log::warning("pod not gone within the wait; going on", fields);
+  }
+  finish_if_done(work);
+}
+
+bool Executor::write_pending(Work& work) {
+  const auto& decision = work.state.decision;
+  const auto record_for_api = api_record(decision);
+  if (ports_.patch_status && !work.state.has(ledger::Step::kStatusWritten)) {
+    auto written = ports_.patch_status(record_for_api);
+    if (!written)
+      return false;
+    record(work, ledger::Step::kStatusWritten, "written later");
+    log::info("pending pod status written", pod_fields(decision));
+  }
+  if (ports_.post_event && !work.state.has(ledger::Step::kEventWritten)) {
+    auto posted = ports_.post_event(record_for_api);
+    if (!posted)
+      return false;
+    record(work, ledger::Step::kEventWritten, "written later");
+  }
+  finish_if_done(work);
+  return true;
+}
+
+void Executor::finish_if_done(Work& work) {
+  const bool status_done = !ports_.patch_status || work.state.has(ledger::Step::kStatusWritten);
+  const bool event_done = !ports_.post_event || work.state.has(ledger::Step::kEventWritten);
+  if (status_done && event_done && work.state.has(ledger::Step::kStopped) && !work.state.finished())
+    record(work, ledger::Step::kDone, "");
+}
+
+}  // namespace evictd::agent

@@ -1,0 +1,114 @@
+// Acting on an eviction, beside the loop so that sampling never stalls: each step is written to the
+// ledger before it is taken — the decision, the pod's status (Evicted + DisruptionTarget), the stop
+// through the runtime with the decided grace period, the Event — then, like the kubelet, waiting
+// (bounded) for the pod to be gone before the next threshold eviction. API writes that fail wait in
+// the ledger and are retried until the API server takes them; after a restart, replay finishes
+// whatever was left.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "daemon/cri/runtime_pods.h"
+#include "daemon/kube/eviction_writer.h"
+#include "daemon/ledger/ledger.h"
+
+namespace evictd::metrics {
+class Metrics;
+}
+
+namespace evictd::agent {
+
+// The executor's view of the world, narrow so that tests can stand in for the runtime and the API.
+struct ExecutorPorts {
+  std::function<cri::StopReport(const cri::RuntimePod& pod, int64_t grace_seconds, bool hard)> stop;
+  // The pod as the runtime reports it now (nullopt: no ready sandbox with this UID).
+  // An error when the runtime cannot be asked.
+  std::function<Result<std::optional<cri::RuntimePod>>(const std::string& uid)> find_pod;
+  // Whether the pod is gone: no ready sandbox and no process left in its cgroups.
+  std::function<bool(const std::string& uid)> pod_gone;
+  // Empty when no API server is configured (standalone): nothing to write, nothing pending.
+  std::function<Result<bool>(const kube::EvictionRecord& record)> patch_status;
+  std::function<Result<bool>(const kube::EvictionRecord& record)> post_event;
+};
+
+struct ExecutorOptions {
+  bool dry_run = false;
+  std::chrono::milliseconds wait_for_gone{30'000};  // the kubelet's podCleanupTimeout
+  std::chrono::milliseconds poll{20};
+  std::chrono::milliseconds retry_interval{2'000};
+  size_t keep_finished = 1000;  // finished evictions kept by ledger compaction
+};
+
+struct EvictionOrder {
+  ledger::Record decision;  // step kDecided, complete
+  std::chrono::steady_clock::time_point decided_at;
+};
+
+// One eviction's progress, for status and tests.
+struct EvictionProgress {
+  ledger::EvictionState state;
+  bool pending_writes = false;
+};
+
+class Executor {
+ public:
+  Executor(ledger::Ledger* ledger, ExecutorPorts ports, metrics::Metrics* metrics,
+           ExecutorOptions options);
+  ~Executor();
+  Executor(const Executor&) = delete;
+  Executor& operator=(const Executor&) = delete;
+
+  // Takes over the unfinished evictions of the ledger's replay, then starts the worker.
+  void start();
+  void stop();
+
+  // Hands an eviction over. False (and nothing done) while another is still in flight: the next
+  // threshold eviction waits for the pod to be gone, as the kubelet's does.
+  bool submit(EvictionOrder order);
+  bool busy() const;
+  // Evictions whose API writes are still waiting.
+  size_t pending() const;
+  std::vector<EvictionProgress> history() const;
+  // Wakes the worker to retry pending writes now (the API server is back).
+  void nudge();
+
+ private:
+  struct Work {
+    ledger::EvictionState state;
+    std::chrono::steady_clock::time_point decided_at;
+    bool replayed = false;
+  };
+
+  void run();
+  void execute(Work& work);
+  bool write_pending(Work& work);
+  void record(Work& work, ledger::Step step, const std::string& detail);
+  void finish_if_done(Work& work);
+  kube::EvictionRecord api_record(const ledger::Record& decision) const;
+
+  ledger::Ledger* ledger_;  // null in dry-run: nothing may be replayed for real later
+  ExecutorPorts ports_;
+  metrics::Metrics* metrics_;
+  ExecutorOptions options_;
+
+  mutable std::mutex mutex_;
+  std::condition_variable wake_;
+  std::optional<Work> current_;
+  std::deque<Work> queue_;     // replayed evictions still to stop
+  std::vector<Work> pending_;  // stopped, with API writes waiting
+  std::vector<EvictionProgress> finished_;
+  std::atomic<bool> stopping_{false};
+  bool nudged_ = false;
+  std::thread thread_;
+};
+
+}  // namespace evictd::agent

@@ -1,0 +1,151 @@
+#include "daemon/agent/pod_view.h"
+
+#include <fstream>
+#include <unordered_map>
+
+#include "ranking/quantity.h"
+
+namespace evictd::agent {
+namespace {
+
+QosClass qos_of_tier(cgroups::QosTier tier) {
+  switch (tier) {
+    case cgroups::QosTier::kGuaranteed:
+      return QosClass::kGuaranteed;
+    case cgroups::QosTier::kBurstable:
+      return QosClass::kBurstable;
+    case cgroups::QosTier::kBestEffort:
+      return QosClass::kBestEffort;
+  }
+  return QosClass::kBestEffort;
+}
+
+PodStats stats_of(const cgroups::PodSample* sample,
+                  const std::vector<cri::ContainerRuntimeStats>* runtime_stats) {
+  PodStats stats;
+  if (sample != nullptr) {
+    stats.memory_working_set_bytes = sample->usage.memory.working_set_bytes;
+    stats.process_count = sample->usage.processes;
+  }
+  if (runtime_stats == nullptr)
+    return stats;
+  uint64_t ephemeral = 0;
+  bool any_disk = false;
+  for (const auto& container : *runtime_stats) {
+    ContainerStats out;
+    out.name = container.name;
+    out.memory_working_set_bytes = container.working_set_bytes;
+    out.rootfs_used_bytes = container.rootfs_used_bytes;
+    out.rootfs_inodes_used = container.rootfs_inodes_used;
+    if (container.rootfs_used_bytes) {
+      ephemeral += *container.rootfs_used_bytes;
+      any_disk = true;
+    }
+    stats.containers.push_back(std::move(out));
+  }
+  if (any_disk)
+    stats.ephemeral_storage_used_bytes = ephemeral;
+  return stats;
+}
+
+}  // namespace
+
+Pod reconstruct_pod(const cri::RuntimePod& runtime, std::optional<cgroups::QosTier> tier,
+                    const std::string& cgroup, const LimitLookup& limits) {
+  Pod pod;
+  pod.name = runtime.name;
+  pod.namespace_name = runtime.namespace_name;
+  pod.uid = runtime.uid;
+  for (const auto& [key, value] : runtime.annotations)
+    pod.annotations.emplace(key, value);
+  pod.phase = "Running";
+  if (tier)
+    pod.status_qos_class = qos_of_tier(*tier);
+  for (const auto& runtime_container : runtime.containers) {
+    Container container;
+    container.name = runtime_container.name;
+    if (tier == cgroups::QosTier::kGuaranteed && limits && !cgroup.empty()) {
+      if (auto limit = limits(cgroup, runtime_container.id)) {
+        const auto quantity = Quantity::from_bytes(static_cast<uint64_t>(*limit));
+        container.resources.requests.emplace(std::string(kResourceMemory), quantity);
+        container.resources.limits.emplace(std::string(kResourceMemory), quantity);
+      }
+    }
+    pod.containers.push_back(std::move(container));
+  }
+  return pod;
+}
+
+PodView build_pod_view(const cgroups::NodeSample& sample, const RuntimeSnapshot& runtime,
+                       const SpecLookup& specs, const LimitLookup& limits) {
+  std::unordered_map<std::string_view, const cgroups::PodSample*> samples;
+  samples.reserve(sample.pods.size());
+  for (const auto& pod : sample.pods)
+    samples.emplace(pod.uid, &pod);
+
+  PodView view;
+  view.entries.reserve(runtime.pods.size());
+  for (size_t i = 0; i < runtime.pods.size(); ++i) {
+    const auto& runtime_pod = runtime.pods[i];
+    if (runtime_pod.uid.empty())
+      continue;  // nothing to join on, so nothing evictd may act on
+    PodEntry entry;
+    entry.runtime_index = i;
+    const auto found = samples.find(runtime_pod.uid);
+    const cgroups::PodSample* pod_sample = found != samples.end() ? found->second : nullptr;
+    if (pod_sample != nullptr) {
+      entry.tier = pod_sample->tier;
+      entry.cgroup = pod_sample->cgroup;
+    }
+    std::optional<Pod> spec = specs ? specs(runtime_pod.uid) : std::nullopt;
+    if (spec) {
+      entry.pod = std::move(*spec);
+    } else {
+      entry.pod = reconstruct_pod(runtime_pod, entry.tier, entry.cgroup, limits);
+      entry.spec_source = SpecSource::kNode;
+    }
+    const auto stats = runtime.stats.find(runtime_pod.uid);
+    entry.stats = stats_of(pod_sample, stats != runtime.stats.end() ? &stats->second : nullptr);
+    view.entries.push_back(std::move(entry));
+  }
+  view.active.reserve(view.entries.size());
+  for (const auto& entry : view.entries)
+    view.active.push_back(ActivePod{&entry.pod, &entry.stats});
+  return view;
+}
+
+LimitLookup cgroup_limit_lookup(const cgroups::CgroupLayout& layout, cgroups::CgroupDriver driver) {
+  const bool v1 = !layout.memory_root.empty();
+  const std::string root = v1 ? layout.memory_root : layout.unified_root;
+  const std::string file = v1 ? "memory.limit_in_bytes" : "memory.max";
+  return [root, file, driver](const std::string& pod_cgroup,
+                              const std::string& container_id) -> std::optional<int64_t> {
+    std::vector<std::string> names;
+    if (driver == cgroups::CgroupDriver::kSystemd) {
+      for (const char* prefix : {"cri-containerd-", "crio-", "docker-"})
+        names.push_back(prefix + container_id + ".scope");
+    } else {
+      names.push_back(container_id);
+    }
+    for (const auto& name : names) {
+      std::ifstream in(root + "/" + pod_cgroup + "/" + name + "/" + file);
+      std::string text;
+      if (!(in >> text))
+        continue;
+      if (text == "max")
+        return std::nullopt;
+      try {
+        const long long value = std::stoll(text);
+        // v1 reports "no limit" as a page-rounded LLONG_MAX.
+        if (value <= 0 || value >= (1LL << 62))
+          return std::nullopt;
+        return value;
+      } catch (...) {
+        return std::nullopt;
+      }
+    }
+    return std::nullopt;
+  };
+}
+
+}  // namespace evictd::agent

@@ -1,0 +1,94 @@
+#include "daemon/agent/runtime_cache.h"
+
+#include "cgroups/notifier.h"
+#include "daemon/log/log.h"
+#include "daemon/metrics/metrics.h"
+
+namespace evictd::agent {
+
+RuntimeCache::RuntimeCache(cri::CriClient& client, Nanos interval, metrics::Metrics* metrics,
+                           std::function<void(Nanos)> on_refresh)
+    : client_(client),
+      interval_(interval),
+      metrics_(metrics),
+      on_refresh_(std::move(on_refresh)),
+      snapshot_(std::make_shared<RuntimeSnapshot>()) {}
+
+RuntimeCache::~RuntimeCache() {
+  stop();
+}
+
+void RuntimeCache::start() {
+  refresh();
+  thread_ = std::thread([this] { run(); });
+}
+
+void RuntimeCache::stop() {
+  stopping_ = true;
+  wake_.notify_all();
+  if (thread_.joinable())
+    thread_.join();
+}
+
+void RuntimeCache::refresh_soon() {
+  std::lock_guard lock(mutex_);
+  soon_ = true;
+  wake_.notify_all();
+}
+
+std::shared_ptr<const RuntimeSnapshot> RuntimeCache::snapshot() const {
+  std::lock_guard lock(mutex_);
+  return snapshot_;
+}
+
+Result<std::vector<cri::RuntimePod>> RuntimeCache::list_now() {
+  return cri::discover_pods(client_);
+}
+
+bool RuntimeCache::refresh() {
+  std::lock_guard refreshing(refresh_mutex_);
+  auto pods = cri::discover_pods(client_);
+  Result<std::map<std::string, std::vector<cri::ContainerRuntimeStats>>> stats =
+      pods ? cri::container_stats_by_pod(client_)
+           : Result<std::map<std::string, std::vector<cri::ContainerRuntimeStats>>>(pods.error());
+  if (!pods || !stats) {
+    if (metrics_ != nullptr)
+      metrics_->runtime_error();
+    // Logged on the transition only; the last snapshot stays in use meanwhile.
+    if (connected_.exchange(false) || !ever_refreshed_) {
+      log::warning("container runtime unavailable; acting on its last known pods: " +
+                   (pods ? stats.error().message : pods.error().message));
+      ever_refreshed_ = true;
+    }
+    return false;
+  }
+  auto snapshot = std::make_shared<RuntimeSnapshot>();
+  snapshot->pods = std::move(*pods);
+  snapshot->stats = std::move(*stats);
+  snapshot->time = cgroups::PressureNotifier::monotonic_now();
+  {
+    std::lock_guard lock(mutex_);
+    snapshot_ = std::move(snapshot);
+  }
+  if (!connected_.exchange(true) && ever_refreshed_)
+    log::info("container runtime connection restored");
+  ever_refreshed_ = true;
+  if (on_refresh_)
+    on_refresh_(cgroups::PressureNotifier::monotonic_now());
+  return true;
+}
+
+void RuntimeCache::run() {
+  while (!stopping_) {
+    {
+      std::unique_lock lock(mutex_);
+      wake_.wait_for(lock, interval_, [this] { return stopping_ || soon_; });
+      soon_ = false;
+    }
+    if (stopping_)
+      return;
+    refresh();
+  }
+}
+
+}  // namespace evictd::agent

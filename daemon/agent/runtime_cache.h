@@ -1,0 +1,59 @@
+// The runtime's view of the node, refreshed beside the loop (CRI calls take milliseconds, and the
+// runtime may hang): which pods it runs, with their containers and stats. The loop reads the last
+// snapshot; the connection's loss and return are logged once each and counted.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+#include "daemon/agent/pod_view.h"
+#include "daemon/cri/cri_client.h"
+
+namespace evictd::metrics {
+class Metrics;
+}
+
+namespace evictd::agent {
+
+class RuntimeCache {
+ public:
+  RuntimeCache(cri::CriClient& client, Nanos interval, metrics::Metrics* metrics,
+               std::function<void(Nanos now)> on_refresh = {});
+  ~RuntimeCache();
+
+  // Refreshes once now (so the first round has pods), then keeps refreshing in a thread.
+  void start();
+  void stop();
+  // Asks for a refresh as soon as possible (after an eviction, say).
+  void refresh_soon();
+
+  std::shared_ptr<const RuntimeSnapshot> snapshot() const;
+  bool connected() const { return connected_; }
+  // Refreshes now, in the caller's thread (the loop, when cgroups show pods the snapshot lacks).
+  bool refresh_now() { return refresh(); }
+  // A fresh listing of the runtime's ready pods, bypassing the cache (for acting on a pod).
+  Result<std::vector<cri::RuntimePod>> list_now();
+
+ private:
+  bool refresh();
+  void run();
+
+  cri::CriClient& client_;
+  Nanos interval_;
+  metrics::Metrics* metrics_;
+  std::function<void(Nanos)> on_refresh_;
+  std::mutex refresh_mutex_;  // one refresh at a time
+  mutable std::mutex mutex_;
+  std::condition_variable wake_;
+  bool soon_ = false;
+  std::shared_ptr<const RuntimeSnapshot> snapshot_;
+  std::atomic<bool> connected_{false};
+  bool ever_refreshed_ = false;
+  std::atomic<bool> stopping_{false};
+  std::thread thread_;
+};
+
+}  // namespace evictd::agent

@@ -1,0 +1,208 @@
+#include "daemon/metrics/metrics.h"
+
+#include <prometheus/exposer.h>
+#include <prometheus/text_serializer.h>
+
+#include <exception>
+
+#include "ranking/signal.h"
+
+namespace evictd::metrics {
+namespace {
+
+using prometheus::BuildCounter;
+using prometheus::BuildGauge;
+using prometheus::BuildHistogram;
+
+// Latencies from 100 µs (a kernel notification) to a minute (a graceful stop).
+const prometheus::Histogram::BucketBoundaries kLatencyBuckets = {
+    0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05,
+    0.1,    0.25,    0.5,    1,     2.5,   5,     10,   30,    60};
+const prometheus::Histogram::BucketBoundaries kStopBuckets = {0.05, 0.1, 0.2, 0.3, 0.5, 1,  2,
+                                                              5,    10,  20,  30,  60,  120};
+
+prometheus::Histogram& histogram(prometheus::Registry& registry, const std::string& name,
+                                 const std::string& help,
+                                 const prometheus::Histogram::BucketBoundaries& buckets) {
+  return BuildHistogram().Name(name).Help(help).Register(registry).Add({}, buckets);
+}
+
+}  // namespace
+
+Metrics::Metrics(const std::string& version)
+    : registry_(std::make_shared<prometheus::Registry>()),
+      pod_status_reason_(BuildGauge()
+                             .Name("kube_pod_status_reason")
+                             .Help("The pod status reasons of pods this node evicted "
+                                   "(as kube-state-metrics reports them).")
+                             .Register(*registry_)),
+      evictions_(BuildCounter()
+                     .Name("evictd_evictions_total")
+                     .Help("Pods evicted, by the signal (or local-storage cause) that made evictd "
+                           "evict them.")
+                     .Register(*registry_)),
+      stats_age_(histogram(*registry_, "evictd_eviction_stats_age_seconds",
+                           "Age of the observation an eviction was decided on.", kLatencyBuckets)),
+      detection_latency_(histogram(*registry_, "evictd_detection_latency_seconds",
+                                   "From the wake-up (kernel notification or timer) to the "
+                                   "eviction decision.",
+                                   kLatencyBuckets)),
+      eviction_duration_(histogram(*registry_, "evictd_eviction_duration_seconds",
+                                   "From the eviction decision to the pod's processes being gone.",
+                                   kStopBuckets)),
+      sample_duration_(histogram(*registry_, "evictd_sample_duration_seconds",
+                                 "Wall time of one sample of the node and its pods.",
+                                 kLatencyBuckets)),
+      available_(BuildGauge()
+                     .Name("evictd_signal_available")
+                     .Help("Available amount of each eviction signal (bytes, inodes or PIDs).")
+                     .Register(*registry_)),
+      capacity_(BuildGauge()
+                    .Name("evictd_signal_capacity")
+                    .Help("Capacity of each eviction signal (bytes, inodes or PIDs).")
+                    .Register(*registry_)),
+      threshold_(BuildGauge()
+                     .Name("evictd_eviction_threshold")
+                     .Help("Configured eviction thresholds against the current capacity: the "
+                           "available amount below which the signal is met.")
+                     .Register(*registry_)),
+      condition_(BuildGauge()
+                     .Name("evictd_node_condition")
+                     .Help("Node pressure conditions (1 while the condition holds).")
+                     .Register(*registry_)),
+      runtime_errors_(BuildCounter()
+                          .Name("evictd_runtime_errors_total")
+                          .Help("Failed calls to the container runtime.")
+                          .Register(*registry_)
+                          .Add({})),
+      api_errors_(BuildCounter()
+                      .Name("evictd_api_errors_total")
+                      .Help("Failed calls to the Kubernetes API server.")
+                      .Register(*registry_)
+                      .Add({})) {
+  BuildGauge()
+      .Name("evictd_build_info")
+      .Help("evictd's version; always 1.")
+      .Register(*registry_)
+      .Add({{"version", version}})
+      .Set(1);
+  for (const char* name : {"MemoryPressure", "DiskPressure", "PIDPressure"})
+    condition_.Add({{"condition", name}}).Set(0);
+}
+
+Metrics::~Metrics() = default;
+
+Result<bool> Metrics::serve(const std::string& address) {
+  try {
+    exposer_ = std::make_unique<prometheus::Exposer>(address);
+  } catch (const std::exception& e) {
+    return make_error("metricsAddress " + address + ": cannot listen: " + e.what());
+  }
+  exposer_->RegisterCollectable(registry_);
+  return true;
+}
+
+std::string Metrics::render() const {
+  prometheus::TextSerializer serializer;
+  return serializer.Serialize(registry_->Collect());
+}
+
+void Metrics::pod_evicted(const std::string& namespace_name, const std::string& pod,
+                          const std::string& uid, bool disruption_target,
+                          std::chrono::system_clock::time_point at) {
+  std::lock_guard lock(mutex_);
+  if (evicted_.contains(uid))
+    return;
+  EvictedPod entry;
+  entry.last_seen = at;
+  std::vector<std::string> reasons = {"Evicted"};
+  if (disruption_target)
+    reasons.push_back("TerminationByKubelet");
+  for (const auto& reason : reasons) {
+    auto& gauge = pod_status_reason_.Add(
+        {{"namespace", namespace_name}, {"pod", pod}, {"uid", uid}, {"reason", reason}});
+    gauge.Set(1);
+    entry.gauges.push_back(&gauge);
+  }
+  evicted_.emplace(uid, std::move(entry));
+}
+
+void Metrics::expire(std::chrono::system_clock::time_point now, std::chrono::nanoseconds retention,
+                     const std::function<bool(const std::string& uid)>& object_exists) {
+  std::lock_guard lock(mutex_);
+  for (auto it = evicted_.begin(); it != evicted_.end();) {
+    if (object_exists && object_exists(it->first)) {
+      it->second.last_seen = now;
+      ++it;
+      continue;
+    }
+    if (now - it->second.last_seen < retention) {
+      ++it;
+      continue;
+    }
+    for (auto* gauge : it->second.gauges)
+      pod_status_reason_.Remove(gauge);
+    it = evicted_.erase(it);
+  }
+}
+
+size_t Metrics::evicted_pods() const {
+  std::lock_guard lock(mutex_);
+  return evicted_.size();
+}
+
+void Metrics::eviction_decided(const std::string& signal, double stats_age_seconds,
+                               double detection_latency_seconds) {
+  evictions_.Add({{"signal", signal}}).Increment();
+  if (stats_age_seconds >= 0)
+    stats_age_.Observe(stats_age_seconds);
+  if (detection_latency_seconds >= 0)
+    detection_latency_.Observe(detection_latency_seconds);
+}
+
+void Metrics::eviction_finished(double seconds) {
+  eviction_duration_.Observe(seconds);
+}
+
+void Metrics::observe_signals(const Observations& observations,
+                              const std::vector<Threshold>& thresholds) {
+  for (Signal signal : kAllSignals) {
+    const auto& observation = observations.get(signal);
+    if (!observation)
+      continue;
+    const std::string name(signal_name(signal));
+    available_.Add({{"signal", name}}).Set(static_cast<double>(observation->available));
+    capacity_.Add({{"signal", name}}).Set(static_cast<double>(observation->capacity));
+  }
+  for (const auto& threshold : thresholds) {
+    const auto& observation = observations.get(threshold.signal);
+    if (!observation)
+      continue;
+    const int64_t value =
+        threshold.value
+            .resolve(Quantity::from_int(observation->capacity, QuantityFormat::kBinarySI))
+            .value();
+    threshold_
+        .Add({{"signal", std::string(signal_name(threshold.signal))},
+              {"kind", threshold.hard() ? "hard" : "soft"}})
+        .Set(static_cast<double>(value));
+  }
+}
+
+void Metrics::node_conditions(bool memory, bool disk, bool pid) {
+  condition_.Add({{"condition", "MemoryPressure"}}).Set(memory ? 1 : 0);
+  condition_.Add({{"condition", "DiskPressure"}}).Set(disk ? 1 : 0);
+  condition_.Add({{"condition", "PIDPressure"}}).Set(pid ? 1 : 0);
+}
+
+void Metrics::sample_finished(double seconds) {
+  sample_duration_.Observe(seconds);
+}
+void Metrics::runtime_error() {
+  runtime_errors_.Increment();
+}
+void Metrics::api_error() {
+  api_errors_.Increment();
+}
+
+}  // namespace evictd::metrics

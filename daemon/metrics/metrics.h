@@ -1,0 +1,87 @@
+// evictd's Prometheus metrics (prometheus-cpp): what it evicted — kube_pod_status_reason as
+// kube-state-metrics derives it from an evicted pod's status and condition — and how well it works:
+// evictions by signal, stats age at eviction, detection latency, eviction duration, every signal's
+// available and capacity with the thresholds, node conditions, sample duration, runtime and API
+// errors, build info. Thread-safe: the loop, the eviction executor and scrapes all touch it.
+#pragma once
+
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "ranking/result.h"
+#include "ranking/stats.h"
+#include "ranking/threshold.h"
+
+namespace prometheus {
+class Exposer;
+}
+
+namespace evictd::metrics {
+
+class Metrics {
+ public:
+  explicit Metrics(const std::string& version);
+  ~Metrics();
+
+  // Serves /metrics on `address` ("127.0.0.1:9851"); the error names the address and the reason.
+  Result<bool> serve(const std::string& address);
+  // The text exposition format, as a scrape would get it.
+  std::string render() const;
+
+  // An evicted pod: kube_pod_status_reason{reason="Evicted"} (and reason="TerminationByKubelet"
+  // when the DisruptionTarget condition was set) become 1. `at` is wall-clock time.
+  void pod_evicted(const std::string& namespace_name, const std::string& pod,
+                   const std::string& uid, bool disruption_target,
+                   std::chrono::system_clock::time_point at);
+  // Drops evicted pods whose object is gone (per `object_exists`; always "gone" without an API
+  // server) for longer than `retention`.
+  void expire(std::chrono::system_clock::time_point now, std::chrono::nanoseconds retention,
+              const std::function<bool(const std::string& uid)>& object_exists);
+  size_t evicted_pods() const;
+
+  void eviction_decided(const std::string& signal, double stats_age_seconds,
+                        double detection_latency_seconds);
+  void eviction_finished(double seconds);
+  void observe_signals(const Observations& observations, const std::vector<Threshold>& thresholds);
+  void node_conditions(bool memory, bool disk, bool pid);
+  void sample_finished(double seconds);
+  void runtime_error();
+  void api_error();
+
+ private:
+  struct EvictedPod {
+    std::vector<prometheus::Gauge*> gauges;
+    std::chrono::system_clock::time_point last_seen;
+  };
+
+  std::shared_ptr<prometheus::Registry> registry_;
+  std::unique_ptr<prometheus::Exposer> exposer_;
+  prometheus::Family<prometheus::Gauge>& pod_status_reason_;
+  prometheus::Family<prometheus::Counter>& evictions_;
+  prometheus::Histogram& stats_age_;
+  prometheus::Histogram& detection_latency_;
+  prometheus::Histogram& eviction_duration_;
+  prometheus::Histogram& sample_duration_;
+  prometheus::Family<prometheus::Gauge>& available_;
+  prometheus::Family<prometheus::Gauge>& capacity_;
+  prometheus::Family<prometheus::Gauge>& threshold_;
+  prometheus::Family<prometheus::Gauge>& condition_;
+  prometheus::Counter& runtime_errors_;
+  prometheus::Counter& api_errors_;
+
+  mutable std::mutex mutex_;
+  std::map<std::string, EvictedPod> evicted_;  // by UID
+};
+
+}  // namespace evictd::metrics

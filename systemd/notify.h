@@ -1,0 +1,31 @@
+// The service manager protocol (sd_notify): READY=1 once evictd can protect the node, STATUS= with
+// a one-line summary, WATCHDOG=1 from the loop itself (so a stuck loop, not just a dead process, is
+// restarted), STOPPING=1 on the way out. Every call is a no-op when not run by systemd.
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <string>
+
+namespace evictd::systemd {
+
+class Notifier {
+ public:
+  Notifier();
+
+  bool enabled() const { return enabled_; }
+  // The interval at which the loop must ping, half of WatchdogSec (nullopt when no watchdog).
+  std::optional<std::chrono::microseconds> watchdog_interval() const { return watchdog_; }
+
+  void ready(const std::string& status);
+  void status(const std::string& status);
+  void watchdog();
+  void stopping();
+  void reloading(const std::string& status);
+
+ private:
+  bool enabled_ = false;
+  std::optional<std::chrono::microseconds> watchdog_;
+};
+
+}  // namespace evictd::systemd

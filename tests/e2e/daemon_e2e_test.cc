@@ -1,0 +1,487 @@
+// The evictd binary end to end: a real containerd + runc running kubelet-style pods in a
+// memory-limited kubepods cgroup, the test API server (checked with the real kubectl), and Debian's
+// Prometheus server scraping evictd. Memory pressure from a newly started pod evicts exactly the
+// pod the kubelet would choose (never the critical one), the pod's status and condition are
+// visible through kubectl, kube_pod_status_reason is 1 for it and Prometheus finds it; dry-run
+// stops nothing; with the API server failing the pod is still stopped and its status written
+// later; a SIGKILL between the ledger and the status write is finished by the next start; without
+// an API server (standalone) the node is still protected.
+#include <arpa/inet.h>
+#include <curl/curl.h>
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <random>
+#include <thread>
+
+#include "apiserver/fake_apiserver_process.h"
+#include "daemon/ledger/ledger.h"
+#include "e2e/containerd_harness.h"
+#include "read_text.h"
+
+namespace evictd {
+namespace {
+
+using testing_util::ContainerdHarness;
+using testing_util::processes_in;
+using testing_util::TestContainer;
+using testing_util::TestPod;
+
+constexpr int64_t kMiB = 1024 * 1024;
+constexpr const char* kNode = "e2e-node";
+
+std::string shell(const std::string& command) {
+  std::string output;
+  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
+  if (pipe == nullptr)
+    return "";
+  char buffer[4096];
+  while (size_t n = fread(buffer, 1, sizeof(buffer), pipe))
+    output.append(buffer, n);
+  pclose(pipe);
+  return output;
+}
+
+int free_port() {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address));
+  socklen_t length = sizeof(address);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
+  close(fd);
+  return ntohs(address.sin_port);
+}
+
+// Plain HTTP GET (metrics, Prometheus); "" when nothing answers.
+std::string http_get(const std::string& url) {
+  CURL* handle = curl_easy_init();
+  std::string body;
+  curl_easy_setopt(handle, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(handle, CURLOPT_TIMEOUT_MS, 2000L);
+  curl_easy_setopt(
+      handle, CURLOPT_WRITEFUNCTION, +[](char* data, size_t size, size_t count, void* out) {
+        static_cast<std::string*>(out)->append(data, size * count);
+        return size * count;
+      });
+  curl_easy_setopt(handle, CURLOPT_WRITEDATA, &body);
+  const CURLcode code = curl_easy_perform(handle);
+  curl_easy_cleanup(handle);
+  return code == CURLE_OK ? body : "";
+}
+
+bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (condition())
+      return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return condition();
+}
+
+std::string make_uid() {
+  static std::mt19937_64 random(std::random_device{}());
+  char text[40];
+  std::snprintf(text, sizeof(text), "%08x-0000-4000-8000-%012llx",
+                static_cast<unsigned>(random() & 0xffffffff),
+                static_cast<unsigned long long>(random() & 0xffffffffffffULL));
+  return text;
+}
+
+// One evictd process: its config, its log, SIGTERM or SIGKILL.
+class Daemon {
+ public:
+  Daemon(const std::string& dir, const std::string& config_text) : dir_(dir) {
+    metrics_port_ = free_port();
+    config_ = dir_ + "/evictd-" + std::to_string(metrics_port_) + ".yaml";
+    log_ = dir_ + "/evictd-" + std::to_string(metrics_port_) + ".log";
+    std::ofstream(config_) << config_text << "metricsAddress: 127.0.0.1:" << metrics_port_ << "\n";
+  }
+  ~Daemon() { stop(SIGTERM); }
+
+  bool start() {
+    pid_ = fork();
+    if (pid_ == 0) {
+      const int fd = ::open(log_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+      dup2(fd, 2);
+      const char* binary = std::getenv("EVICTD_BINARY");
+      execl(binary, "evictd", "run", "--config", config_.c_str(), static_cast<char*>(nullptr));
+      _exit(127);
+    }
+    return eventually([this] { return !metrics().empty() || exited(); },
+                      std::chrono::seconds(15)) &&
+           !exited();
+  }
+  // Returns the exit status (or -1 when it had to be killed).
+  int stop(int signal) {
+    if (pid_ <= 0)
+      return 0;
+    kill(pid_, signal);
+    int status = 0;
+    const bool done = eventually([&] { return waitpid(pid_, &status, WNOHANG) == pid_; },
+                                 std::chrono::seconds(10));
+    if (!done) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, &status, 0);
+    }
+    pid_ = -1;
+    return done ? status : -1;
+  }
+  bool exited() {
+    int status = 0;
+    if (pid_ > 0 && waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = -1;
+      return true;
+    }
+    return pid_ <= 0;
+  }
+  std::string metrics() const {
+    return http_get("http://127.0.0.1:" + std::to_string(metrics_port_) + "/metrics");
+  }
+  std::string log() const { return testing_util::read_text(log_); }
+  int metrics_port() const { return metrics_port_; }
+
+ private:
+  std::string dir_;
+  std::string config_;
+  std::string log_;
+  int metrics_port_ = 0;
+  pid_t pid_ = -1;
+};
+
+class DaemonE2eTest : public testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    harness_ = new ContainerdHarness();
+    start_error_ = harness_->start();
+    const char* source = std::getenv("EVICTD_SOURCE_DIR");
+    api_ = new testing_util::FakeApiServer(source != nullptr ? source : ".");
+    if (!start_error_.empty())
+      return;
+    // The node's pods before any pressure: ~310 MiB in a 600 MiB kubepods cgroup whose eviction
+    // point (allocatableMemory.available < 200Mi) is at 400 MiB.
+    start_error_ = add_pod(db_, "db", "", 80,
+                           R"({"requests":{"memory":"128Mi","cpu":"100m"},)"
+                           R"("limits":{"memory":"128Mi","cpu":"100m"}})",
+                           128 * kMiB);
+    if (start_error_.empty())
+      // The biggest user beyond its request, but critical: never evicted.
+      start_error_ = add_pod(proxy_, "proxy", "besteffort", 160, "{}", 0,
+                             R"(,"priority":2000001000,"priorityClassName":"system-node-critical")",
+                             {{"kubernetes.io/config.source", "file"}});
+    if (start_error_.empty())
+      start_error_ = add_pod(batch_, "batch", "besteffort", 40, "{}");
+    if (start_error_.empty())
+      start_error_ = add_pod(web_, "web", "burstable", 30, R"({"requests":{"memory":"20Mi"}})");
+    std::ofstream("/sys/fs/cgroup/memory/kubepods/memory.limit_in_bytes") << 600 * kMiB;
+  }
+  static void TearDownTestSuite() {
+    delete harness_;
+    harness_ = nullptr;
+    delete api_;
+    api_ = nullptr;
+  }
+  void SetUp() override {
+    ASSERT_TRUE(start_error_.empty()) << start_error_;
+    ASSERT_TRUE(api_->running()) << "the test API server did not start";
+    std::string pattern = "/tmp/evictd-daemon-XXXXXX";
+    dir_ = mkdtemp(pattern.data());
+  }
+  void TearDown() override {
+    if (HasFailure()) {
+      for (const auto& entry : std::filesystem::directory_iterator(dir_)) {
+        if (entry.path().extension() == ".log")
+          std::cerr << "---- " << entry.path() << "\n" << testing_util::read_text(entry.path());
+      }
+    }
+    std::filesystem::remove_all(dir_);
+  }
+
+  // A pod in the runtime (and, with `api`, in the API server with the same UID and spec).
+  static std::string add_pod(TestPod& pod, const std::string& name, const std::string& tier,
+                             int mib, const std::string& resources, int64_t limit = 0,
+                             const std::string& spec_extra = "",
+                             std::map<std::string, std::string> annotations = {}, bool api = true) {
+    pod.name = name;
+    pod.namespace_name = "e2e";
+    pod.tier = tier;
+    pod.uid = make_uid();
+    pod.annotations = std::move(annotations);
+    if (api) {
+      std::string annotation_json = "{";
+      for (const auto& [key, value] : pod.annotations)
+        annotation_json +=
+            (annotation_json.size() > 1 ? "," : "") + ("\"" + key + "\":\"" + value + "\"");
+      annotation_json += "}";
+      const std::string qos = tier.empty()          ? "Guaranteed"
+                              : tier == "burstable" ? "Burstable"
+                                                    : "BestEffort";
+      const std::string body =
+          R"({"metadata":{"name":")" + name + R"(","namespace":"e2e","uid":")" + pod.uid +
+          R"(","annotations":)" + annotation_json + R"(},"spec":{"nodeName":")" + kNode +
+          R"(","terminationGracePeriodSeconds":30,"containers":[{"name":"app","resources":)" +
+          resources + "}]" + spec_extra + R"(},"status":{"phase":"Running","qosClass":")" + qos +
+          R"("}})";
+      if (!control("POST", "/_test/pods", body))
+        return "cannot add pod " + name + " to the API server";
+    }
+    return harness_->create_pod(pod, {TestContainer{"app", mib, false, limit}});
+  }
+
+  static bool control(const std::string& verb, const std::string& path,
+                      const std::string& body = "") {
+    CURL* handle = curl_easy_init();
+    const std::string url = api_->url() + path;
+    const std::string ca = api_->dir() + "/certs/ca.crt";
+    curl_slist* headers = curl_slist_append(nullptr, "Content-Type: application/json");
+    curl_easy_setopt(handle, CURLOPT_URL, url.c_str());
+    curl_easy_setopt(handle, CURLOPT_CAINFO, ca.c_str());
+    curl_easy_setopt(handle, CURLOPT_CUSTOMREQUEST, verb.c_str());
+    curl_easy_setopt(handle, CURLOPT_HTTPHEADER, headers);
+    curl_easy_setopt(handle, CURLOPT_POSTFIELDS, body.c_str());
+    curl_easy_setopt(
+        handle, CURLOPT_WRITEFUNCTION,
+        +[](char*, size_t size, size_t count, void*) { return size * count; });
+    const CURLcode code = curl_easy_perform(handle);
+    long status = 0;
+    curl_easy_getinfo(handle, CURLINFO_RESPONSE_CODE, &status);
+    curl_slist_free_all(headers);
+    curl_easy_cleanup(handle);
+    return code == CURLE_OK && status == 200;
+  }
+
+  std::string config(bool api, bool dry_run = false) const {
+    std::string text = std::string("nodeName: ") + kNode + "\n" +
+                       "eviction:\n  evictionHard: {memory.available: \"200Mi\"}\n"
+                       "  evictionPressureTransitionPeriod: 5s\n" +
+                       "containerRuntimeEndpoint: " + harness_->endpoint() + "\n" +
+                       "podSandboxImage: " + ContainerdHarness::kPauseImage + "\n" +
+                       "nodefsPath: " + dir_ + "\n" + "stateDirectory: " + dir_ + "/state\n" +
+                       "monitoringInterval: 1s\n";
+    if (api)
+      text += "kubeconfig: " + api_->dir() + "/kubeconfig\n";
+    if (dry_run)
+      text += "dryRun: true\n";
+    return text;
+  }
+
+  static std::string kubectl(const std::string& args) {
+    return shell("kubectl --kubeconfig " + api_->dir() + "/kubeconfig " + args);
+  }
+  static std::string pod_status(const std::string& name) {
+    return kubectl(
+        "get pod -n e2e " + name +
+        R"( -o jsonpath='{.status.phase} {.status.reason} {.status.conditions[?(@.type=="DisruptionTarget")].reason}')");
+  }
+  // The other pods are all still running.
+  static void expect_bystanders_running() {
+    for (const auto* pod : {&db_, &proxy_, &batch_, &web_})
+      EXPECT_GT(processes_in(*pod), 0) << pod->name << " was stopped";
+  }
+
+  static inline ContainerdHarness* harness_ = nullptr;
+  static inline testing_util::FakeApiServer* api_ = nullptr;
+  static inline std::string start_error_;
+  static inline TestPod db_, proxy_, batch_, web_;
+  std::string dir_;
+};
+
+TEST_F(DaemonE2eTest, EvictsTheKubeletsChoiceAndRecordsItForKubectlAndPrometheus) {
+  Daemon daemon(dir_, config(true));
+  ASSERT_TRUE(daemon.start()) << daemon.log();
+  ASSERT_TRUE(eventually(
+      [&] {
+        return daemon.metrics().find(
+                   "evictd_signal_available{signal=\"allocatableMemory.available\"}") !=
+               std::string::npos;
+      },
+      std::chrono::seconds(10)));
+  EXPECT_EQ(daemon.metrics().find("kube_pod_status_reason{"), std::string::npos)
+      << "nothing is evicted before the pressure";
+
+  TestPod hog;
+  ASSERT_EQ(add_pod(hog, "hog", "burstable", 150, R"({"requests":{"memory":"10Mi"}})"), "");
+  ASSERT_TRUE(eventually([&] { return processes_in(hog) == 0; }, std::chrono::seconds(20)))
+      << "the hog was not evicted";
+  expect_bystanders_running();
+
+  // Kubernetes sees what the kubelet would have written.
+  ASSERT_TRUE(eventually([&] { return pod_status("hog") == "Failed Evicted TerminationByKubelet"; },
+                         std::chrono::seconds(10)))
+      << pod_status("hog");
+  EXPECT_NE(kubectl("get pod -n e2e hog -o jsonpath='{.status.message}'")
+                .find("The node was low on resource: memory."),
+            std::string::npos);
+  const std::string events = kubectl(
+      "get events -n e2e -o jsonpath='{range .items[*]}{.involvedObject.name} {.reason} "
+      "{.type}{\"\\n\"}{end}'");
+  EXPECT_NE(events.find("hog Evicted Warning"), std::string::npos) << events;
+  EXPECT_EQ(pod_status("proxy"), "Running  ");
+
+  // The metric, in a text format promtool accepts.
+  const std::string metrics = daemon.metrics();
+  EXPECT_NE(metrics.find(
+                "kube_pod_status_reason{namespace=\"e2e\",pod=\"hog\",reason=\"Evicted\",uid=\"" +
+                hog.uid + "\"} 1"),
+            std::string::npos)
+      << metrics;
+  EXPECT_NE(metrics.find("evictd_evictions_total{signal=\"allocatableMemory.available\"} 1"),
+            std::string::npos);
+  std::ofstream(dir_ + "/scrape.txt") << metrics;
+  EXPECT_EQ(shell("promtool check metrics < " + dir_ + "/scrape.txt; echo rc=$?"), "rc=0\n");
+
+  // Debian's Prometheus server scrapes evictd and finds the evicted pod.
+  const int prometheus_port = free_port();
+  std::ofstream(dir_ + "/prometheus.yml")
+      << "global: {scrape_interval: 1s}\nscrape_configs:\n- job_name: evictd\n  static_configs:\n"
+      << "  - targets: ['127.0.0.1:" << daemon.metrics_port() << "']\n";
+  const pid_t prometheus = fork();
+  if (prometheus == 0) {
+    const int fd = ::open((dir_ + "/prometheus.log").c_str(), O_WRONLY | O_CREAT, 0644);
+    dup2(fd, 1);
+    dup2(fd, 2);
+    const std::string config_flag = "--config.file=" + dir_ + "/prometheus.yml";
+    const std::string storage_flag = "--storage.tsdb.path=" + dir_ + "/tsdb";
+    const std::string listen_flag =
+        "--web.listen-address=127.0.0.1:" + std::to_string(prometheus_port);
+    execl("/usr/bin/prometheus", "prometheus", config_flag.c_str(), storage_flag.c_str(),
+          listen_flag.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  std::string answer;
+  const bool found = eventually(
+      [&] {
+        answer =
+            http_get("http://127.0.0.1:" + std::to_string(prometheus_port) +
+                     "/api/v1/query?query=kube_pod_status_reason%7Breason%3D%22Evicted%22%7D%3E0");
+        return answer.find("\"pod\":\"hog\"") != std::string::npos;
+      },
+      std::chrono::seconds(30));
+  kill(prometheus, SIGTERM);
+  waitpid(prometheus, nullptr, 0);
+  EXPECT_TRUE(found) << answer << testing_util::read_text(dir_ + "/prometheus.log");
+
+  // The ledger holds the whole eviction, finished.
+  auto replayed = ledger::replay_file(dir_ + "/state/ledger");
+  ASSERT_TRUE(replayed.ok()) << replayed.error().message;
+  ASSERT_EQ(replayed->evictions.size(), 1u);
+  EXPECT_EQ(replayed->evictions[0].decision.pod_name, "hog");
+  EXPECT_TRUE(replayed->evictions[0].has(ledger::Step::kStatusWritten));
+  EXPECT_TRUE(replayed->evictions[0].has(ledger::Step::kStopped));
+  EXPECT_TRUE(replayed->evictions[0].has(ledger::Step::kEventWritten));
+  EXPECT_TRUE(replayed->evictions[0].has(ledger::Step::kDone));
+  EXPECT_EQ(daemon.stop(SIGTERM), 0);
+}
+
+TEST_F(DaemonE2eTest, DryRunDecidesAndLogsButStopsNothing) {
+  Daemon daemon(dir_, config(true, true));
+  ASSERT_TRUE(daemon.start()) << daemon.log();
+  TestPod hog;
+  ASSERT_EQ(add_pod(hog, "dry-hog", "burstable", 150, R"({"requests":{"memory":"10Mi"}})"), "");
+  ASSERT_TRUE(eventually(
+      [&] { return daemon.log().find("dry-run: would evict e2e/dry-hog") != std::string::npos; },
+      std::chrono::seconds(15)))
+      << daemon.log();
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  EXPECT_GT(processes_in(hog), 0);
+  expect_bystanders_running();
+  EXPECT_EQ(pod_status("dry-hog"), "Running  ");
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/state/ledger")) << "dry-run writes no ledger";
+  EXPECT_EQ(daemon.stop(SIGTERM), 0);
+  // Relieve the pressure for the next test.
+  ASSERT_TRUE(harness_->client().stop_pod_sandbox(hog.sandbox_id, std::chrono::seconds(10)).ok());
+  ASSERT_TRUE(eventually([&] { return processes_in(hog) == 0; }, std::chrono::seconds(10)));
+}
+
+TEST_F(DaemonE2eTest, ApiServerFailingDuringEvictionStillStopsThePodAndWritesTheStatusLater) {
+  control("POST", "/_test/faults", R"({"path":"/pods/late-hog/status","status":503,"count":1000})");
+  control("POST", "/_test/faults",
+          R"({"path":"/namespaces/e2e/events","status":503,"count":1000})");
+  Daemon daemon(dir_, config(true));
+  ASSERT_TRUE(daemon.start()) << daemon.log();
+  TestPod hog;
+  ASSERT_EQ(add_pod(hog, "late-hog", "burstable", 150, R"({"requests":{"memory":"10Mi"}})"), "");
+  ASSERT_TRUE(eventually([&] { return processes_in(hog) == 0; }, std::chrono::seconds(25)))
+      << daemon.log();
+  expect_bystanders_running();
+  EXPECT_EQ(pod_status("late-hog"), "Running  ") << "the API server refused every write so far";
+  control("DELETE", "/_test/faults");
+  EXPECT_TRUE(
+      eventually([&] { return pod_status("late-hog") == "Failed Evicted TerminationByKubelet"; },
+                 std::chrono::seconds(15)))
+      << pod_status("late-hog") << daemon.log();
+  EXPECT_EQ(daemon.stop(SIGTERM), 0);
+}
+
+TEST_F(DaemonE2eTest, KilledBetweenLedgerAndStatusWriteTheNextStartFinishesTheEviction) {
+  // The status write hangs long enough to kill evictd after the ledger has the decision.
+  control("POST", "/_test/faults", R"({"path":"/pods/killed-hog/status","delay":30.0,"count":1})");
+  auto daemon = std::make_unique<Daemon>(dir_, config(true));
+  ASSERT_TRUE(daemon->start()) << daemon->log();
+  TestPod hog;
+  ASSERT_EQ(add_pod(hog, "killed-hog", "burstable", 150, R"({"requests":{"memory":"10Mi"}})"), "");
+  ASSERT_TRUE(eventually(
+      [&] {
+        auto replayed = ledger::replay_file(dir_ + "/state/ledger");
+        return replayed.ok() && !replayed->evictions.empty();
+      },
+      std::chrono::seconds(15)))
+      << daemon->log();
+  daemon->stop(SIGKILL);
+  control("DELETE", "/_test/faults");
+  {
+    auto replayed = ledger::replay_file(dir_ + "/state/ledger");
+    ASSERT_TRUE(replayed.ok());
+    ASSERT_EQ(replayed->evictions.size(), 1u);
+    EXPECT_FALSE(replayed->evictions[0].has(ledger::Step::kStatusWritten));
+    EXPECT_FALSE(replayed->evictions[0].has(ledger::Step::kStopped));
+  }
+  EXPECT_GT(processes_in(hog), 0) << "killed before the stop";
+
+  Daemon restarted(dir_, config(true));
+  ASSERT_TRUE(restarted.start()) << restarted.log();
+  ASSERT_TRUE(eventually([&] { return processes_in(hog) == 0; }, std::chrono::seconds(20)))
+      << restarted.log();
+  EXPECT_TRUE(
+      eventually([&] { return pod_status("killed-hog") == "Failed Evicted TerminationByKubelet"; },
+                 std::chrono::seconds(10)))
+      << pod_status("killed-hog");
+  EXPECT_NE(restarted.log().find("resuming an interrupted eviction"), std::string::npos);
+  EXPECT_NE(restarted.metrics().find("pod=\"killed-hog\",reason=\"Evicted\""), std::string::npos)
+      << "the ledger feeds the metrics after a restart";
+  expect_bystanders_running();
+  EXPECT_EQ(restarted.stop(SIGTERM), 0);
+  auto replayed = ledger::replay_file(dir_ + "/state/ledger");
+  ASSERT_TRUE(replayed.ok());
+  size_t done = 0;
+  for (const auto& eviction : replayed->evictions)
+    done += eviction.decision.pod_name == "killed-hog" && eviction.has(ledger::Step::kDone);
+  EXPECT_EQ(done, 1u) << "one eviction, finished once";
+}
+
+TEST_F(DaemonE2eTest, StandaloneWithoutApiServerStillProtectsTheNode) {
+  Daemon daemon(dir_, config(false));
+  ASSERT_TRUE(daemon.start()) << daemon.log();
+  TestPod hog;
+  ASSERT_EQ(add_pod(hog, "lone-hog", "burstable", 150, "{}", 0, "", {}, false), "");
+  ASSERT_TRUE(eventually([&] { return processes_in(hog) == 0; }, std::chrono::seconds(20)))
+      << daemon.log();
+  expect_bystanders_running();
+  EXPECT_NE(daemon.log().find("spec=node"), std::string::npos) << "the spec came from the node";
+  EXPECT_EQ(daemon.stop(SIGTERM), 0);
+}
+
+}  // namespace
+}  // namespace evictd
