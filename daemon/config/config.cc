@@ -4,6 +4,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <array>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -37,7 +38,11 @@ constexpr std::array<std::string_view, 20> kFields = {"nodeName",
                                                       "statusSocketGroup",
                                                       "logLevel"};
 
+// The default node name: NODE_NAME (a DaemonSet sets it from spec.nodeName with the downward API,
+// since a node's name need not be its host name), else the host name.
 std::string host_name() {
+  if (const char* node = std::getenv("NODE_NAME"); node != nullptr && *node != '\0')
+    return node;
   char buffer[256] = {};
   if (gethostname(buffer, sizeof(buffer) - 1) != 0)
     return "";

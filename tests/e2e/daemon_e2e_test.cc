@@ -13,6 +13,7 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -111,11 +112,24 @@ class Daemon {
   }
   ~Daemon() { stop(SIGTERM); }
 
+  // Runs it as systemd would for Type=notify with WatchdogSec: NOTIFY_SOCKET, WATCHDOG_USEC/PID.
+  void notify_to(const std::string& socket_path, int64_t watchdog_usec) {
+    notify_socket_ = socket_path;
+    watchdog_usec_ = watchdog_usec;
+  }
+  const std::string& config_path() const { return config_; }
+  pid_t pid() const { return pid_; }
+
   bool start() {
     pid_ = fork();
     if (pid_ == 0) {
       const int fd = ::open(log_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
       dup2(fd, 2);
+      if (!notify_socket_.empty()) {
+        setenv("NOTIFY_SOCKET", notify_socket_.c_str(), 1);
+        setenv("WATCHDOG_USEC", std::to_string(watchdog_usec_).c_str(), 1);
+        setenv("WATCHDOG_PID", std::to_string(getpid()).c_str(), 1);
+      }
       const char* binary = std::getenv("EVICTD_BINARY");
       execl(binary, "evictd", "run", "--config", config_.c_str(), static_cast<char*>(nullptr));
       _exit(127);
@@ -159,6 +173,8 @@ class Daemon {
   std::string log_;
   int metrics_port_ = 0;
   pid_t pid_ = -1;
+  std::string notify_socket_;
+  int64_t watchdog_usec_ = 0;
 };
 
 class DaemonE2eTest : public testing::Test {
@@ -481,6 +497,63 @@ TEST_F(DaemonE2eTest, StandaloneWithoutApiServerStillProtectsTheNode) {
   expect_bystanders_running();
   EXPECT_NE(daemon.log().find("spec=node"), std::string::npos) << "the spec came from the node";
   EXPECT_EQ(daemon.stop(SIGTERM), 0);
+}
+
+TEST_F(DaemonE2eTest, SpeaksTheServiceManagerProtocolAndReloadsOnSighup) {
+  // A notification socket like systemd's: READY=1 after the first sample, WATCHDOG=1 from the
+  // loop at half the watchdog interval, STOPPING=1 on SIGTERM.
+  const std::string socket_path = dir_ + "/notify";
+  const int notify = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  std::snprintf(address.sun_path, sizeof(address.sun_path), "%s", socket_path.c_str());
+  ASSERT_EQ(bind(notify, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
+  timeval timeout{0, 200'000};
+  setsockopt(notify, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+  std::string received;
+  const auto drain = [&] {
+    char buffer[4096];
+    for (ssize_t n; (n = recv(notify, buffer, sizeof(buffer), 0)) > 0;)
+      received.append(buffer, static_cast<size_t>(n)).append("\n");
+  };
+
+  Daemon daemon(dir_, config(true));
+  daemon.notify_to(socket_path, 2'000'000);
+  ASSERT_TRUE(daemon.start()) << daemon.log();
+  ASSERT_TRUE(eventually(
+      [&] {
+        drain();
+        return received.find("READY=1") != std::string::npos &&
+               received.find("WATCHDOG=1") != std::string::npos;
+      },
+      std::chrono::seconds(10)))
+      << received;
+  EXPECT_NE(received.find("STATUS=watching"), std::string::npos) << received;
+
+  // A bad file is refused and the running configuration kept; a good one is taken.
+  std::ofstream(daemon.config_path(), std::ios::app) << "monitoringIntervall: 5s\n";
+  kill(daemon.pid(), SIGHUP);
+  ASSERT_TRUE(eventually([&] { return daemon.log().find("reload refused") != std::string::npos; },
+                         std::chrono::seconds(5)))
+      << daemon.log();
+  EXPECT_NE(daemon.log().find("monitoringIntervall: unknown field"), std::string::npos);
+  EXPECT_FALSE(daemon.exited());
+  std::string text = testing_util::read_text(daemon.config_path());
+  text.replace(text.find("monitoringIntervall: 5s\n"), 24, "logLevel: debug\n");
+  std::ofstream(daemon.config_path(), std::ios::trunc) << text;
+  kill(daemon.pid(), SIGHUP);
+  ASSERT_TRUE(
+      eventually([&] { return daemon.log().find("configuration reloaded") != std::string::npos; },
+                 std::chrono::seconds(5)))
+      << daemon.log();
+  EXPECT_FALSE(daemon.exited());
+  EXPECT_FALSE(daemon.metrics().empty());
+
+  received.clear();
+  EXPECT_EQ(daemon.stop(SIGTERM), 0);
+  drain();
+  EXPECT_NE(received.find("STOPPING=1"), std::string::npos) << received;
+  close(notify);
 }
 
 }  // namespace
