@@ -253,6 +253,10 @@ Result<bool> Agent::start() {
   s.sampler = std::make_unique<cgroups::Sampler>(s.layout, sampler_config);
   s.limits = cgroup_limit_lookup(s.layout, config.cgroup_driver);
 
+  if (config.soft_eviction_mode == config::SoftEvictionMode::kApi) {
+    log::warning(
+        "softEvictionMode api is not wired into run yet: soft evictions stop the pod directly");
+  }
   s.evaluator = std::make_unique<Evaluator>(config.eviction, s.filesystems);
   for (const auto& warning : s.evaluator->warnings())
     log::warning(warning);

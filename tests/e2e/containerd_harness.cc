@@ -249,6 +249,8 @@ std::string ContainerdHarness::create_pod(TestPod& pod,
     c->mutable_image()->set_image(kMemhogImage);
     c->add_args(std::to_string(spec.mib));
     c->add_args(spec.ignore_term ? "ignore-term" : "term");
+    if (spec.rate_mib_s > 0)
+      c->add_args(std::to_string(spec.rate_mib_s));
     (*c->mutable_labels())["io.kubernetes.container.name"] = spec.name;
     (*c->mutable_labels())["io.kubernetes.pod.name"] = pod.name;
     (*c->mutable_labels())["io.kubernetes.pod.namespace"] = pod.namespace_name;

@@ -20,6 +20,7 @@ struct TestContainer {
   int mib = 16;              // memory the workload allocates
   bool ignore_term = false;  // ignores SIGTERM: only SIGKILL ends it
   int64_t memory_limit = 0;  // bytes; 0 = none
+  int rate_mib_s = 0;        // grow at this rate (a leak) instead of allocating at once
 };
 
 struct TestPod {

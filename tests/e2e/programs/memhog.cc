@@ -1,9 +1,11 @@
 // A test container's workload: allocates and touches N MiB, then waits. "term" exits at SIGTERM (a
 // graceful container); "ignore-term" ignores it, so only SIGKILL after the grace period ends it.
-// Usage: memhog MiB term|ignore-term
+// With a rate, it grows to N MiB at that many MiB per second (a leak), touching each page as it
+// goes. Usage: memhog MiB term|ignore-term [MiB-per-second]
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
@@ -18,6 +20,7 @@ void on_term(int) {
 int main(int argc, char** argv) {
   const long mib = argc > 1 ? std::atol(argv[1]) : 0;
   const bool ignore_term = argc > 2 && std::strcmp(argv[2], "ignore-term") == 0;
+  const long rate = argc > 3 ? std::atol(argv[3]) : 0;
   if (ignore_term) {
     std::signal(SIGTERM, SIG_IGN);
   } else {
@@ -29,8 +32,15 @@ int main(int argc, char** argv) {
         mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
     if (memory == MAP_FAILED)
       return 1;
-    for (size_t offset = 0; offset < bytes; offset += 4096)
-      memory[offset] = 1;
+    // Steps of 1 ms at the given rate; at once without one.
+    const size_t step =
+        rate > 0 ? std::max<size_t>(4096, (static_cast<size_t>(rate) << 20) / 1000) : bytes;
+    for (size_t start = 0; start < bytes && stop == 0; start += step) {
+      for (size_t offset = start; offset < std::min(bytes, start + step); offset += 4096)
+        memory[offset] = 1;
+      if (rate > 0)
+        usleep(1000);
+    }
   }
   while (stop == 0)
     pause();
