@@ -1,0 +1,410 @@
+// The daemon's parts with stand-ins for the runtime and the API server: the executor's step order
+// and ledger records, pending API writes, replay after a crash, dry-run and a runtime that cannot
+// stop a pod; the pod view's join and the specs rebuilt from the node (standalone); the metrics'
+// kube_pod_status_reason, its retention, and a scrape that promtool accepts.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <thread>
+
+#include "daemon/agent/executor.h"
+#include "daemon/agent/pod_view.h"
+#include "daemon/metrics/metrics.h"
+#include "ranking/pod.h"
+
+namespace evictd::agent {
+namespace {
+
+bool eventually(const std::function<bool()>& condition) {
+  for (int i = 0; i < 300; ++i) {
+    if (condition())
+      return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return condition();
+}
+
+// A runtime and an API server that record what was asked of them.
+struct FakeWorld {
+  std::mutex mutex;
+  std::vector<std::string> calls;
+  bool pod_running = true;
+  bool api_up = true;
+  bool runtime_can_stop = true;
+
+  void note(const std::string& call) {
+    std::lock_guard lock(mutex);
+    calls.push_back(call);
+  }
+  std::vector<std::string> seen() {
+    std::lock_guard lock(mutex);
+    return calls;
+  }
+
+  ExecutorPorts ports(bool with_api = true) {
+    ExecutorPorts ports;
+    ports.stop = [this](const cri::RuntimePod& pod, int64_t grace, bool hard) {
+      note("stop " + pod.name + " grace=" + std::to_string(grace) + (hard ? " hard" : ""));
+      cri::StopReport report;
+      std::lock_guard lock(mutex);
+      report.stopped = runtime_can_stop;
+      report.steps.push_back(cri::StopStep{"StopPodSandbox", {}, runtime_can_stop, ""});
+      if (runtime_can_stop)
+        pod_running = false;
+      return report;
+    };
+    ports.find_pod = [this](const std::string& uid) -> Result<std::optional<cri::RuntimePod>> {
+      std::lock_guard lock(mutex);
+      if (!pod_running)
+        return std::optional<cri::RuntimePod>();
+      cri::RuntimePod pod;
+      pod.uid = uid;
+      pod.name = "web";
+      return std::optional<cri::RuntimePod>(pod);
+    };
+    ports.pod_gone = [this](const std::string&) {
+      std::lock_guard lock(mutex);
+      return !pod_running;
+    };
+    if (with_api) {
+      ports.patch_status = [this](const kube::EvictionRecord& record) -> Result<bool> {
+        note("status " + record.name + (record.disruption_target ? " +DisruptionTarget" : ""));
+        std::lock_guard lock(mutex);
+        if (!api_up)
+          return make_error("patch pods/status: 503");
+        return true;
+      };
+      ports.post_event = [this](const kube::EvictionRecord& record) -> Result<bool> {
+        note("event " + record.name);
+        std::lock_guard lock(mutex);
+        if (!api_up)
+          return make_error("create events: 503");
+        return true;
+      };
+    }
+    return ports;
+  }
+};
+
+ledger::Record decision(const std::string& id = "e1") {
+  ledger::Record record;
+  record.eviction_id = id;
+  record.step = ledger::Step::kDecided;
+  record.time_unix_ms = 1'795'000'000'000;
+  record.namespace_name = "shop";
+  record.pod_name = "web";
+  record.pod_uid = "uid-web";
+  record.signal = "memory.available";
+  record.message = "The node was low on resource: memory. ";
+  record.grace_period_seconds = 1;
+  record.hard = true;
+  record.disruption_target = true;
+  record.node_name = "node1";
+  return record;
+}
+
+std::vector<std::string> steps_in(const std::string& directory) {
+  auto replayed = ledger::replay_file(directory + "/ledger");
+  std::vector<std::string> out;
+  if (!replayed.ok())
+    return {"unreadable: " + replayed.error().message};
+  for (const auto& eviction : replayed->evictions) {
+    out.emplace_back(ledger::step_name(eviction.decision.step));
+    for (const auto& step : eviction.steps)
+      out.emplace_back(ledger::step_name(step.step));
+  }
+  return out;
+}
+
+class ExecutorTest : public testing::Test {
+ protected:
+  void SetUp() override {
+    std::string pattern = "/tmp/evictd-executor-XXXXXX";
+    dir_ = mkdtemp(pattern.data());
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  std::unique_ptr<ledger::Ledger> open_ledger() {
+    auto opened = ledger::Ledger::open(dir_);
+    EXPECT_TRUE(opened.ok()) << opened.error().message;
+    return std::make_unique<ledger::Ledger>(std::move(opened).value());
+  }
+  static ExecutorOptions fast() {
+    ExecutorOptions options;
+    options.wait_for_gone = std::chrono::milliseconds(500);
+    options.poll = std::chrono::milliseconds(5);
+    options.retry_interval = std::chrono::milliseconds(50);
+    return options;
+  }
+  std::string dir_;
+};
+
+TEST_F(ExecutorTest, TakesTheStepsInOrderEachRecordedBeforeItIsTaken) {
+  FakeWorld world;
+  auto ledger = open_ledger();
+  Executor executor(ledger.get(), world.ports(), nullptr, fast());
+  executor.start();
+  ASSERT_TRUE(executor.submit(EvictionOrder{decision(), std::chrono::steady_clock::now()}));
+  EXPECT_FALSE(executor.submit(EvictionOrder{decision("e2"), std::chrono::steady_clock::now()}))
+      << "one eviction at a time";
+  ASSERT_TRUE(eventually([&] { return !executor.busy(); }));
+  executor.stop();
+  EXPECT_EQ(world.seen(), (std::vector<std::string>{"status web +DisruptionTarget",
+                                                    "stop web grace=1 hard", "event web"}));
+  EXPECT_EQ(steps_in(dir_), (std::vector<std::string>{"decided", "status-written", "stopped",
+                                                      "event-written", "done"}));
+  EXPECT_EQ(executor.pending(), 0u);
+}
+
+TEST_F(ExecutorTest, ApiServerDownStopsThePodAnywayAndWritesWhenItIsBack) {
+  FakeWorld world;
+  world.api_up = false;
+  auto ledger = open_ledger();
+  Executor executor(ledger.get(), world.ports(), nullptr, fast());
+  executor.start();
+  ASSERT_TRUE(executor.submit(EvictionOrder{decision(), std::chrono::steady_clock::now()}));
+  ASSERT_TRUE(eventually([&] { return !executor.busy(); }));
+  EXPECT_FALSE(world.pod_running) << "the stop does not wait for the API server";
+  EXPECT_EQ(executor.pending(), 1u);
+  EXPECT_EQ(steps_in(dir_), (std::vector<std::string>{"decided", "stopped"}));
+  {
+    std::lock_guard lock(world.mutex);
+    world.api_up = true;
+  }
+  executor.nudge();
+  ASSERT_TRUE(eventually([&] { return executor.pending() == 0; }));
+  executor.stop();
+  EXPECT_EQ(steps_in(dir_), (std::vector<std::string>{"decided", "stopped", "status-written",
+                                                      "event-written", "done"}));
+}
+
+TEST_F(ExecutorTest, ReplayFinishesAnEvictionInterruptedAfterTheDecision) {
+  {
+    auto ledger = open_ledger();
+    ASSERT_TRUE(ledger->append(decision()).ok());  // then the process died
+  }
+  FakeWorld world;
+  auto ledger = open_ledger();
+  Executor executor(ledger.get(), world.ports(), nullptr, fast());
+  executor.start();
+  EXPECT_FALSE(executor.submit(EvictionOrder{decision("e2"), std::chrono::steady_clock::now()}))
+      << "the replayed eviction goes first";
+  ASSERT_TRUE(eventually([&] { return !executor.busy(); }));
+  executor.stop();
+  EXPECT_FALSE(world.pod_running);
+  EXPECT_EQ(steps_in(dir_), (std::vector<std::string>{"decided", "status-written", "stopped",
+                                                      "event-written", "done"}));
+}
+
+TEST_F(ExecutorTest, ReplayOfAStoppedPodOnlyWritesWhatIsMissing) {
+  {
+    auto ledger = open_ledger();
+    ASSERT_TRUE(ledger->append(decision()).ok());
+    ledger::Record stopped;
+    stopped.eviction_id = "e1";
+    stopped.step = ledger::Step::kStopped;
+    ASSERT_TRUE(ledger->append(stopped).ok());
+  }
+  FakeWorld world;
+  world.pod_running = false;
+  auto ledger = open_ledger();
+  Executor executor(ledger.get(), world.ports(), nullptr, fast());
+  executor.start();
+  ASSERT_TRUE(eventually([&] { return !executor.busy(); }));
+  executor.stop();
+  EXPECT_EQ(world.seen(), (std::vector<std::string>{"status web +DisruptionTarget", "event web"}));
+}
+
+TEST_F(ExecutorTest, DryRunWritesNothingAnywhere) {
+  FakeWorld world;
+  auto options = fast();
+  options.dry_run = true;
+  Executor executor(nullptr, world.ports(/*with_api=*/false), nullptr, options);
+  executor.start();
+  ASSERT_TRUE(executor.submit(EvictionOrder{decision(), std::chrono::steady_clock::now()}));
+  ASSERT_TRUE(eventually([&] { return !executor.busy(); }));
+  executor.stop();
+  // The stop port is the runtime's dry-run stopper in the daemon; here it proves it is the only
+  // call made.
+  EXPECT_EQ(world.seen(), (std::vector<std::string>{"stop web grace=1 hard"}));
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/ledger"));
+  ASSERT_EQ(executor.history().size(), 1u);
+  EXPECT_TRUE(executor.history()[0].state.has(ledger::Step::kDone));
+}
+
+TEST_F(ExecutorTest, ARuntimeThatCannotStopThePodFailsTheEvictionSoTheLoopDecidesAgain) {
+  FakeWorld world;
+  world.runtime_can_stop = false;
+  auto ledger = open_ledger();
+  Executor executor(ledger.get(), world.ports(), nullptr, fast());
+  executor.start();
+  ASSERT_TRUE(executor.submit(EvictionOrder{decision(), std::chrono::steady_clock::now()}));
+  ASSERT_TRUE(eventually([&] { return !executor.busy(); }));
+  executor.stop();
+  EXPECT_EQ(steps_in(dir_), (std::vector<std::string>{"decided", "status-written", "failed"}));
+}
+
+// --- the pod view
+
+cgroups::NodeSample sample_with(std::vector<std::pair<std::string, uint64_t>> pods) {
+  cgroups::NodeSample sample;
+  for (const auto& [uid, working_set] : pods) {
+    cgroups::PodSample pod;
+    pod.uid = uid;
+    pod.tier = cgroups::QosTier::kGuaranteed;
+    pod.cgroup = "kubepods/pod" + uid;
+    pod.usage.memory.working_set_bytes = working_set;
+    pod.usage.processes = 3;
+    sample.pods.push_back(pod);
+  }
+  return sample;
+}
+
+cri::RuntimePod runtime_pod(const std::string& uid, const std::string& name) {
+  cri::RuntimePod pod;
+  pod.uid = uid;
+  pod.name = name;
+  pod.namespace_name = "shop";
+  pod.containers.push_back(cri::RuntimeContainer{"c-" + name, "app", {}, "", ""});
+  return pod;
+}
+
+TEST(PodViewTest, OnlyPodsTheRuntimeReportsWithUsageJoinedByUid) {
+  RuntimeSnapshot runtime;
+  runtime.pods = {runtime_pod("a", "web"), runtime_pod("b", "db")};
+  const auto sample = sample_with({{"b", 200}, {"a", 100}, {"stray", 999}});
+  const auto view = build_pod_view(sample, runtime, {}, {});
+  ASSERT_EQ(view.entries.size(), 2u) << "the cgroup without a runtime pod is not a pod to act on";
+  EXPECT_EQ(view.entries[0].pod.name, "web");
+  EXPECT_EQ(view.entries[0].stats.memory_working_set_bytes, 100u);
+  EXPECT_EQ(view.entries[1].stats.memory_working_set_bytes, 200u);
+  EXPECT_EQ(view.entries[1].stats.process_count, 3u);
+  ASSERT_EQ(view.active.size(), 2u);
+  EXPECT_EQ(view.active[1].pod, &view.entries[1].pod);
+}
+
+TEST(PodViewTest, ApiSpecsWhenKnownElseRebuiltFromTheNode) {
+  RuntimeSnapshot runtime;
+  runtime.pods = {runtime_pod("a", "web"), runtime_pod("b", "static-proxy")};
+  runtime.pods[1].annotations["kubernetes.io/config.source"] = "file";
+  const auto sample = sample_with({{"a", 100}, {"b", 200}});
+  const SpecLookup specs = [](const std::string& uid) -> std::optional<Pod> {
+    if (uid != "a")
+      return std::nullopt;
+    Pod pod;
+    pod.name = "web";
+    pod.namespace_name = "shop";
+    pod.uid = "a";
+    pod.priority = 1000;
+    return pod;
+  };
+  const LimitLookup limits = [](const std::string& cgroup,
+                                const std::string& container) -> std::optional<int64_t> {
+    EXPECT_EQ(cgroup, "kubepods/podb");
+    EXPECT_EQ(container, "c-static-proxy");
+    return 128 << 20;
+  };
+  const auto view = build_pod_view(sample, runtime, specs, limits);
+  ASSERT_EQ(view.entries.size(), 2u);
+  EXPECT_EQ(view.entries[0].spec_source, SpecSource::kApiServer);
+  EXPECT_EQ(view.entries[0].pod.priority, 1000);
+  const auto& rebuilt = view.entries[1];
+  EXPECT_EQ(rebuilt.spec_source, SpecSource::kNode);
+  EXPECT_EQ(pod_qos(rebuilt.pod), QosClass::kGuaranteed);
+  EXPECT_TRUE(is_critical_pod(rebuilt.pod)) << "a static pod stays critical without the API";
+  EXPECT_EQ(pod_request(rebuilt.pod, kResourceMemory).value(), 128 << 20);
+}
+
+TEST(PodViewTest, LimitLookupReadsTheContainersCgroupAndIgnoresNoLimit) {
+  std::string pattern = "/tmp/evictd-limits-XXXXXX";
+  const std::string root = mkdtemp(pattern.data());
+  std::filesystem::create_directories(root + "/kubepods/podx/c1");
+  std::filesystem::create_directories(root + "/kubepods/podx/c2");
+  std::ofstream(root + "/kubepods/podx/c1/memory.limit_in_bytes") << "134217728\n";
+  std::ofstream(root + "/kubepods/podx/c2/memory.limit_in_bytes") << "9223372036854771712\n";
+  cgroups::CgroupLayout layout;
+  layout.version = cgroups::CgroupVersion::kV1;
+  layout.memory_root = root;
+  const auto lookup = cgroup_limit_lookup(layout, cgroups::CgroupDriver::kCgroupfs);
+  EXPECT_EQ(lookup("kubepods/podx", "c1"), 134217728);
+  EXPECT_EQ(lookup("kubepods/podx", "c2"), std::nullopt);
+  EXPECT_EQ(lookup("kubepods/podx", "missing"), std::nullopt);
+  std::filesystem::remove_all(root);
+}
+
+// --- metrics
+
+TEST(MetricsTest, EvictedPodsAsKubeStateMetricsReportsThemKeptForTheRetention) {
+  metrics::Metrics metrics("1.2.3");
+  const auto t0 = std::chrono::system_clock::now();
+  metrics.pod_evicted("shop", "web", "uid-web", true, t0);
+  metrics.pod_evicted("shop", "cache", "uid-cache", false, t0);
+  std::string text = metrics.render();
+  EXPECT_NE(
+      text.find(
+          R"(kube_pod_status_reason{namespace="shop",pod="web",reason="Evicted",uid="uid-web"} 1)"),
+      std::string::npos)
+      << text;
+  EXPECT_NE(
+      text.find(
+          R"(kube_pod_status_reason{namespace="shop",pod="web",reason="TerminationByKubelet",uid="uid-web"} 1)"),
+      std::string::npos);
+  EXPECT_EQ(text.find(R"(pod="cache",reason="TerminationByKubelet")"), std::string::npos)
+      << "no DisruptionTarget condition, no TerminationByKubelet";
+  EXPECT_NE(text.find(R"(evictd_build_info{version="1.2.3"} 1)"), std::string::npos);
+
+  const auto hour = std::chrono::hours(1);
+  // web's object still exists: kept however old; cache's is gone: kept for the retention only.
+  const auto exists = [](const std::string& uid) { return uid == "uid-web"; };
+  metrics.expire(t0 + std::chrono::minutes(30), hour, exists);
+  EXPECT_EQ(metrics.evicted_pods(), 2u);
+  metrics.expire(t0 + std::chrono::minutes(61), hour, exists);
+  EXPECT_EQ(metrics.evicted_pods(), 1u);
+  text = metrics.render();
+  EXPECT_EQ(text.find("uid-cache"), std::string::npos);
+  EXPECT_NE(text.find("uid-web"), std::string::npos);
+}
+
+TEST(MetricsTest, SignalsThresholdsAndHistogramsInAFormatPromtoolAccepts) {
+  metrics::Metrics metrics("0.1.0");
+  Observations observations;
+  observations.set(Signal::kMemoryAvailable, SignalObservation{1 << 30, 8LL << 30, {}});
+  Threshold hard;
+  hard.signal = Signal::kMemoryAvailable;
+  hard.value.quantity = Quantity::from_bytes(100 << 20);
+  Threshold soft = hard;
+  soft.value.quantity.reset();
+  soft.value.percentage = 0.1f;
+  soft.grace_period = std::chrono::seconds(30);
+  metrics.observe_signals(observations, {hard, soft});
+  metrics.node_conditions(true, false, false);
+  metrics.eviction_decided("memory.available", 0.2, 0.0007);
+  metrics.eviction_finished(0.15);
+  metrics.sample_finished(0.004);
+  metrics.runtime_error();
+  const std::string text = metrics.render();
+  EXPECT_NE(text.find(R"(evictd_signal_available{signal="memory.available"} 1073741824)"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(
+      text.find(R"(evictd_eviction_threshold{kind="hard",signal="memory.available"} 104857600)"),
+      std::string::npos);
+  EXPECT_NE(text.find(R"(evictd_eviction_threshold{kind="soft",signal="memory.available"} 858993)"),
+            std::string::npos);
+  EXPECT_NE(text.find(R"(evictd_node_condition{condition="MemoryPressure"} 1)"), std::string::npos);
+  EXPECT_NE(text.find("evictd_detection_latency_seconds_count 1"), std::string::npos);
+  EXPECT_NE(text.find("evictd_runtime_errors_total 1"), std::string::npos);
+
+  const std::string path = "/tmp/evictd-metrics-" + std::to_string(getpid()) + ".txt";
+  std::ofstream(path) << text;
+  const int status = std::system(("promtool check metrics < " + path + " >/dev/null 2>&1").c_str());
+  std::filesystem::remove(path);
+  EXPECT_EQ(status, 0) << "promtool check metrics refused:\n" << text;
+}
+
+}  // namespace
+}  // namespace evictd::agent
