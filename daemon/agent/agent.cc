@@ -265,8 +265,13 @@ Result<bool> Agent::start() {
   if (!s.notifier->ok())
     return make_error("cannot create the epoll loop and its timer");
   s.watch = std::make_unique<cgroups::PressureWatch>(*s.notifier, *s.sampler);
-  for (const auto& line : s.watch->start())
-    log::info("pressure notification: " + line);
+  if (config.pressure_notifications) {
+    for (const auto& line : s.watch->start())
+      log::info("pressure notification: " + line);
+  } else {
+    log::info("pressure notifications off: polling every " +
+              format_go_duration(config.monitoring_interval));
+  }
 
   ExecutorPorts ports;
   ports.stop = [&s](const cri::RuntimePod& pod, int64_t grace, bool hard) {
@@ -398,7 +403,8 @@ int Agent::run() {
       last_full = now;
     const auto& sample = s.sampler->sample(now, depth);
     s.metrics->sample_finished(std::chrono::duration<double>(sample.duration).count());
-    s.watch->rearm(sample, s.evaluator->thresholds());
+    if (s.config.pressure_notifications)
+      s.watch->rearm(sample, s.evaluator->thresholds());
     // Copied: node-level reclaim samples again while the evaluator still reads these.
     const Observations observations = sample.observations;
 

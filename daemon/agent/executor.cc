@@ -1,6 +1,7 @@
 #include "daemon/agent/executor.h"
 
 #include <ctime>
+#include <future>
 
 #include "daemon/log/log.h"
 #include "daemon/metrics/metrics.h"
@@ -231,8 +232,18 @@ void Executor::execute(Work& work) {
     record(work, ledger::Step::kDecided, "");
 
   const auto record_for_api = api_record(decision);
+  // The status write runs beside the stop: under memory pressure a slow API server must not delay
+  // the stop by even one round trip (the kubelet, too, kills first and lets its status manager
+  // write). Both are covered by the `decided` record already on disk.
+  std::future<Result<bool>> status;
   if (ports_.patch_status && !work.state.has(ledger::Step::kStatusWritten)) {
-    if (auto written = ports_.patch_status(record_for_api)) {
+    status = std::async(std::launch::async,
+                        [this, &record_for_api] { return ports_.patch_status(record_for_api); });
+  }
+  const auto collect_status = [&] {
+    if (!status.valid())
+      return;
+    if (auto written = status.get()) {
       record(work, ledger::Step::kStatusWritten, "");
     } else {
       if (metrics_ != nullptr)
@@ -240,7 +251,7 @@ void Executor::execute(Work& work) {
       log::warning("pod status not written yet, kept in the ledger: " + written.error().message,
                    fields);
     }
-  }
+  };
 
   if (!work.state.has(ledger::Step::kStopped)) {
     const auto deadline = Clock::now() + options_.wait_for_gone;
@@ -271,6 +282,7 @@ void Executor::execute(Work& work) {
       if (Clock::now() >= deadline || stopping_) {
         // The decision is dropped, not the node's protection: the loop decides again on its next
         // round while the pressure lasts.
+        collect_status();
         record(work, ledger::Step::kFailed,
                "the runtime could not stop the pod: " + summary(report));
         return;
@@ -279,6 +291,7 @@ void Executor::execute(Work& work) {
     }
   }
 
+  collect_status();
   if (ports_.post_event && !work.state.has(ledger::Step::kEventWritten)) {
     if (auto posted = ports_.post_event(record_for_api)) {
       record(work, ledger::Step::kEventWritten, "");

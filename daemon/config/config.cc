@@ -17,7 +17,7 @@ namespace {
 
 using yaml::error_at;
 
-constexpr std::array<std::string_view, 20> kFields = {"nodeName",
+constexpr std::array<std::string_view, 21> kFields = {"nodeName",
                                                       "kubeconfig",
                                                       "eviction",
                                                       "kubeletConfigFile",
@@ -27,6 +27,7 @@ constexpr std::array<std::string_view, 20> kFields = {"nodeName",
                                                       "podSandboxImage",
                                                       "nodefsPath",
                                                       "monitoringInterval",
+                                                      "pressureNotifications",
                                                       "imageMinimumGCAge",
                                                       "evictedPodMetricRetention",
                                                       "softEvictionMode",
@@ -149,8 +150,10 @@ Result<Config> parse_config(const std::string& text, const std::string& path) {
       config.soft_eviction_mode =
           mode == "api" ? SoftEvictionMode::kApi : SoftEvictionMode::kDirect;
     }
-    for (auto [key, target] : {std::pair{"dryRun", &config.dry_run},
-                               std::pair{"nodeConditions", &config.node_conditions}}) {
+    for (auto [key, target] :
+         {std::pair{"dryRun", &config.dry_run},
+          std::pair{"nodeConditions", &config.node_conditions},
+          std::pair{"pressureNotifications", &config.pressure_notifications}}) {
       if (!root[key])
         continue;
       auto flag = yaml::boolean(root[key], key);

@@ -30,6 +30,9 @@ struct Config {
   std::string pod_sandbox_image = "registry.k8s.io/pause:3.10";  // never reclaimed
   std::string nodefs_path = "/var/lib/kubelet";
   Nanos monitoring_interval = std::chrono::seconds(1);
+  // Kernel notifications (memcg thresholds, PSI, memory.events); off leaves polling alone, as the
+  // kubelet without its threshold notifier.
+  bool pressure_notifications = true;
   Nanos image_minimum_age = std::chrono::minutes(2);
   // How long kube_pod_status_reason keeps an evicted pod after its object is gone (or, without an
   // API server, after the eviction).

@@ -75,7 +75,8 @@ INSTANTIATE_TEST_SUITE_P(
             "nodeName, kubeconfig, "
             "eviction, kubeletConfigFile, cgroupDriver, kubepods, containerRuntimeEndpoint, "
             "podSandboxImage, "
-            "nodefsPath, monitoringInterval, imageMinimumGCAge, evictedPodMetricRetention, "
+            "nodefsPath, monitoringInterval, pressureNotifications, imageMinimumGCAge, "
+            "evictedPodMetricRetention, "
             "softEvictionMode, dryRun, "
             "nodeConditions, "
             "stateDirectory, metricsAddress, statusSocket, statusSocketGroup, logLevel"},
