@@ -1,0 +1,280 @@
+// The daemon's figures, against a real containerd (root; run by hand: scripts/bench daemon).
+//
+// oom-race RUNS: a container leaking 1000 MiB/s inside a 1 GiB kubepods cgroup, RUNS times for each
+// of: evictd with kernel notifications, evictd polling every 10 s (the kubelet's default
+// housekeeping) and every 1 s (notifications off). A run is won when evictd evicts the leak before
+// the kernel OOM killer kills anything in kubepods (memory.oom_control's oom_kill counter). From
+// evictd's own log: notification -> decision and decision -> pod gone through containerd.
+//
+// idle PODS SECONDS: evictd watching PODS idle pods for SECONDS: CPU seconds (utime + stime of the
+// process) and RSS.
+#include <sys/stat.h>
+
+#include <atomic>
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+#include <iostream>
+#include <regex>
+#include <sstream>
+
+#include "bench/report.h"
+#include "e2e/containerd_harness.h"
+#include "e2e/daemon_process.h"
+
+namespace {
+
+using evictd::testing_util::ContainerdHarness;
+using evictd::testing_util::Daemon;
+using evictd::testing_util::eventually;
+using evictd::testing_util::make_uid;
+using evictd::testing_util::TestContainer;
+using evictd::testing_util::TestPod;
+
+constexpr int64_t kMiB = 1024 * 1024;
+const std::string kKubepods = "/sys/fs/cgroup/memory/kubepods";
+
+long oom_kills() {
+  std::istringstream text(evictd::testing_util::read_text(kKubepods + "/memory.oom_control"));
+  for (std::string key, value; text >> key >> value;) {
+    if (key == "oom_kill")
+      return std::stol(value);
+  }
+  return -1;
+}
+
+std::string base_config(const ContainerdHarness& harness, const std::string& dir) {
+  return "nodeName: bench-node\n"
+         "eviction:\n  evictionHard: {memory.available: \"100Mi\"}\n"
+         "containerRuntimeEndpoint: " +
+         harness.endpoint() + "\npodSandboxImage: " + ContainerdHarness::kPauseImage +
+         "\nnodefsPath: " + dir + "\nstateDirectory: " + dir + "/state\n";
+}
+
+// The numbers after `key=` in evictd's log lines that contain `marker`.
+std::vector<double> log_values(const std::string& log, const std::string& marker,
+                               const std::regex& pattern) {
+  std::vector<double> values;
+  std::istringstream lines(log);
+  for (std::string line; std::getline(lines, line);) {
+    std::smatch match;
+    if (line.find(marker) != std::string::npos && std::regex_search(line, match, pattern))
+      values.push_back(std::stod(match[1]));
+  }
+  return values;
+}
+
+// The wall-clock time (ms since the epoch) of evictd's "evicting pod" line for a pod.
+int64_t decision_time_ms(const std::string& log, const std::string& uid) {
+  std::istringstream lines(log);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.find("evicting pod") == std::string::npos ||
+        line.find("uid=" + uid) == std::string::npos)
+      continue;
+    std::tm utc{};
+    int ms = 0;
+    if (std::sscanf(line.c_str(), "%d-%d-%dT%d:%d:%d.%dZ", &utc.tm_year, &utc.tm_mon, &utc.tm_mday,
+                    &utc.tm_hour, &utc.tm_min, &utc.tm_sec, &ms) != 7)
+      return 0;
+    utc.tm_year -= 1900;
+    utc.tm_mon -= 1;
+    return static_cast<int64_t>(timegm(&utc)) * 1000 + ms;
+  }
+  return 0;
+}
+
+struct RaceMode {
+  const char* name;
+  std::string config;
+};
+
+int oom_race(ContainerdHarness& harness, const std::string& dir, int runs) {
+  // A resident pod so that kubepods is never empty, and the 1 GiB limit.
+  TestPod resident;
+  resident.name = "resident";
+  resident.namespace_name = "bench";
+  resident.tier = "burstable";
+  if (auto error = harness.create_pod(resident, {TestContainer{"app", 16}}); !error.empty()) {
+    std::cerr << error << "\n";
+    return 1;
+  }
+  std::ofstream(kKubepods + "/memory.limit_in_bytes") << 1024 * kMiB;
+  const std::string base = base_config(harness, dir);
+  const std::vector<RaceMode> modes = {
+      {"notifications (+1 s poll)", base + "monitoringInterval: 1s\n"},
+      {"polling 10 s", base + "monitoringInterval: 10s\npressureNotifications: false\n"},
+      {"polling 1 s", base + "monitoringInterval: 1s\npressureNotifications: false\n"},
+  };
+  int pod_number = 0;
+  for (const auto& mode : modes) {
+    Daemon daemon(dir, mode.config);
+    if (!daemon.start()) {
+      std::cerr << daemon.log();
+      return 1;
+    }
+    std::this_thread::sleep_for(std::chrono::seconds(2));
+    int won = 0;
+    int lost = 0;
+    std::vector<double> workload_gone;
+    for (int run = 0; run < runs; ++run) {
+      TestPod leak;
+      leak.name = "leak-" + std::to_string(++pod_number);
+      leak.namespace_name = "bench";
+      leak.tier = "burstable";
+      leak.uid = make_uid();
+      const long kills_before = oom_kills();
+      if (auto error = harness.create_pod(leak, {TestContainer{"app", 2048, false, 0, 1000}});
+          !error.empty()) {
+        std::cerr << error << "\n";
+        return 1;
+      }
+      // The workload's own processes (the pause process lives until StopPodSandbox): polled every
+      // millisecond, stamped on the wall clock that evictd's log lines carry.
+      const std::string procs = "/sys/fs/cgroup/memory" + leak.cgroup_parent + "/" +
+                                leak.container_ids[0] + "/cgroup.procs";
+      std::atomic<bool> watching{true};
+      std::atomic<int64_t> workload_gone_ms{0};
+      std::thread watcher([&] {
+        while (watching) {
+          std::ifstream in(procs);
+          std::string pid;
+          if (!(in >> pid)) {
+            workload_gone_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                   std::chrono::system_clock::now().time_since_epoch())
+                                   .count();
+            return;
+          }
+          std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        }
+      });
+      const std::string gone = "pod gone";
+      const std::string uid_field = "uid=" + leak.uid;
+      bool evicted = false;
+      bool killed = false;
+      eventually(
+          [&] {
+            const std::string log = daemon.log();
+            evicted = false;
+            std::istringstream lines(log);
+            for (std::string line; std::getline(lines, line);)
+              evicted |=
+                  line.find(gone) != std::string::npos && line.find(uid_field) != std::string::npos;
+            killed = oom_kills() > kills_before;
+            return evicted || killed;
+          },
+          std::chrono::seconds(15));
+      std::this_thread::sleep_for(std::chrono::milliseconds(300));
+      watching = false;
+      watcher.join();
+      killed = oom_kills() > kills_before;
+      if (evicted && workload_gone_ms > 0) {
+        const auto decided = decision_time_ms(daemon.log(), leak.uid);
+        if (decided > 0)
+          workload_gone.push_back(static_cast<double>(workload_gone_ms - decided));
+      }
+      if (evicted && !killed)
+        ++won;
+      else
+        ++lost;
+      // Whatever happened, the pod goes before the next run.
+      (void)harness.client().stop_pod_sandbox(leak.sandbox_id, std::chrono::seconds(10));
+      std::this_thread::sleep_for(std::chrono::milliseconds(700));
+    }
+    const std::string log = daemon.log();
+    daemon.stop(SIGTERM);
+    std::printf("\n%-28s won %d/%d before the kernel OOM killer (lost %d)\n", mode.name, won, runs,
+                lost);
+    evictd::bench::report("  wake -> decision (evictd's log)",
+                          log_values(log, "evicting pod", std::regex("detection_ms=([0-9.]+)")), 3);
+    evictd::bench::report("  decision -> workload processes gone", workload_gone, 0);
+    evictd::bench::report(
+        "  decision -> pod gone (containerd)",
+        log_values(log, "pod gone", std::regex("pod gone ([0-9]+) ms after the decision")), 0);
+  }
+  return 0;
+}
+
+struct ProcessCost {
+  double cpu_seconds = 0;
+  long rss_kib = 0;
+};
+
+ProcessCost cost_of(pid_t pid) {
+  ProcessCost cost;
+  std::string stat = evictd::testing_util::read_text("/proc/" + std::to_string(pid) + "/stat");
+  const auto after = stat.rfind(')');
+  std::istringstream fields(stat.substr(after + 2));
+  std::string field;
+  unsigned long utime = 0;
+  unsigned long stime = 0;
+  for (int i = 3; fields >> field; ++i) {
+    if (i == 14)
+      utime = std::stoul(field);
+    if (i == 15) {
+      stime = std::stoul(field);
+      break;
+    }
+  }
+  cost.cpu_seconds = static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
+  std::istringstream status(
+      evictd::testing_util::read_text("/proc/" + std::to_string(pid) + "/status"));
+  for (std::string line; std::getline(status, line);) {
+    if (line.starts_with("VmRSS:"))
+      cost.rss_kib = std::stol(line.substr(6));
+  }
+  return cost;
+}
+
+int idle(ContainerdHarness& harness, const std::string& dir, int pods, int seconds) {
+  for (int i = 0; i < pods; ++i) {
+    TestPod pod;
+    pod.name = "idle-" + std::to_string(i);
+    pod.namespace_name = "bench";
+    pod.tier = i % 3 == 0 ? "" : (i % 3 == 1 ? "burstable" : "besteffort");
+    if (auto error =
+            harness.create_pod(pod, {TestContainer{"app", 1, false, i % 3 == 0 ? 64 * kMiB : 0}});
+        !error.empty()) {
+      std::cerr << error << "\n";
+      return 1;
+    }
+  }
+  Daemon daemon(dir, base_config(harness, dir) + "monitoringInterval: 1s\n");
+  if (!daemon.start()) {
+    std::cerr << daemon.log();
+    return 1;
+  }
+  std::this_thread::sleep_for(std::chrono::seconds(5));  // start-up and first rounds
+  const auto before = cost_of(daemon.pid());
+  std::this_thread::sleep_for(std::chrono::seconds(seconds));
+  const auto after = cost_of(daemon.pid());
+  std::printf("idle, %d pods, %d s: CPU %.3f s (%.2f ms per second), RSS %.1f MiB\n", pods, seconds,
+              after.cpu_seconds - before.cpu_seconds,
+              (after.cpu_seconds - before.cpu_seconds) * 1000.0 / seconds,
+              static_cast<double>(after.rss_kib) / 1024.0);
+  daemon.stop(SIGTERM);
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 3) {
+    std::cerr << "usage: daemon_bench oom-race RUNS | idle PODS SECONDS\n";
+    return 2;
+  }
+  const std::string mode = argv[1];
+  ContainerdHarness harness;
+  if (auto error = harness.start(); !error.empty()) {
+    std::cerr << "containerd: " << error << "\n";
+    return 1;
+  }
+  std::string pattern = "/tmp/evictd-bench-XXXXXX";
+  const std::string dir = mkdtemp(pattern.data());
+  int code = 2;
+  if (mode == "oom-race")
+    code = oom_race(harness, dir, std::atoi(argv[2]));
+  else if (mode == "idle" && argc > 3)
+    code = idle(harness, dir, std::atoi(argv[2]), std::atoi(argv[3]));
+  std::filesystem::remove_all(dir);
+  return code;
+}
