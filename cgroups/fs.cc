@@ -29,9 +29,13 @@ std::optional<std::string_view> read_all(int fd, std::vector<char>& buffer) {
     }
     if (n == 0)
       break;
+    const size_t wanted = buffer.size() - used;
     used += static_cast<size_t>(n);
-    if (used == buffer.size())
-      buffer.resize(buffer.size() * 2);
+    // A short read is the end: seq files (cgroup, /proc) fill the whole request unless they run
+    // out, and regular files do too. This saves the second, empty pread per file.
+    if (static_cast<size_t>(n) < wanted)
+      break;
+    buffer.resize(buffer.size() * 2);
   }
   return std::string_view(buffer.data(), used);
 }

@@ -57,9 +57,20 @@ void PressureWatch::rearm(const NodeSample& sample, const std::vector<Threshold>
         memcg_threshold_bytes(observation->capacity, threshold.value.resolve(capacity).value(),
                               *usage.usage_bytes, *usage.working_set_bytes);
     const std::string name = std::string(signal_name(threshold.signal)) + "#" + std::to_string(i);
+    // Inactive file pages move the point a little on every sample; re-registering costs a handful
+    // of syscalls, so a move under 1 MiB (well within any threshold's meaning) keeps the old one.
+    constexpr uint64_t kTolerance = 1 << 20;
+    const auto previous = armed_.find(name);
+    if (previous != armed_.end() &&
+        (previous->second > bytes ? previous->second - bytes : bytes - previous->second) <
+            kTolerance)
+      continue;
     const std::string dir = node ? sampler_.root_memory_dir() : sampler_.kubepods_memory_dir();
     if (auto armed = notifier_.arm_memory_threshold(name, dir, bytes); !armed) {
       errors_.push_back(armed.error().message);
+      armed_.erase(name);
+    } else {
+      armed_[name] = bytes;
     }
   }
 }

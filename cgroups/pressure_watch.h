@@ -4,6 +4,7 @@
 // watches (v2 and, where the unified tree has the cgroups, hybrid).
 #pragma once
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -36,6 +37,7 @@ class PressureWatch {
   const Sampler& sampler_;
   PressureWatchConfig config_;
   std::vector<std::string> errors_;
+  std::map<std::string, uint64_t> armed_;  // threshold name -> bytes armed
 };
 
 }  // namespace evictd::cgroups

@@ -170,6 +170,8 @@ void Sampler::read_usage(Tracked& tracked, CgroupUsage& out, Nanos now, SampleDe
   }
   out.memory.working_set_bytes =
       working_set(out.memory.usage_bytes, out.memory.inactive_file_bytes);
+  if (depth == SampleDepth::kNode)
+    return;  // the root's and kubepods' memory is all a node round needs of them
   if (auto text = tracked.processes.read(buffer_))
     out.processes = parse_uint(*text);
   if (depth == SampleDepth::kDecision)
@@ -205,13 +207,17 @@ const NodeSample& Sampler::sample(Nanos now, SampleDepth depth) {
   sample_.problems.clear();
   sample_.time = now;
   sample_.observations = Observations{};
-  sample_node(sample_, now);
-  sample_pods(sample_, now, depth);
+  sample_node(sample_, now, depth);
+  if (depth != SampleDepth::kNode)
+    sample_pods(sample_, now, depth);
   sample_.duration = std::chrono::duration_cast<Nanos>(std::chrono::steady_clock::now() - started);
   return sample_;
 }
 
-void Sampler::sample_node(NodeSample& out, Nanos now) {
+void Sampler::sample_node(NodeSample& out, Nanos now, SampleDepth depth) {
+  // A node round reads the signals only; pid_max and threads-max (sysctls) and the node's PSI and
+  // CPU (reports, not decisions) are read with the pods.
+  const bool node_round = depth == SampleDepth::kNode;
   NodeFiles& files = *node_files_;
   out.meminfo = MemInfo{};
   if (auto text = files.meminfo.read(buffer_))
@@ -237,7 +243,7 @@ void Sampler::sample_node(NodeSample& out, Nanos now) {
     root.memory.working_set_bytes =
         working_set(root.memory.usage_bytes, root.memory.inactive_file_bytes);
   } else {
-    read_usage(*root_, root, now, SampleDepth::kFull);
+    read_usage(*root_, root, now, node_round ? SampleDepth::kNode : SampleDepth::kFull);
   }
   out.memory = root.memory;
   if (out.meminfo.mem_total && out.memory.working_set_bytes) {
@@ -249,7 +255,7 @@ void Sampler::sample_node(NodeSample& out, Nanos now) {
   }
 
   // allocatableMemory.available: the kubepods cgroup's limit minus its working set.
-  read_usage(*kubepods_, out.kubepods, now, SampleDepth::kFull);
+  read_usage(*kubepods_, out.kubepods, now, node_round ? SampleDepth::kNode : SampleDepth::kFull);
   out.kubepods_limit_bytes.reset();
   if (auto text = kubepods_limit_.read(buffer_)) {
     bool unlimited = false;
@@ -267,13 +273,16 @@ void Sampler::sample_node(NodeSample& out, Nanos now) {
   }
 
   // pid.available: min(pid_max, threads-max) − running tasks (the kubelet's pidlimit.Stats).
-  std::optional<uint64_t> max_tasks;
-  for (SampledFile* file : {&files.pid_max, &files.threads_max}) {
-    if (auto text = file->read(buffer_)) {
-      if (auto value = parse_uint(*text); value && (!max_tasks || *value < *max_tasks))
-        max_tasks = value;
+  if (!node_round || !max_tasks_) {
+    max_tasks_.reset();
+    for (SampledFile* file : {&files.pid_max, &files.threads_max}) {
+      if (auto text = file->read(buffer_)) {
+        if (auto value = parse_uint(*text); value && (!max_tasks_ || *value < *max_tasks_))
+          max_tasks_ = value;
+      }
     }
   }
+  const std::optional<uint64_t> max_tasks = max_tasks_;
   std::optional<int64_t> tasks;
   if (auto text = files.loadavg.read(buffer_))
     tasks = parse_loadavg_tasks(*text);
@@ -282,6 +291,15 @@ void Sampler::sample_node(NodeSample& out, Nanos now) {
     out.observations.set(Signal::kPidAvailable, SignalObservation{max - *tasks, max, now});
   }
 
+  if (node_round) {
+    observe_filesystem(out, Signal::kNodeFsAvailable, Signal::kNodeFsInodesFree,
+                       config_.nodefs_path);
+    observe_filesystem(out, Signal::kImageFsAvailable, Signal::kImageFsInodesFree,
+                       config_.imagefs_path);
+    observe_filesystem(out, Signal::kContainerFsAvailable, Signal::kContainerFsInodesFree,
+                       config_.containerfs_path);
+    return;
+  }
   out.memory_pressure = out.io_pressure = out.cpu_pressure = Psi{};
   if (auto text = files.memory_psi.read(buffer_))
     out.memory_pressure = parse_psi(*text);
@@ -355,6 +373,27 @@ void Sampler::discover_tier(QosTier tier, NodeSample& out) {
     if (tier == QosTier::kGuaranteed)
       out.problems.push_back("cannot list " + tier_paths_[index]);
   }
+}
+
+bool Sampler::pods_changed() {
+  size_t listed = 0;
+  bool unknown = false;
+  for (QosTier tier : {QosTier::kGuaranteed, QosTier::kBurstable, QosTier::kBestEffort}) {
+    const auto index = static_cast<size_t>(tier);
+    UniqueFd& dir = tier_dirs_[index];
+    if (!dir.valid())
+      dir = open_directory(tier_paths_[index]);
+    auto visit = [&](std::string_view name) {
+      if (pods_.contains(name)) {
+        ++listed;
+      } else if (naming_.pod_uid(name, tier)) {
+        unknown = true;
+      }
+    };
+    if (!dir.valid() || !list_subdirectories(dir.get(), dir_buffer_, visit))
+      dir.reset();
+  }
+  return unknown || listed != pods_.size();
 }
 
 void Sampler::sample_pods(NodeSample& out, Nanos now, SampleDepth depth) {

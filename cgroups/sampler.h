@@ -43,8 +43,9 @@ struct ContainerSample {
 // How much one sample reads. A decision sample reads what eviction decisions need — node signals
 // and each pod's memory and process count — and nothing per container; a full sample also reads
 // every container, CPU and PSI. On a VM where one read costs 1-2 µs, that is 3 files per pod
-// instead of 15.
-enum class SampleDepth { kDecision, kFull };
+// instead of 15. A node sample reads the node's signals only and leaves the pods as the last sample
+// found them: what an idle round needs, when no threshold is met.
+enum class SampleDepth { kNode, kDecision, kFull };
 
 struct PodSample {
   std::string uid;
@@ -93,6 +94,10 @@ class Sampler {
   // valid until the next call.
   const NodeSample& sample(Nanos now, SampleDepth depth = SampleDepth::kFull);
 
+  // Whether pod cgroups came or went since the last sample that read the pods: three directory
+  // listings, no file read, so that node-only rounds still notice a new pod at once.
+  bool pods_changed();
+
   const CgroupLayout& layout() const { return layout_; }
   const CgroupNaming& naming() const { return naming_; }
   // Where notifications attach: the root and kubepods memory cgroups (v1 memory, else unified).
@@ -108,7 +113,7 @@ class Sampler {
     size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
   };
 
-  void sample_node(NodeSample& out, Nanos now);
+  void sample_node(NodeSample& out, Nanos now, SampleDepth depth);
   void sample_pods(NodeSample& out, Nanos now, SampleDepth depth);
   void discover_tier(QosTier tier, NodeSample& out);
   void track_files(Tracked& tracked, const std::string& relative);
@@ -137,6 +142,7 @@ class Sampler {
   std::string tier_relative_[3];  // the same, relative to the hierarchy root
   uint64_t generation_ = 0;
   std::optional<CpuTimes> last_cpu_;
+  std::optional<uint64_t> max_tasks_;  // min(pid_max, threads-max), re-read with the pods
   Nanos last_cpu_time_{0};
 };
 

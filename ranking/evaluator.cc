@@ -82,6 +82,11 @@ int64_t Evaluator::grace_period_seconds(const Threshold& threshold, const Pod& p
   return std::min(max_pod_grace_period_seconds_, pod_grace);
 }
 
+bool Evaluator::needs_pod_stats(const Observations& observations) const {
+  return !met_thresholds(all_thresholds_, observations, false).empty() ||
+         !met_thresholds(thresholds_met_, observations, true).empty();
+}
+
 std::vector<ThresholdState> Evaluator::met_thresholds(std::span<const size_t> indices,
                                                       const Observations& observations,
                                                       bool enforce_min_reclaim) const {

@@ -88,6 +88,11 @@ class Evaluator {
   Decision synchronize(const Observations& observations, std::span<const ActivePod> pods, Nanos now,
                        NodeReclaimer* reclaimer);
 
+  // Whether a step on these observations could rank pods: a threshold is met now, or one met
+  // before still is with its minimum reclaim. When not, the pods' usage is not read by the step,
+  // and a sampler may skip reading it.
+  bool needs_pod_stats(const Observations& observations) const;
+
   const std::vector<Threshold>& thresholds() const { return thresholds_; }
   const std::vector<std::string>& warnings() const { return warnings_; }
   FilesystemLayout layout() const { return layout_; }

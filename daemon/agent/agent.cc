@@ -2,8 +2,10 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <mutex>
 #include <set>
 #include <sstream>
@@ -31,10 +33,49 @@ namespace {
 
 using SteadyClock = std::chrono::steady_clock;
 
-// Containers, CPU and PSI are read on every tenth of a second... no: every 10 s; decisions need
-// only node signals and each pod's memory and processes, read on every round.
+// Containers, CPU and PSI are read every 10 s; decisions need only node signals, and each pod's
+// memory and processes when a threshold is met.
 constexpr std::chrono::seconds kFullSampleEvery{10};
+constexpr std::chrono::seconds kIdleFullSampleEvery{60};
 constexpr std::chrono::seconds kHousekeepingEvery{30};
+// The runtime's pods and stats, refreshed beside the loop (and at once when the cgroups show a
+// pod come or gone, or a disk threshold is met): every 10 s, like the kubelet's housekeeping, while
+// disk usage matters (disk pressure, or pods with local-storage limits), else every minute.
+constexpr std::chrono::seconds kRuntimeRefreshEvery{10};
+constexpr std::chrono::seconds kIdleRuntimeRefreshEvery{60};
+
+bool is_disk_signal(Signal signal) {
+  const Resource resource = signal_resource(signal);
+  return resource == Resource::kEphemeralStorage || resource == Resource::kInodes;
+}
+
+// A disk threshold met on these observations (min-reclaim aside: this only decides whether the
+// runtime's disk stats are fetched before the step).
+bool disk_threshold_met(const std::vector<Threshold>& thresholds,
+                        const Observations& observations) {
+  for (const auto& threshold : thresholds) {
+    const auto& observation = observations.get(threshold.signal);
+    if (!is_disk_signal(threshold.signal) || !observation)
+      continue;
+    const auto quantity = threshold.value.resolve(
+        Quantity::from_int(observation->capacity, QuantityFormat::kBinarySI));
+    if (observation->available < quantity.value())
+      return true;
+  }
+  return false;
+}
+
+bool has_local_storage_limits(const PodView& view) {
+  for (const auto& entry : view.entries) {
+    if (pod_limit(entry.pod, kResourceEphemeralStorage))
+      return true;
+    for (const auto& volume : entry.pod.volumes) {
+      if (volume.source == VolumeSource::kEmptyDir && volume.size_limit)
+        return true;
+    }
+  }
+  return false;
+}
 
 log::Level log_level(config::LogLevel level) {
   switch (level) {
@@ -115,7 +156,10 @@ struct Agent::State {
   std::vector<NodeCondition> last_conditions;
   std::vector<std::string> last_crossed;
   std::string last_waiting;
-  std::vector<std::string> last_unknown;  // pod cgroups the runtime snapshot lacked
+  std::vector<std::string> last_unknown;  // pod UIDs the runtime list and the cgroups disagree on
+  std::unique_ptr<PodView> view;          // the last round's pods
+  std::shared_ptr<const RuntimeSnapshot> view_runtime;
+  bool local_storage_limits = false;  // some pod has an ephemeral-storage or emptyDir limit
 };
 
 namespace {
@@ -327,8 +371,8 @@ Result<bool> Agent::start() {
   s.executor = std::make_unique<Executor>(s.ledger.get(), std::move(ports), s.metrics.get(),
                                           ExecutorOptions{.dry_run = config.dry_run});
   s.runtime = std::make_unique<RuntimeCache>(
-      *s.cri, std::max<Nanos>(config.monitoring_interval, std::chrono::seconds(1)), s.metrics.get(),
-      [&s](Nanos now) {
+      *s.cri, std::max<Nanos>(config.monitoring_interval, kIdleRuntimeRefreshEvery),
+      s.metrics.get(), [&s](Nanos now) {
         std::lock_guard lock(s.reclaimer_mutex);
         s.reclaimer->observe(now);
       });
@@ -355,6 +399,9 @@ int Agent::run() {
   auto& s = *state_;
   bool ready = false;
   Nanos last_full{0};
+  // A pod that starts causing pressure is read in that round anyway (a threshold is met); the
+  // listing every 10 s keeps the runtime's list current on an idle node.
+  Nanos last_membership_check{0};
   auto last_housekeeping = SteadyClock::now();
   auto last_status = SteadyClock::now() - std::chrono::hours(1);
   const auto wait_bound = s.systemd.watchdog_interval()
@@ -397,40 +444,69 @@ int Agent::run() {
     }
 
     const Nanos now = cgroups::PressureNotifier::monotonic_now();
-    const auto depth = (now - last_full >= kFullSampleEvery) ? cgroups::SampleDepth::kFull
-                                                             : cgroups::SampleDepth::kDecision;
+    // Idle rounds read the node's signals only; the pods are read when a threshold is met (in the
+    // same round, before deciding) and every 10 s with containers, CPU and PSI.
+    const bool pressure = !s.last_conditions.empty() || !s.last_crossed.empty();
+    auto depth = (now - last_full >= (pressure ? kFullSampleEvery : kIdleFullSampleEvery))
+                     ? cgroups::SampleDepth::kFull
+                     : cgroups::SampleDepth::kNode;
     if (depth == cgroups::SampleDepth::kFull)
       last_full = now;
-    const auto& sample = s.sampler->sample(now, depth);
+    const cgroups::NodeSample* sampled = &s.sampler->sample(now, depth);
+    if (depth == cgroups::SampleDepth::kNode &&
+        (s.evaluator->needs_pod_stats(sampled->observations) ||
+         (now - last_membership_check >= kFullSampleEvery && s.sampler->pods_changed()))) {
+      depth = cgroups::SampleDepth::kDecision;
+      sampled = &s.sampler->sample(now, depth);
+    }
+    const cgroups::NodeSample& sample = *sampled;
+    if (depth != cgroups::SampleDepth::kNode || now - last_membership_check >= kFullSampleEvery)
+      last_membership_check = now;
+    const bool pods_read = depth != cgroups::SampleDepth::kNode;
     s.metrics->sample_finished(std::chrono::duration<double>(sample.duration).count());
     if (s.config.pressure_notifications)
       s.watch->rearm(sample, s.evaluator->thresholds());
     // Copied: node-level reclaim samples again while the evaluator still reads these.
     const Observations observations = sample.observations;
 
+    const bool disk_met = disk_threshold_met(s.evaluator->thresholds(), sample.observations);
+    if (disk_met && s.runtime->age(now) > kRuntimeRefreshEvery)
+      s.runtime->refresh_now();  // disk stats as fresh as the kubelet's before deciding on them
     auto runtime = s.runtime->snapshot();
     // A pod that started since the last refresh may be the one causing the pressure: refresh at
     // once when the cgroups show pods the snapshot lacks (once per new set, so that the leftover
     // cgroup of a gone pod does not cost a refresh every round).
-    {
-      std::set<std::string_view> known;
+    // The same for a pod that went: the runtime's list is refreshed when the two disagree.
+    if (pods_read) {
+      std::set<std::string_view> in_runtime;
       for (const auto& pod : runtime->pods)
-        known.insert(pod.uid);
-      std::vector<std::string> unknown;
-      for (const auto& pod : sample.pods) {
-        if (!known.contains(pod.uid))
-          unknown.push_back(pod.uid);
-      }
-      if (!unknown.empty() && unknown != s.last_unknown) {
+        in_runtime.insert(pod.uid);
+      std::set<std::string_view> in_cgroups;
+      for (const auto& pod : sample.pods)
+        in_cgroups.insert(pod.uid);
+      std::vector<std::string_view> views;
+      std::set_symmetric_difference(in_runtime.begin(), in_runtime.end(), in_cgroups.begin(),
+                                    in_cgroups.end(), std::back_inserter(views));
+      std::vector<std::string> differ(views.begin(), views.end());
+      if (!differ.empty() && differ != s.last_unknown) {
         s.runtime->refresh_now();
         runtime = s.runtime->snapshot();
       }
-      s.last_unknown = std::move(unknown);
+      s.last_unknown = std::move(differ);
     }
-    SpecLookup specs;
-    if (s.api_cache)
-      specs = [&s](const std::string& uid) { return s.api_cache->find(uid); };
-    const PodView view = build_pod_view(sample, *runtime, specs, s.limits);
+    // The view is rebuilt when the pods were read or the runtime's list changed; otherwise the
+    // last one stands (its usage is only read when a threshold is met, and then it is fresh).
+    if (pods_read || runtime != s.view_runtime || !s.view) {
+      SpecLookup specs;
+      if (s.api_cache)
+        specs = [&s](const std::string& uid) { return s.api_cache->find(uid); };
+      s.view = std::make_unique<PodView>(build_pod_view(sample, *runtime, specs, s.limits));
+      s.view_runtime = runtime;
+      s.local_storage_limits = has_local_storage_limits(*s.view);
+    }
+    s.runtime->set_interval(disk_met || s.local_storage_limits ? kRuntimeRefreshEvery
+                                                               : kIdleRuntimeRefreshEvery);
+    const PodView& view = *s.view;
 
     RuntimeReclaimPort reclaim(s.reclaimer_mutex, *s.reclaimer, *s.sampler, now);
     const Decision decision = s.evaluator->synchronize(observations, view.active, now, &reclaim);

@@ -36,6 +36,16 @@ void RuntimeCache::refresh_soon() {
   wake_.notify_all();
 }
 
+void RuntimeCache::set_interval(Nanos interval) {
+  if (interval_.exchange(interval) != interval)
+    wake_.notify_all();
+}
+
+Nanos RuntimeCache::age(Nanos now) const {
+  std::lock_guard lock(mutex_);
+  return now - snapshot_->time;
+}
+
 std::shared_ptr<const RuntimeSnapshot> RuntimeCache::snapshot() const {
   std::lock_guard lock(mutex_);
   return snapshot_;
@@ -82,7 +92,7 @@ void RuntimeCache::run() {
   while (!stopping_) {
     {
       std::unique_lock lock(mutex_);
-      wake_.wait_for(lock, interval_, [this] { return stopping_ || soon_; });
+      wake_.wait_for(lock, interval_.load(), [this] { return stopping_ || soon_; });
       soon_ = false;
     }
     if (stopping_)

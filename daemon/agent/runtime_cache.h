@@ -29,6 +29,8 @@ class RuntimeCache {
   void stop();
   // Asks for a refresh as soon as possible (after an eviction, say).
   void refresh_soon();
+  void set_interval(Nanos interval);
+  Nanos age(Nanos now) const;  // of the last successful refresh
 
   std::shared_ptr<const RuntimeSnapshot> snapshot() const;
   bool connected() const { return connected_; }
@@ -42,7 +44,7 @@ class RuntimeCache {
   void run();
 
   cri::CriClient& client_;
-  Nanos interval_;
+  std::atomic<Nanos> interval_;
   metrics::Metrics* metrics_;
   std::function<void(Nanos)> on_refresh_;
   std::mutex refresh_mutex_;  // one refresh at a time

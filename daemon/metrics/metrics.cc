@@ -86,8 +86,9 @@ Metrics::Metrics(const std::string& version)
       .Register(*registry_)
       .Add({{"version", version}})
       .Set(1);
+  size_t index = 0;
   for (const char* name : {"MemoryPressure", "DiskPressure", "PIDPressure"})
-    condition_.Add({{"condition", name}}).Set(0);
+    conditions_[index++] = &condition_.Add({{"condition", name}});
 }
 
 Metrics::~Metrics() = default;
@@ -170,9 +171,14 @@ void Metrics::observe_signals(const Observations& observations,
     const auto& observation = observations.get(signal);
     if (!observation)
       continue;
-    const std::string name(signal_name(signal));
-    available_.Add({{"signal", name}}).Set(static_cast<double>(observation->available));
-    capacity_.Add({{"signal", name}}).Set(static_cast<double>(observation->capacity));
+    const size_t index = signal_index(signal);
+    if (available_by_signal_[index] == nullptr) {
+      const std::string name(signal_name(signal));
+      available_by_signal_[index] = &available_.Add({{"signal", name}});
+      capacity_by_signal_[index] = &capacity_.Add({{"signal", name}});
+    }
+    available_by_signal_[index]->Set(static_cast<double>(observation->available));
+    capacity_by_signal_[index]->Set(static_cast<double>(observation->capacity));
   }
   for (const auto& threshold : thresholds) {
     const auto& observation = observations.get(threshold.signal);
@@ -182,17 +188,19 @@ void Metrics::observe_signals(const Observations& observations,
         threshold.value
             .resolve(Quantity::from_int(observation->capacity, QuantityFormat::kBinarySI))
             .value();
-    threshold_
-        .Add({{"signal", std::string(signal_name(threshold.signal))},
-              {"kind", threshold.hard() ? "hard" : "soft"}})
-        .Set(static_cast<double>(value));
+    auto& gauge = threshold_by_signal_[{threshold.signal, threshold.hard()}];
+    if (gauge == nullptr) {
+      gauge = &threshold_.Add({{"signal", std::string(signal_name(threshold.signal))},
+                               {"kind", threshold.hard() ? "hard" : "soft"}});
+    }
+    gauge->Set(static_cast<double>(value));
   }
 }
 
 void Metrics::node_conditions(bool memory, bool disk, bool pid) {
-  condition_.Add({{"condition", "MemoryPressure"}}).Set(memory ? 1 : 0);
-  condition_.Add({{"condition", "DiskPressure"}}).Set(disk ? 1 : 0);
-  condition_.Add({{"condition", "PIDPressure"}}).Set(pid ? 1 : 0);
+  conditions_[0]->Set(memory ? 1 : 0);
+  conditions_[1]->Set(disk ? 1 : 0);
+  conditions_[2]->Set(pid ? 1 : 0);
 }
 
 void Metrics::sample_finished(double seconds) {

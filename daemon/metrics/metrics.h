@@ -11,6 +11,7 @@
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 
+#include <array>
 #include <chrono>
 #include <functional>
 #include <map>
@@ -79,6 +80,12 @@ class Metrics {
   prometheus::Family<prometheus::Gauge>& condition_;
   prometheus::Counter& runtime_errors_;
   prometheus::Counter& api_errors_;
+
+  // The per-signal series, looked up once: a round then costs a store per gauge, not a label hash.
+  std::array<prometheus::Gauge*, kSignalCount> available_by_signal_{};
+  std::array<prometheus::Gauge*, kSignalCount> capacity_by_signal_{};
+  std::map<std::pair<Signal, bool>, prometheus::Gauge*> threshold_by_signal_;
+  std::array<prometheus::Gauge*, 3> conditions_{};
 
   mutable std::mutex mutex_;
   std::map<std::string, EvictedPod> evicted_;  // by UID
