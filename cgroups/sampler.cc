@@ -1,5 +1,6 @@
 #include "cgroups/sampler.h"
 
+#include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 
@@ -375,6 +376,22 @@ void Sampler::discover_tier(QosTier tier, NodeSample& out) {
   }
 }
 
+uint64_t Sampler::tier_links() {
+  uint64_t links = 0;
+  for (size_t index = 0; index < 3; ++index) {
+    struct stat st {};
+    if (!tier_dirs_[index].valid())
+      tier_dirs_[index] = open_directory(tier_paths_[index]);
+    if (tier_dirs_[index].valid() && fstat(tier_dirs_[index].get(), &st) == 0)
+      links += st.st_nlink;
+  }
+  return links;
+}
+
+bool Sampler::subdirectories_changed() {
+  return tier_links() != tier_links_;
+}
+
 bool Sampler::pods_changed() {
   size_t listed = 0;
   bool unknown = false;
@@ -397,6 +414,8 @@ bool Sampler::pods_changed() {
 }
 
 void Sampler::sample_pods(NodeSample& out, Nanos now, SampleDepth depth) {
+  // Before listing: a pod made after this point is seen by the next round's comparison.
+  tier_links_ = tier_links();
   ++generation_;
   for (QosTier tier : {QosTier::kGuaranteed, QosTier::kBurstable, QosTier::kBestEffort}) {
     discover_tier(tier, out);

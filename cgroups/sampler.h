@@ -97,6 +97,9 @@ class Sampler {
   // Whether pod cgroups came or went since the last sample that read the pods: three directory
   // listings, no file read, so that node-only rounds still notice a new pod at once.
   bool pods_changed();
+  // Cheaper still: whether the tier directories' link counts (2 + subdirectories, on cgroupfs as
+  // on tmpfs) moved since the pods were last read. Three fstat calls.
+  bool subdirectories_changed();
 
   const CgroupLayout& layout() const { return layout_; }
   const CgroupNaming& naming() const { return naming_; }
@@ -142,7 +145,9 @@ class Sampler {
   std::string tier_relative_[3];  // the same, relative to the hierarchy root
   uint64_t generation_ = 0;
   std::optional<CpuTimes> last_cpu_;
-  std::optional<uint64_t> max_tasks_;  // min(pid_max, threads-max), re-read with the pods
+  std::optional<uint64_t> max_tasks_;
+  uint64_t tier_links_ = 0;  // sum of the tier directories' link counts when pods were last read
+  uint64_t tier_links();     // min(pid_max, threads-max), re-read with the pods
   Nanos last_cpu_time_{0};
 };
 

@@ -157,7 +157,8 @@ struct Agent::State {
   std::vector<std::string> last_crossed;
   std::string last_waiting;
   std::vector<std::string> last_unknown;  // pod UIDs the runtime list and the cgroups disagree on
-  std::unique_ptr<PodView> view;          // the last round's pods
+
+  std::unique_ptr<PodView> view;  // the last round's pods
   std::shared_ptr<const RuntimeSnapshot> view_runtime;
   bool local_storage_limits = false;  // some pod has an ephemeral-storage or emptyDir limit
 };
@@ -453,8 +454,11 @@ int Agent::run() {
     if (depth == cgroups::SampleDepth::kFull)
       last_full = now;
     const cgroups::NodeSample* sampled = &s.sampler->sample(now, depth);
+    const bool threshold_met = s.evaluator->needs_pod_stats(sampled->observations);
+    // Pod cgroups come and go: each round compares the tier directories' link counts (three
+    // fstat calls); every 10 s they are listed.
     if (depth == cgroups::SampleDepth::kNode &&
-        (s.evaluator->needs_pod_stats(sampled->observations) ||
+        (threshold_met || s.sampler->subdirectories_changed() ||
          (now - last_membership_check >= kFullSampleEvery && s.sampler->pods_changed()))) {
       depth = cgroups::SampleDepth::kDecision;
       sampled = &s.sampler->sample(now, depth);
@@ -471,12 +475,11 @@ int Agent::run() {
 
     const bool disk_met = disk_threshold_met(s.evaluator->thresholds(), sample.observations);
     if (disk_met && s.runtime->age(now) > kRuntimeRefreshEvery)
-      s.runtime->refresh_now();  // disk stats as fresh as the kubelet's before deciding on them
+      s.runtime->refresh_now_with_stats();  // disk stats as fresh as the kubelet's
     auto runtime = s.runtime->snapshot();
-    // A pod that started since the last refresh may be the one causing the pressure: refresh at
-    // once when the cgroups show pods the snapshot lacks (once per new set, so that the leftover
-    // cgroup of a gone pod does not cost a refresh every round).
-    // The same for a pod that went: the runtime's list is refreshed when the two disagree.
+    // When the cgroups and the runtime's list disagree (a pod starting or gone), the list is
+    // refreshed beside the loop; under pressure it is refreshed at once in the loop (the listing
+    // only), since a pod that just started may be the one causing the pressure.
     if (pods_read) {
       std::set<std::string_view> in_runtime;
       for (const auto& pod : runtime->pods)
@@ -488,9 +491,24 @@ int Agent::run() {
       std::set_symmetric_difference(in_runtime.begin(), in_runtime.end(), in_cgroups.begin(),
                                     in_cgroups.end(), std::back_inserter(views));
       std::vector<std::string> differ(views.begin(), views.end());
-      if (!differ.empty() && differ != s.last_unknown) {
-        s.runtime->refresh_now();
-        runtime = s.runtime->snapshot();
+      if (!differ.empty()) {
+        if (threshold_met && s.runtime->age(now) > std::chrono::milliseconds(100)) {
+          s.runtime->refresh_now();
+          runtime = s.runtime->snapshot();
+        } else if (differ != s.last_unknown) {
+          // A starting pod's sandbox shows up some 100-300 ms after its cgroup: the runtime's list
+          // is refreshed beside the loop until it has them (for at most 10 s: a leftover cgroup is
+          // left to the regular refresh).
+          std::vector<std::string> missing;
+          for (const auto& pod : sample.pods) {
+            if (!in_runtime.contains(pod.uid))
+              missing.push_back(pod.uid);
+          }
+          if (missing.empty())
+            s.runtime->refresh_soon();  // a pod went
+          else
+            s.runtime->expect(std::move(missing));
+        }
       }
       s.last_unknown = std::move(differ);
     }

@@ -1,5 +1,7 @@
 #include "daemon/agent/runtime_cache.h"
 
+#include <algorithm>
+
 #include "cgroups/notifier.h"
 #include "daemon/log/log.h"
 #include "daemon/metrics/metrics.h"
@@ -19,7 +21,7 @@ RuntimeCache::~RuntimeCache() {
 }
 
 void RuntimeCache::start() {
-  refresh();
+  refresh(true);
   thread_ = std::thread([this] { run(); });
 }
 
@@ -32,6 +34,14 @@ void RuntimeCache::stop() {
 
 void RuntimeCache::refresh_soon() {
   std::lock_guard lock(mutex_);
+  soon_ = true;
+  wake_.notify_all();
+}
+
+void RuntimeCache::expect(std::vector<std::string> uids) {
+  std::lock_guard lock(mutex_);
+  expected_ = std::move(uids);
+  expect_until_ = cgroups::PressureNotifier::monotonic_now() + std::chrono::seconds(10);
   soon_ = true;
   wake_.notify_all();
 }
@@ -55,12 +65,15 @@ Result<std::vector<cri::RuntimePod>> RuntimeCache::list_now() {
   return cri::discover_pods(client_);
 }
 
-bool RuntimeCache::refresh() {
+bool RuntimeCache::refresh(bool with_stats) {
   std::lock_guard refreshing(refresh_mutex_);
   auto pods = cri::discover_pods(client_);
-  Result<std::map<std::string, std::vector<cri::ContainerRuntimeStats>>> stats =
-      pods ? cri::container_stats_by_pod(client_)
-           : Result<std::map<std::string, std::vector<cri::ContainerRuntimeStats>>>(pods.error());
+  using StatsByPod = std::map<std::string, std::vector<cri::ContainerRuntimeStats>>;
+  Result<StatsByPod> stats = StatsByPod{};
+  if (!pods)
+    stats = pods.error();
+  else if (with_stats)
+    stats = cri::container_stats_by_pod(client_);
   if (!pods || !stats) {
     if (metrics_ != nullptr)
       metrics_->runtime_error();
@@ -74,7 +87,12 @@ bool RuntimeCache::refresh() {
   }
   auto snapshot = std::make_shared<RuntimeSnapshot>();
   snapshot->pods = std::move(*pods);
-  snapshot->stats = std::move(*stats);
+  if (with_stats) {
+    snapshot->stats = std::move(stats).value();
+  } else {
+    std::lock_guard lock(mutex_);
+    snapshot->stats = snapshot_->stats;  // the stats stay those of the last full refresh
+  }
   snapshot->time = cgroups::PressureNotifier::monotonic_now();
   {
     std::lock_guard lock(mutex_);
@@ -92,12 +110,22 @@ void RuntimeCache::run() {
   while (!stopping_) {
     {
       std::unique_lock lock(mutex_);
-      wake_.wait_for(lock, interval_.load(), [this] { return stopping_ || soon_; });
+      const bool expecting =
+          !expected_.empty() && cgroups::PressureNotifier::monotonic_now() < expect_until_;
+      if (!expecting)
+        expected_.clear();
+      wake_.wait_for(lock, expecting ? Nanos(std::chrono::milliseconds(200)) : interval_.load(),
+                     [this] { return stopping_ || soon_; });
       soon_ = false;
     }
     if (stopping_)
       return;
-    refresh();
+    refresh(true);
+    std::lock_guard lock(mutex_);
+    std::erase_if(expected_, [this](const std::string& uid) {
+      return std::any_of(snapshot_->pods.begin(), snapshot_->pods.end(),
+                         [&](const cri::RuntimePod& pod) { return pod.uid == uid; });
+    });
   }
 }
 

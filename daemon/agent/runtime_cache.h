@@ -30,17 +30,23 @@ class RuntimeCache {
   // Asks for a refresh as soon as possible (after an eviction, say).
   void refresh_soon();
   void set_interval(Nanos interval);
+  // Refreshes every 200 ms until these pod UIDs are listed (at most 10 s): pods whose cgroups
+  // exist before their sandboxes are ready.
+  void expect(std::vector<std::string> uids);
   Nanos age(Nanos now) const;  // of the last successful refresh
 
   std::shared_ptr<const RuntimeSnapshot> snapshot() const;
   bool connected() const { return connected_; }
-  // Refreshes now, in the caller's thread (the loop, when cgroups show pods the snapshot lacks).
-  bool refresh_now() { return refresh(); }
+  // Refreshes the pods now, in the caller's thread (the loop, when cgroups show pods the snapshot
+  // lacks under pressure): the listing only, a few milliseconds; the stats follow in the thread.
+  bool refresh_now() { return refresh(false); }
+  // The same with the stats (disk usage), for disk signals.
+  bool refresh_now_with_stats() { return refresh(true); }
   // A fresh listing of the runtime's ready pods, bypassing the cache (for acting on a pod).
   Result<std::vector<cri::RuntimePod>> list_now();
 
  private:
-  bool refresh();
+  bool refresh(bool with_stats);
   void run();
 
   cri::CriClient& client_;
@@ -51,6 +57,8 @@ class RuntimeCache {
   mutable std::mutex mutex_;
   std::condition_variable wake_;
   bool soon_ = false;
+  std::vector<std::string> expected_;
+  Nanos expect_until_{0};
   std::shared_ptr<const RuntimeSnapshot> snapshot_;
   std::atomic<bool> connected_{false};
   bool ever_refreshed_ = false;

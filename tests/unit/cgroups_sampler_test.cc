@@ -132,6 +132,40 @@ TEST_F(V2SystemdTest, PodsAndContainersWithTheirTier) {
   EXPECT_EQ(sample.pods[1].tier, QosTier::kGuaranteed);
 }
 
+TEST_F(V2SystemdTest, NodeRoundsReadSignalsOnlyAndNoticeNewPodsByListing) {
+  Sampler sampler(layout_, config_, FdBudget(1000));
+  ASSERT_EQ(sampler.sample(seconds(10), SampleDepth::kDecision).pods.size(), 2U);
+  EXPECT_FALSE(sampler.pods_changed());
+  EXPECT_FALSE(sampler.subdirectories_changed());
+
+  // The kubepods usage changes, and so does a pod's: a node round sees the first only.
+  write_v2_cgroup(tree_, "cgroup/kubepods.slice", 2500 * kMiB, 2000 * kMiB, 200 * kMiB, 30,
+                  5000000);
+  write_v2_cgroup(tree_, kBurstablePod, 900 * kMiB, 800 * kMiB, 100 * kMiB, 12, 2000000);
+  const NodeSample& node = sampler.sample(seconds(11), SampleDepth::kNode);
+  const auto& allocatable = node.observations.get(Signal::kAllocatableMemoryAvailable);
+  ASSERT_TRUE(allocatable);
+  EXPECT_EQ(allocatable->available, static_cast<int64_t>((8192 - 2300) * kMiB));
+  EXPECT_EQ(allocatable->time, seconds(11));
+  EXPECT_TRUE(node.observations.get(Signal::kPidAvailable)) << "pid_max is remembered";
+  EXPECT_TRUE(node.observations.get(Signal::kNodeFsAvailable));
+  ASSERT_EQ(node.pods.size(), 2U);
+  EXPECT_EQ(node.pods[0].usage.memory.working_set_bytes, 500 * kMiB) << "pods as last read";
+
+  write_v2_cgroup(tree_,
+                  "cgroup/kubepods.slice/kubepods-besteffort.slice/"
+                  "kubepods-besteffort-pod55ee_66ff.slice",
+                  10 * kMiB, 10 * kMiB, 0, 1, 10);
+  EXPECT_TRUE(sampler.pods_changed());
+  EXPECT_TRUE(sampler.subdirectories_changed());
+  EXPECT_EQ(sampler.sample(seconds(12), SampleDepth::kDecision).pods.size(), 3U);
+  EXPECT_FALSE(sampler.pods_changed());
+  EXPECT_FALSE(sampler.subdirectories_changed());
+  tree_.remove(kGuaranteedPod);
+  EXPECT_TRUE(sampler.pods_changed()) << "a pod that went counts too";
+  EXPECT_TRUE(sampler.subdirectories_changed());
+}
+
 TEST_F(V2SystemdTest, CpuRateBetweenSamples) {
   Sampler sampler(layout_, config_, FdBudget(1000));
   EXPECT_FALSE(sampler.sample(seconds(10)).pods[0].usage.cpu_cores);
