@@ -6,20 +6,25 @@
 // the kernel OOM killer kills anything in kubepods (memory.oom_control's oom_kill counter). From
 // evictd's own log: notification -> decision and decision -> pod gone through containerd.
 //
+// soak PODS SECONDS: pressure cycles (see soak()).
+//
 // idle PODS SECONDS: evictd watching PODS idle pods for SECONDS: CPU seconds (utime + stime of the
 // process) and RSS.
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <atomic>
 #include <csignal>
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
 #include <iostream>
+#include <map>
 #include <regex>
 #include <sstream>
 
 #include "bench/report.h"
+#include "daemon/ledger/ledger.h"
 #include "e2e/containerd_harness.h"
 #include "e2e/daemon_process.h"
 
@@ -272,11 +277,88 @@ int idle(ContainerdHarness& harness, const std::string& dir, int pods, int secon
   return 0;
 }
 
+// Pressure cycles against PODS idle pods for SECONDS: each cycle a pod leaks until evictd evicts
+// it. Checked at the end: every leak evicted exactly once (the ledger), no idle pod evicted, no
+// kernel OOM kill, and evictd's RSS over the cycles.
+int soak(ContainerdHarness& harness, const std::string& dir, int pods, int seconds) {
+  std::vector<TestPod> idle_pods(static_cast<size_t>(pods));
+  for (int i = 0; i < pods; ++i) {
+    auto& pod = idle_pods[static_cast<size_t>(i)];
+    pod.name = "idle-" + std::to_string(i);
+    pod.namespace_name = "soak";
+    pod.tier = i % 2 == 0 ? "burstable" : "besteffort";
+    if (auto error = harness.create_pod(pod, {TestContainer{"app", 2}}); !error.empty()) {
+      std::cerr << error << "\n";
+      return 1;
+    }
+  }
+  std::ofstream(kKubepods + "/memory.limit_in_bytes") << 1024 * kMiB;
+  Daemon daemon(dir, base_config(harness, dir) + "monitoringInterval: 1s\n");
+  if (!daemon.start()) {
+    std::cerr << daemon.log();
+    return 1;
+  }
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
+  std::vector<std::string> leaks;
+  std::vector<double> rss_mib;
+  int missed = 0;
+  int oom = 0;
+  while (std::chrono::steady_clock::now() < end && !g_interrupted) {
+    TestPod leak;
+    leak.name = "leak-" + std::to_string(leaks.size());
+    leak.namespace_name = "soak";
+    leak.tier = "burstable";
+    leak.uid = make_uid();
+    if (auto error = harness.create_pod(leak, {TestContainer{"app", 2048, false, 0, 500}});
+        !error.empty()) {
+      std::cerr << error << "\n";
+      return 1;
+    }
+    leaks.push_back(leak.uid);
+    const bool gone = eventually(
+        [&] { return evictd::testing_util::processes_in(leak) == 0 || oom_kills(leak.uid) > 0; },
+        std::chrono::seconds(15));
+    missed += gone && evictd::testing_util::processes_in(leak) == 0 ? 0 : 1;
+    oom += oom_kills(leak.uid) > 0 ? 1 : 0;
+    rss_mib.push_back(static_cast<double>(cost_of(daemon.pid()).rss_kib) / 1024.0);
+    (void)harness.client().stop_pod_sandbox(leak.sandbox_id, std::chrono::seconds(10));
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
+  daemon.stop(SIGTERM);
+  auto replayed = evictd::ledger::replay_file(dir + "/state/ledger");
+  std::map<std::string, int> evicted;
+  if (replayed.ok()) {
+    for (const auto& eviction : replayed->evictions)
+      ++evicted[eviction.decision.pod_uid];
+  }
+  int double_evictions = 0;
+  int missing = 0;
+  for (const auto& uid : leaks) {
+    double_evictions += evicted[uid] > 1 ? 1 : 0;
+    missing += evicted[uid] == 0 ? 1 : 0;
+    evicted.erase(uid);
+  }
+  const int bystanders = static_cast<int>(evicted.size());
+  std::printf(
+      "soak, %d pods, %d s: %zu cycles; leaks not evicted %d, evicted twice %d, other pods "
+      "evicted %d, kernel OOM kills %d, not gone in time %d\n",
+      pods, seconds, leaks.size(), missing, double_evictions, bystanders, oom, missed);
+  if (!rss_mib.empty()) {
+    std::printf("  evictd RSS: first cycle %.1f MiB, last %.1f MiB, max %.1f MiB\n",
+                rss_mib.front(), rss_mib.back(), *std::max_element(rss_mib.begin(), rss_mib.end()));
+  }
+  const bool flat = rss_mib.empty() || rss_mib.back() <= rss_mib.front() + 2.0;
+  return missing == 0 && double_evictions == 0 && bystanders == 0 && oom == 0 && missed == 0 && flat
+             ? 0
+             : 1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   if (argc < 3) {
-    std::cerr << "usage: daemon_bench oom-race RUNS | idle PODS SECONDS\n";
+    std::cerr << "usage: daemon_bench oom-race RUNS | idle PODS SECONDS | soak PODS SECONDS\n";
     return 2;
   }
   const std::string mode = argv[1];
@@ -293,6 +375,8 @@ int main(int argc, char** argv) {
   int code = 2;
   if (mode == "oom-race")
     code = oom_race(harness, dir, std::atoi(argv[2]));
+  else if (mode == "soak" && argc > 3)
+    code = soak(harness, dir, std::atoi(argv[2]), std::atoi(argv[3]));
   else if (mode == "idle" && argc > 3)
     code = idle(harness, dir, std::atoi(argv[2]), std::atoi(argv[3]));
   std::filesystem::remove_all(dir);

@@ -113,7 +113,10 @@ class Tree {
 
 void BM_Sample(benchmark::State& state) {
   const auto pods = static_cast<size_t>(state.range(0));
-  const auto depth = state.range(1) == 0 ? SampleDepth::kDecision : SampleDepth::kFull;
+  const auto kind = state.range(1);
+  const auto depth = kind == 0   ? SampleDepth::kNode
+                     : kind == 3 ? SampleDepth::kFull
+                                 : SampleDepth::kDecision;
   Tree tree(pods);
   CgroupLayout layout;
   layout.version = CgroupVersion::kV2;
@@ -122,6 +125,7 @@ void BM_Sample(benchmark::State& state) {
   config.driver = CgroupDriver::kSystemd;
   config.proc_root = tree.path("proc");
   config.nodefs_path = tree.path("");
+  config.decision_processes = kind == 2;
   Sampler sampler(layout, config);
   int64_t tick = 0;
   if (sampler.sample(Nanos{++tick}).pods.size() != pods)
@@ -136,11 +140,12 @@ void BM_Sample(benchmark::State& state) {
       static_cast<double>(allocations.load() - before) / static_cast<double>(state.iterations()));
   state.counters["cgroups"] = static_cast<double>(1 + pods * 3);
 }
-// Second argument: 0 = decision sample (pods' memory and processes), 1 = full sample (and
-// containers, CPU, PSI).
+// Second argument: 0 = node round (node signals only), 1 = decision sample (pods' memory: the
+// daemon's without pid.available thresholds), 2 = decision sample with process counts, 3 = full
+// sample (and containers, CPU, PSI).
 BENCHMARK(BM_Sample)
-    ->ArgsProduct({{10, 100, 1000, 5000}, {0, 1}})
-    ->ArgNames({"pods", "full"})
+    ->ArgsProduct({{10, 100, 1000, 5000}, {0, 1, 2, 3}})
+    ->ArgNames({"pods", "depth"})
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 

@@ -47,6 +47,8 @@ std::string_view wake_cause_name(WakeCause cause) {
       return "psi";
     case WakeCause::kMemoryEvents:
       return "memory.events";
+    case WakeCause::kPodsChanged:
+      return "pods";
     case WakeCause::kInterrupt:
       return "interrupt";
   }
@@ -167,6 +169,16 @@ PsiTriggerStatus PressureNotifier::add_psi_trigger(const std::string& name,
 
 Result<bool> PressureNotifier::watch_memory_events(const std::string& name,
                                                    const std::string& events_file) {
+  return add_inotify(name, events_file, IN_MODIFY, inotify_watches_);
+}
+
+Result<bool> PressureNotifier::watch_directory(const std::string& name,
+                                               const std::string& directory) {
+  return add_inotify(name, directory, IN_CREATE | IN_DELETE | IN_ONLYDIR, directory_watches_);
+}
+
+Result<bool> PressureNotifier::add_inotify(const std::string& name, const std::string& path,
+                                           uint32_t mask, std::map<int, std::string>& watches) {
   if (!inotify_.valid()) {
     inotify_ = UniqueFd(inotify_init1(IN_NONBLOCK | IN_CLOEXEC));
     if (!inotify_.valid())
@@ -176,12 +188,12 @@ Result<bool> PressureNotifier::watch_memory_events(const std::string& name,
     event.data.u64 = kInotifyTag;
     epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, inotify_.get(), &event);
   }
-  const int watch = inotify_add_watch(inotify_.get(), events_file.c_str(), IN_MODIFY);
+  const int watch = inotify_add_watch(inotify_.get(), path.c_str(), mask);
   if (watch < 0) {
-    fallbacks_.push_back(name + ": cannot watch " + events_file + " (" + errno_text() + ")");
-    return make_error("inotify_add_watch " + events_file + ": " + errno_text());
+    fallbacks_.push_back(name + ": cannot watch " + path + " (" + errno_text() + ")");
+    return make_error("inotify_add_watch " + path + ": " + errno_text());
   }
-  inotify_watches_[watch] = name;
+  watches[watch] = name;
   return true;
 }
 
@@ -210,14 +222,26 @@ Wake PressureNotifier::wait(std::optional<Nanos> timeout) {
       }
       if (tag == kInotifyTag) {
         alignas(inotify_event) char buffer[4096];
-        std::string source = "memory.events";
+        std::optional<std::string> events_source;
+        std::optional<std::string> pods_source;
         for (ssize_t len; (len = ::read(inotify_.get(), buffer, sizeof(buffer))) > 0;) {
-          const auto* event = reinterpret_cast<const inotify_event*>(buffer);
-          const auto watch = inotify_watches_.find(event->wd);
-          if (watch != inotify_watches_.end())
-            source = watch->second;
+          for (ssize_t offset = 0; offset < len;) {
+            const auto* event = reinterpret_cast<const inotify_event*>(buffer + offset);
+            if (const auto found = inotify_watches_.find(event->wd);
+                found != inotify_watches_.end())
+              events_source = found->second;
+            if (const auto found = directory_watches_.find(event->wd);
+                found != directory_watches_.end())
+              pods_source = found->second;
+            offset += static_cast<ssize_t>(sizeof(inotify_event) + event->len);
+          }
         }
-        return Wake{WakeCause::kMemoryEvents, source, at};
+        // memory.events (an OOM, a limit hit) outranks a pod coming or going.
+        if (events_source)
+          return Wake{WakeCause::kMemoryEvents, *events_source, at};
+        if (pods_source)
+          return Wake{WakeCause::kPodsChanged, *pods_source, at};
+        continue;
       }
       for (auto& [name, source] : sources_) {
         if (static_cast<uint64_t>(source->fd.get()) != tag)
@@ -244,6 +268,8 @@ std::vector<std::string> PressureNotifier::describe() const {
     lines.push_back(source->description);
   for (const auto& [watch, name] : inotify_watches_)
     lines.push_back("inotify " + name);
+  for (const auto& [watch, name] : directory_watches_)
+    lines.push_back("inotify " + name + " (pods coming and going)");
   for (const auto& fallback : fallbacks_)
     lines.push_back("fallback: " + fallback);
   return lines;

@@ -34,6 +34,10 @@ std::vector<std::string> PressureWatch::start() {
       }
     }
   }
+  for (const auto& [tier, directory] : sampler_.tier_directories()) {
+    if (auto watched = notifier_.watch_directory("pods-" + tier, directory); !watched)
+      errors_.push_back(watched.error().message);
+  }
   return notifier_.describe();
 }
 

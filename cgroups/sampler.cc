@@ -173,6 +173,8 @@ void Sampler::read_usage(Tracked& tracked, CgroupUsage& out, Nanos now, SampleDe
       working_set(out.memory.usage_bytes, out.memory.inactive_file_bytes);
   if (depth == SampleDepth::kNode)
     return;  // the root's and kubepods' memory is all a node round needs of them
+  if (depth == SampleDepth::kDecision && !config_.decision_processes)
+    return;
   if (auto text = tracked.processes.read(buffer_))
     out.processes = parse_uint(*text);
   if (depth == SampleDepth::kDecision)
@@ -386,6 +388,13 @@ uint64_t Sampler::tier_links() {
       links += st.st_nlink;
   }
   return links;
+}
+
+std::vector<std::pair<std::string, std::string>> Sampler::tier_directories() const {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (QosTier tier : {QosTier::kGuaranteed, QosTier::kBurstable, QosTier::kBestEffort})
+    out.emplace_back(std::string(qos_tier_name(tier)), tier_paths_[static_cast<size_t>(tier)]);
+  return out;
 }
 
 bool Sampler::subdirectories_changed() {

@@ -81,6 +81,9 @@ struct SamplerConfig {
   std::string nodefs_path = "/var/lib/kubelet";
   std::string imagefs_path;      // empty: no imagefs observation (the runtime reports it later)
   std::string containerfs_path;  // empty: none
+  // Whether decision samples read each pod's process count (pids.current or tasks): needed only
+  // when a pid.available threshold may rank pods by it. Full samples always read it.
+  bool decision_processes = true;
 };
 
 class Sampler {
@@ -100,6 +103,8 @@ class Sampler {
   // Cheaper still: whether the tier directories' link counts (2 + subdirectories, on cgroupfs as
   // on tmpfs) moved since the pods were last read. Three fstat calls.
   bool subdirectories_changed();
+  // The directories pod cgroups are made in (kubepods, burstable, besteffort), by tier name.
+  std::vector<std::pair<std::string, std::string>> tier_directories() const;
 
   const CgroupLayout& layout() const { return layout_; }
   const CgroupNaming& naming() const { return naming_; }

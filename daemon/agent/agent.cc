@@ -281,6 +281,11 @@ Result<bool> Agent::start() {
   sampler_config.driver = config.cgroup_driver;
   sampler_config.kubepods = config.kubepods;
   sampler_config.nodefs_path = config.nodefs_path;
+  // Process counts rank pods for pid.available only; without such a threshold a decision sample
+  // reads two files per pod instead of three.
+  sampler_config.decision_processes = std::any_of(
+      config.eviction.thresholds.begin(), config.eviction.thresholds.end(),
+      [](const Threshold& threshold) { return threshold.signal == Signal::kPidAvailable; });
   if (auto filesystems = cri::discover_filesystems(*s.cri, config.nodefs_path); filesystems) {
     s.filesystems = filesystems->layout;
     if (filesystems->layout != FilesystemLayout::kShared)
@@ -458,7 +463,8 @@ int Agent::run() {
     // Pod cgroups come and go: each round compares the tier directories' link counts (three
     // fstat calls); every 10 s they are listed.
     if (depth == cgroups::SampleDepth::kNode &&
-        (threshold_met || s.sampler->subdirectories_changed() ||
+        (threshold_met || wake.cause == cgroups::WakeCause::kPodsChanged ||
+         s.sampler->subdirectories_changed() ||
          (now - last_membership_check >= kFullSampleEvery && s.sampler->pods_changed()))) {
       depth = cgroups::SampleDepth::kDecision;
       sampled = &s.sampler->sample(now, depth);
