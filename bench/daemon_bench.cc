@@ -98,7 +98,8 @@ struct RaceMode {
   std::string config;
 };
 
-int oom_race(ContainerdHarness& harness, const std::string& dir, int runs) {
+int oom_race(ContainerdHarness& harness, const std::string& dir, int runs,
+             const std::string& only) {
   // A resident pod so that kubepods is never empty, and the 1 GiB limit.
   TestPod resident;
   resident.name = "resident";
@@ -117,6 +118,8 @@ int oom_race(ContainerdHarness& harness, const std::string& dir, int runs) {
   };
   int pod_number = 0;
   for (const auto& mode : modes) {
+    if (!only.empty() && !std::string(mode.name).starts_with(only))
+      continue;
     Daemon daemon(dir, mode.config);
     if (!daemon.start()) {
       std::cerr << daemon.log();
@@ -374,7 +377,7 @@ int main(int argc, char** argv) {
   const std::string dir = mkdtemp(pattern.data());
   int code = 2;
   if (mode == "oom-race")
-    code = oom_race(harness, dir, std::atoi(argv[2]));
+    code = oom_race(harness, dir, std::atoi(argv[2]), argc > 3 ? argv[3] : "");
   else if (mode == "soak" && argc > 3)
     code = soak(harness, dir, std::atoi(argv[2]), std::atoi(argv[3]));
   else if (mode == "idle" && argc > 3)

@@ -57,10 +57,12 @@ void BM_HttpScrape(benchmark::State& state) {
         return size * count;
       });
   curl_easy_setopt(handle, CURLOPT_WRITEDATA, &body);
+  // A connection per scrape: the exposer's server does not keep connections alive.
+  curl_easy_setopt(handle, CURLOPT_FORBID_REUSE, 1L);
   for (auto _ : state) {
     body.clear();
-    if (curl_easy_perform(handle) != CURLE_OK) {
-      state.SkipWithError("scrape failed");
+    if (const CURLcode code = curl_easy_perform(handle); code != CURLE_OK) {
+      state.SkipWithError(curl_easy_strerror(code));
       break;
     }
   }

@@ -43,6 +43,7 @@ constexpr std::chrono::seconds kHousekeepingEvery{30};
 // disk usage matters (disk pressure, or pods with local-storage limits), else every minute.
 constexpr std::chrono::seconds kRuntimeRefreshEvery{10};
 constexpr std::chrono::seconds kIdleRuntimeRefreshEvery{60};
+constexpr std::chrono::seconds kStartingPodFor{10};
 
 bool is_disk_signal(Signal signal) {
   const Resource resource = signal_resource(signal);
@@ -157,6 +158,8 @@ struct Agent::State {
   std::vector<std::string> last_crossed;
   std::string last_waiting;
   std::vector<std::string> last_unknown;  // pod UIDs the runtime list and the cgroups disagree on
+  std::map<std::string, Nanos> unlisted_since;  // pod cgroups without a listed sandbox
+  std::set<std::string> listed;                 // pod cgroups whose sandbox was listed once
 
   std::unique_ptr<PodView> view;  // the last round's pods
   std::shared_ptr<const RuntimeSnapshot> view_runtime;
@@ -497,8 +500,27 @@ int Agent::run() {
       std::set_symmetric_difference(in_runtime.begin(), in_runtime.end(), in_cgroups.begin(),
                                     in_cgroups.end(), std::back_inserter(views));
       std::vector<std::string> differ(views.begin(), views.end());
+      // Pods with a cgroup but no sandbox listed, and since when: a starting pod is listed within
+      // a second or so; one still missing after 10 s is a leftover cgroup (a pod the kubelet has
+      // not cleaned up yet), not worth a listing in the loop.
+      std::map<std::string, Nanos> unlisted;
+      std::set<std::string> listed;
+      bool starting = false;
+      for (const auto& pod : sample.pods) {
+        if (in_runtime.contains(pod.uid) || s.listed.contains(pod.uid)) {
+          listed.insert(
+              pod.uid);  // listed once: a pod that went (its cgroup lingers), not one starting
+          continue;
+        }
+        const auto seen = s.unlisted_since.find(pod.uid);
+        const Nanos since = seen != s.unlisted_since.end() ? seen->second : now;
+        unlisted.emplace(pod.uid, since);
+        starting |= now - since < kStartingPodFor;
+      }
+      s.unlisted_since = std::move(unlisted);
+      s.listed = std::move(listed);
       if (!differ.empty()) {
-        if (threshold_met && s.runtime->age(now) > std::chrono::milliseconds(100)) {
+        if (threshold_met && starting && s.runtime->age(now) > std::chrono::milliseconds(100)) {
           s.runtime->refresh_now();
           runtime = s.runtime->snapshot();
         } else if (differ != s.last_unknown) {

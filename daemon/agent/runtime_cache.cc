@@ -120,7 +120,14 @@ void RuntimeCache::run() {
     }
     if (stopping_)
       return;
-    refresh(true);
+    bool expecting = false;
+    {
+      std::lock_guard lock(mutex_);
+      expecting = !expected_.empty();
+    }
+    // Waiting for a new pod's sandbox: the listing only (milliseconds); the stats (containerd
+    // computes them on request, hundreds of milliseconds) wait for the regular refresh.
+    refresh(!expecting);
     std::lock_guard lock(mutex_);
     std::erase_if(expected_, [this](const std::string& uid) {
       return std::any_of(snapshot_->pods.begin(), snapshot_->pods.end(),
