@@ -17,6 +17,7 @@
 #include "apiserver/fake_apiserver_process.h"
 #include "daemon/kube/eviction_writer.h"
 #include "daemon/kube/pod_source.h"
+#include "e2e/daemon_process.h"
 #include "read_text.h"
 
 namespace evictd::kube {
@@ -24,17 +25,7 @@ namespace {
 
 using testing_util::read_text;
 
-std::string run(const std::string& command) {
-  std::string output;
-  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
-  if (pipe == nullptr)
-    return "";
-  char buffer[4096];
-  while (size_t n = fread(buffer, 1, sizeof(buffer), pipe))
-    output.append(buffer, n);
-  pclose(pipe);
-  return output;
-}
+using testing_util::shell;
 
 class KubeApiTest : public testing::Test {
  protected:
@@ -81,7 +72,7 @@ class KubeApiTest : public testing::Test {
             R"(","priority":10,"containers":[{"name":"app","resources":{"requests":{"memory":"64Mi"}}}]},"status":{"phase":"Running","qosClass":"Burstable"}})");
   }
   static std::string kubectl(const std::string& args) {
-    return run("kubectl --kubeconfig " + dir_ + "/kubeconfig " + args);
+    return shell("kubectl --kubeconfig " + dir_ + "/kubeconfig " + args);
   }
 
   static inline testing_util::FakeApiServer* server_ = nullptr;
@@ -215,7 +206,7 @@ TEST_F(KubeApiTest, EvictionStatusAndEventAsKubectlSeesThem) {
             "TerminationByKubelet");
   EXPECT_EQ(kubectl("get pod -n shop victim -o jsonpath='{.status.message}'"), record.message);
   const auto state = nlohmann::json::parse(
-      run("curl -s --cacert " + dir_ + "/certs/ca.crt " + server_url_ + "/_test/state"));
+      shell("curl -s --cacert " + dir_ + "/certs/ca.crt " + server_url_ + "/_test/state"));
   bool found = false;
   for (const auto& event : state["events"]) {
     if (event["involvedObject"]["name"] == "victim") {
