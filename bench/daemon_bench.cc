@@ -283,7 +283,8 @@ int idle(ContainerdHarness& harness, const std::string& dir, int pods, int secon
 // Pressure cycles against PODS idle pods for SECONDS: each cycle a pod leaks until evictd evicts
 // it. Checked at the end: every leak evicted exactly once (the ledger), no idle pod evicted, no
 // kernel OOM kill, and evictd's RSS over the cycles.
-int soak(ContainerdHarness& harness, const std::string& dir, int pods, int seconds) {
+int soak(ContainerdHarness& harness, const std::string& dir, int pods, int seconds,
+         int rate_mib_s) {
   std::vector<TestPod> idle_pods(static_cast<size_t>(pods));
   for (int i = 0; i < pods; ++i) {
     auto& pod = idle_pods[static_cast<size_t>(i)];
@@ -313,7 +314,7 @@ int soak(ContainerdHarness& harness, const std::string& dir, int pods, int secon
     leak.namespace_name = "soak";
     leak.tier = "burstable";
     leak.uid = make_uid();
-    if (auto error = harness.create_pod(leak, {TestContainer{"app", 2048, false, 0, 500}});
+    if (auto error = harness.create_pod(leak, {TestContainer{"app", 2048, false, 0, rate_mib_s}});
         !error.empty()) {
       std::cerr << error << "\n";
       return 1;
@@ -361,7 +362,8 @@ int soak(ContainerdHarness& harness, const std::string& dir, int pods, int secon
 
 int main(int argc, char** argv) {
   if (argc < 3) {
-    std::cerr << "usage: daemon_bench oom-race RUNS | idle PODS SECONDS | soak PODS SECONDS\n";
+    std::cerr
+        << "usage: daemon_bench oom-race RUNS | idle PODS SECONDS | soak PODS SECONDS [MiB/s]\n";
     return 2;
   }
   const std::string mode = argv[1];
@@ -379,7 +381,8 @@ int main(int argc, char** argv) {
   if (mode == "oom-race")
     code = oom_race(harness, dir, std::atoi(argv[2]), argc > 3 ? argv[3] : "");
   else if (mode == "soak" && argc > 3)
-    code = soak(harness, dir, std::atoi(argv[2]), std::atoi(argv[3]));
+    code = soak(harness, dir, std::atoi(argv[2]), std::atoi(argv[3]),
+                argc > 4 ? std::atoi(argv[4]) : 500);
   else if (mode == "idle" && argc > 3)
     code = idle(harness, dir, std::atoi(argv[2]), std::atoi(argv[3]));
   std::filesystem::remove_all(dir);

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -42,6 +43,21 @@ std::vector<std::string> cgroup_hierarchies() {
     roots.push_back(f[4]);
   }
   return roots;
+}
+
+// Removes a cgroup directory and its children (cgroup directories hold only control files, which
+// rmdir takes with them); true when it is gone.
+bool remove_cgroup_tree(const std::string& path) {
+  std::error_code error;
+  std::vector<std::string> children;
+  for (std::filesystem::directory_iterator it(path, error), end; !error && it != end;
+       it.increment(error)) {
+    if (it->is_directory(error))
+      children.push_back(it->path().string());
+  }
+  for (const auto& child : children)
+    remove_cgroup_tree(child);
+  return ::rmdir(path.c_str()) == 0 || errno == ENOENT;
 }
 
 std::string random_uid() {
@@ -330,16 +346,16 @@ void ContainerdHarness::cleanup() {
             [](const auto& a, const auto& b) { return a.size() > b.size(); });
   for (const auto& mount : mounts)
     umount2(mount.c_str(), MNT_DETACH);
-  // Container cgroups runc left, then the pod cgroups we made.
-  for (const auto& pod : pods_) {
-    for (const auto& root : cgroup_hierarchies()) {
-      for (const auto& id : pod.container_ids)
-        ::rmdir((root + pod.cgroup_parent + "/" + id).c_str());
-      ::rmdir((root + pod.cgroup_parent + "/" + pod.sandbox_id).c_str());
-    }
+  // The cgroups we made and whatever runc left under them, deepest first. A cgroup whose last
+  // task is still exiting refuses rmdir (EBUSY) for a moment: try again for up to 5 s.
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    bool left = false;
+    for (auto it = made_cgroups_.rbegin(); it != made_cgroups_.rend(); ++it)
+      left |= !remove_cgroup_tree(*it);
+    if (!left)
+      break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
-  for (auto it = made_cgroups_.rbegin(); it != made_cgroups_.rend(); ++it)
-    ::rmdir(it->c_str());
   std::error_code ignored;
   std::filesystem::remove_all(dir_, ignored);
 }
