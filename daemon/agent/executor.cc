@@ -17,15 +17,6 @@ int64_t unix_ms_now() {
       .count();
 }
 
-std::string rfc3339(int64_t unix_ms) {
-  const std::time_t seconds = unix_ms / 1000;
-  std::tm utc{};
-  gmtime_r(&seconds, &utc);
-  char buffer[32];
-  std::strftime(buffer, sizeof(buffer), "%Y-%m-%dT%H:%M:%SZ", &utc);
-  return buffer;
-}
-
 log::Fields pod_fields(const ledger::Record& decision) {
   return {{"pod", decision.pod_name},
           {"namespace", decision.namespace_name},
@@ -206,7 +197,7 @@ kube::EvictionRecord Executor::api_record(const ledger::Record& decision) const 
   record.message = decision.message;
   record.annotations = decision.annotations;
   record.node_name = decision.node_name;
-  record.time = rfc3339(decision.time_unix_ms);
+  record.time = kube::rfc3339(static_cast<std::time_t>(decision.time_unix_ms / 1000));
   record.disruption_target = decision.disruption_target;
   return record;
 }

@@ -9,13 +9,16 @@ namespace evictd::kube {
 
 using Json = nlohmann::json;
 
-std::string rfc3339_now() {
-  const std::time_t now = std::time(nullptr);
+std::string rfc3339(std::time_t seconds) {
   std::tm utc{};
-  gmtime_r(&now, &utc);
+  gmtime_r(&seconds, &utc);
   char buffer[32];
   std::strftime(buffer, sizeof(buffer), "%Y-%m-%dT%H:%M:%SZ", &utc);
   return buffer;
+}
+
+std::string rfc3339_now() {
+  return rfc3339(std::time(nullptr));
 }
 
 std::string eviction_status_patch(const EvictionRecord& record) {

@@ -5,6 +5,7 @@
 // PodDisruptionBudgets.
 #pragma once
 
+#include <ctime>
 #include <map>
 #include <string>
 
@@ -66,6 +67,8 @@ class NodeConditionWriter {
       last_;  // type -> (status, lastTransitionTime)
 };
 
+// Kubernetes' metav1.Time text, to the second: 2026-11-22T18:40:00Z.
+std::string rfc3339(std::time_t seconds);
 std::string rfc3339_now();
 
 }  // namespace evictd::kube
