@@ -154,6 +154,46 @@ RankKind rank_kind(Signal signal) {
   return RankKind::kMemory;
 }
 
+std::string_view rank_key_name(RankKey key) {
+  switch (key) {
+    case RankKey::kStats:
+      return "stats";
+    case RankKey::kExceedsRequests:
+      return "exceedsRequests";
+    case RankKey::kPriority:
+      return "priority";
+    case RankKey::kUsageAboveRequest:
+      return "usageAboveRequest";
+    case RankKey::kProcesses:
+      return "processes";
+    case RankKey::kTie:
+      return "tie";
+  }
+  return "tie";
+}
+
+KeyComparison compare_rank_keys(RankKind kind, const RankKeys& a, const RankKeys& b) {
+  // A comparator that needs stats orders a pod without them first; that is reported as the stats
+  // key rather than the comparator's own.
+  const auto key_or_stats = [&](RankKey key) {
+    return a.stats_found && b.stats_found ? key : RankKey::kStats;
+  };
+  if (kind == RankKind::kPids) {
+    if (const int order = cmp_priority(a, b); order != 0)
+      return {order, RankKey::kPriority};
+    if (const int order = cmp_processes(a, b); order != 0)
+      return {order, key_or_stats(RankKey::kProcesses)};
+    return {};
+  }
+  if (const int order = cmp_exceeds(a, b); order != 0)
+    return {order, key_or_stats(RankKey::kExceedsRequests)};
+  if (const int order = cmp_priority(a, b); order != 0)
+    return {order, RankKey::kPriority};
+  if (const int order = cmp_usage_above_request(a, b); order != 0)
+    return {order, key_or_stats(RankKey::kUsageAboveRequest)};
+  return {};
+}
+
 Ranking rank_pods(Signal signal, FilesystemLayout layout, std::span<const ActivePod> pods) {
   Ranking ranking;
   ranking.signal = signal;
@@ -177,22 +217,10 @@ Ranking rank_pods(Signal signal, FilesystemLayout layout, std::span<const Active
   ranking.order.resize(pods.size());
   for (size_t i = 0; i < pods.size(); ++i)
     ranking.order[i] = i;
-  using Comparator = int (*)(const RankKeys&, const RankKeys&);
-  static constexpr Comparator kMemoryOrDisk[] = {cmp_exceeds, cmp_priority,
-                                                 cmp_usage_above_request};
-  static constexpr Comparator kPids[] = {cmp_priority, cmp_processes};
-  const std::span<const Comparator> comparators = ranking.kind == RankKind::kPids
-                                                      ? std::span<const Comparator>(kPids)
-                                                      : std::span<const Comparator>(kMemoryOrDisk);
   // Stable, so pods that tie on every key keep the order in which they were given; the kubelet's
   // sort.Sort leaves that order unspecified.
   std::stable_sort(ranking.order.begin(), ranking.order.end(), [&](size_t a, size_t b) {
-    for (const Comparator cmp : comparators) {
-      const int result = cmp(ranking.keys[a], ranking.keys[b]);
-      if (result != 0)
-        return result < 0;
-    }
-    return false;
+    return compare_rank_keys(ranking.kind, ranking.keys[a], ranking.keys[b]).order < 0;
   });
   return ranking;
 }

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <span>
+#include <string_view>
 #include <vector>
 
 #include "ranking/pod.h"
@@ -57,5 +58,15 @@ struct Ranking {
 
 RankKind rank_kind(Signal signal);
 Ranking rank_pods(Signal signal, FilesystemLayout layout, std::span<const ActivePod> pods);
+
+// The key that orders two pods in a ranking, the first of the ranking's comparators to tell them
+// apart (kTie: none does, and the given order stands).
+enum class RankKey { kStats, kExceedsRequests, kPriority, kUsageAboveRequest, kProcesses, kTie };
+std::string_view rank_key_name(RankKey key);
+struct KeyComparison {
+  int order = 0;  // < 0: `a` is evicted first; > 0: `b` is; 0: a tie on every key
+  RankKey key = RankKey::kTie;
+};
+KeyComparison compare_rank_keys(RankKind kind, const RankKeys& a, const RankKeys& b);
 
 }  // namespace evictd

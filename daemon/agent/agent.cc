@@ -7,6 +7,7 @@
 #include <fstream>
 #include <iterator>
 #include <mutex>
+#include <random>
 #include <set>
 #include <sstream>
 
@@ -24,6 +25,10 @@
 #include "daemon/ledger/ledger.h"
 #include "daemon/log/log.h"
 #include "daemon/metrics/metrics.h"
+#include "daemon/status/event_hub.h"
+#include "daemon/status/server.h"
+#include "daemon/status/service.h"
+#include "daemon/status/snapshot.h"
 #include "evictd_version.h"
 #include "ranking/evaluator.h"
 #include "systemd/notify.h"
@@ -161,10 +166,46 @@ struct Agent::State {
   std::map<std::string, Nanos> unlisted_since;  // pod cgroups without a listed sandbox
   std::set<std::string> listed;                 // pod cgroups whose sandbox was listed once
 
-  std::unique_ptr<PodView> view;  // the last round's pods
+  std::shared_ptr<const PodView> view;  // the last round's pods (shared with the status API)
   std::shared_ptr<const RuntimeSnapshot> view_runtime;
   bool local_storage_limits = false;  // some pod has an ephemeral-storage or emptyDir limit
+
+  // The status API: the loop publishes a snapshot each round and events as things change.
+  status::SnapshotBox snapshots;
+  status::EventHub events;
+  std::unique_ptr<status::StatusService> status_service;
+  std::unique_ptr<status::StatusServer> status_server;
+  std::shared_ptr<const status::DaemonInfo> info;
+  std::shared_ptr<const std::vector<Threshold>> thresholds;
+  std::shared_ptr<const std::vector<std::string>> notifications;
+  std::shared_ptr<const std::vector<std::string>> notification_errors;
+  status::ConnectionState runtime_state;
+  status::ConnectionState api_state;
+  std::map<NodeCondition, status::WallTime> condition_since;
+  uint64_t evictions_decided = 0;
 };
+
+namespace {
+
+status::Event pod_event(status::EventType type, const ledger::Record& decision) {
+  status::Event event;
+  event.type = type;
+  event.signal = decision.signal;
+  event.namespace_name = decision.namespace_name;
+  event.pod_name = decision.pod_name;
+  event.pod_uid = decision.pod_uid;
+  event.eviction_id = decision.eviction_id;
+  return event;
+}
+
+std::string random_epoch() {
+  std::random_device device;
+  char text[17];
+  std::snprintf(text, sizeof(text), "%08x%08x", device(), device());
+  return text;
+}
+
+}  // namespace
 
 namespace {
 
@@ -205,6 +246,55 @@ class RuntimeReclaimPort : public NodeReclaimer {
 
 }  // namespace
 
+namespace {
+
+void track_connection(status::EventHub& events, status::ConnectionState& state, bool connected,
+                      status::EventType lost, status::EventType restored) {
+  if (state.connected == connected)
+    return;
+  state.connected = connected;
+  state.since = std::chrono::system_clock::now();
+  status::Event event;
+  event.type = connected ? restored : lost;
+  events.publish(std::move(event));
+}
+
+}  // namespace
+
+// The status API's view of this round: a pointer swap for the pods and thresholds, a copy of the
+// (fixed-size) observations; nothing here waits for a status client.
+void Agent::publish_status(State& s, const cgroups::NodeSample& sample,
+                           const Observations& observations, const Decision& decision, Nanos now) {
+  if (!s.status_service)
+    return;
+  track_connection(s.events, s.runtime_state, s.runtime->connected(),
+                   status::EventType::kRuntimeLost, status::EventType::kRuntimeRestored);
+  if (s.api_cache) {
+    track_connection(s.events, s.api_state, s.api_cache->connected(), status::EventType::kApiLost,
+                     status::EventType::kApiRestored);
+  }
+  auto snapshot = std::make_shared<status::StatusSnapshot>();
+  snapshot->info = s.info;
+  snapshot->thresholds = s.thresholds;
+  snapshot->notifications = s.notifications;
+  snapshot->notification_errors = s.notification_errors;
+  snapshot->runtime = s.runtime_state;
+  snapshot->api = s.api_state;
+  snapshot->observations = observations;
+  snapshot->sampled_monotonic = now;
+  snapshot->sampled_at = std::chrono::system_clock::now();
+  snapshot->sample_duration = sample.duration;
+  for (const auto& [condition, since] : s.condition_since)
+    snapshot->conditions.push_back({condition, since});
+  for (const auto& crossed : decision.crossed)
+    snapshot->met.push_back(crossed.index);
+  snapshot->pods = s.view;
+  snapshot->evictions_in_flight = s.executor->busy() ? 1 : 0;
+  snapshot->evictions_pending_writes = static_cast<int>(s.executor->pending());
+  snapshot->evictions_total = s.evictions_decided;
+  s.snapshots.publish(std::move(snapshot));
+}
+
 Agent::Agent(config::Config config, std::string config_path) : state_(std::make_unique<State>()) {
   state_->config = std::move(config);
   state_->config_path = std::move(config_path);
@@ -212,6 +302,8 @@ Agent::Agent(config::Config config, std::string config_path) : state_(std::make_
 
 Agent::~Agent() {
   auto& s = *state_;
+  if (s.status_server)
+    s.status_server->stop();
   if (s.api_reads)
     s.api_reads->cancel_streams();
   if (s.api_cache)
@@ -377,8 +469,24 @@ Result<bool> Agent::start() {
       s.conditions = std::make_unique<ConditionPublisher>(*s.api_writes, config.node_name);
   }
 
+  ExecutorOptions executor_options;
+  executor_options.dry_run = config.dry_run;
+  executor_options.on_step = [&s](const ledger::EvictionState& eviction,
+                                  const ledger::Record& step) {
+    const bool finished = step.step == ledger::Step::kDone || step.step == ledger::Step::kFailed;
+    // The runtime's list changed: the status API (and the next round) should not show the pod.
+    if (step.step == ledger::Step::kStopped || finished)
+      s.runtime->refresh_soon();
+    auto event = pod_event(step.step == ledger::Step::kDecided ? status::EventType::kEvictionDecided
+                           : finished ? status::EventType::kEvictionFinished
+                                      : status::EventType::kEvictionStep,
+                           eviction.decision);
+    event.step = std::string(ledger::step_name(step.step));
+    event.detail = step.step == ledger::Step::kDecided ? eviction.decision.message : step.detail;
+    s.events.publish(std::move(event));
+  };
   s.executor = std::make_unique<Executor>(s.ledger.get(), std::move(ports), s.metrics.get(),
-                                          ExecutorOptions{.dry_run = config.dry_run});
+                                          std::move(executor_options));
   s.runtime = std::make_unique<RuntimeCache>(
       *s.cri, std::max<Nanos>(config.monitoring_interval, kIdleRuntimeRefreshEvery),
       s.metrics.get(), [&s](Nanos now) {
@@ -395,12 +503,54 @@ Result<bool> Agent::start() {
     s.conditions->start();
   s.executor->start();
 
+  auto info = std::make_shared<status::DaemonInfo>();
+  info->node_name = config.node_name;
+  info->mode = config.dry_run ? status::Mode::kDryRun
+               : s.api_reads  ? status::Mode::kNormal
+                              : status::Mode::kStandalone;
+  info->version = EVICTD_VERSION;
+  info->epoch = random_epoch();
+  info->started_at = std::chrono::system_clock::now();
+  info->cgroup_version = std::string(cgroups::cgroup_version_name(s.layout.version));
+  info->cgroup_driver =
+      config.cgroup_driver == cgroups::CgroupDriver::kSystemd ? "systemd" : "cgroupfs";
+  info->kubepods = config.kubepods;
+  info->runtime_endpoint = config.container_runtime_endpoint;
+  info->api_server = s.api_reads ? s.api_reads->server() : "";
+  info->polling_interval = config.monitoring_interval;
+  info->filesystems = s.filesystems;
+  s.info = std::move(info);
+  s.thresholds = std::make_shared<const std::vector<Threshold>>(s.evaluator->thresholds());
+  s.notifications = std::make_shared<const std::vector<std::string>>(s.notifier->describe());
+  s.notification_errors = std::make_shared<const std::vector<std::string>>(s.watch->errors());
+  s.runtime_state.since = s.api_state.since = s.info->started_at;
+  if (!config.status_socket.empty() || !config.status_address.empty()) {
+    s.status_service = std::make_unique<status::StatusService>(
+        s.snapshots,
+        [&s] {
+          std::vector<status::EvictionView> out;
+          for (auto& progress : s.executor->history())
+            out.push_back({std::move(progress.state), progress.in_flight, progress.pending_writes});
+          return out;
+        },
+        s.events);
+    auto server =
+        status::StatusServer::start(status::ServerConfig{.socket_path = config.status_socket,
+                                                         .socket_group = config.status_socket_group,
+                                                         .tcp_address = config.status_address},
+                                    *s.status_service, s.events);
+    if (!server)
+      return server.error();
+    s.status_server = std::move(server).value();
+  }
+
   log::info("evictd " EVICTD_VERSION " started",
             {{"node", config.node_name},
              {"mode", config.dry_run ? "dry-run" : (s.api_reads ? "normal" : "standalone")},
              {"cgroups", std::string(cgroups::cgroup_version_name(s.layout.version))},
              {"thresholds", std::to_string(s.evaluator->thresholds().size())},
-             {"metrics", config.metrics_address}});
+             {"metrics", config.metrics_address},
+             {"status", config.status_socket}});
   return true;
 }
 
@@ -430,6 +580,7 @@ int Agent::run() {
         s.systemd.reloading("reloading " + s.config_path);
         if (config::describe(*fresh) != config::describe(s.config)) {
           s.evaluator = std::make_unique<Evaluator>(fresh->eviction, s.filesystems);
+          s.thresholds = std::make_shared<const std::vector<Threshold>>(s.evaluator->thresholds());
           log::set_level(log_level(fresh->log_level));
           for (const auto& [what, before, after] :
                {std::tuple{"containerRuntimeEndpoint", s.config.container_runtime_endpoint,
@@ -546,7 +697,7 @@ int Agent::run() {
       SpecLookup specs;
       if (s.api_cache)
         specs = [&s](const std::string& uid) { return s.api_cache->find(uid); };
-      s.view = std::make_unique<PodView>(build_pod_view(sample, *runtime, specs, s.limits));
+      s.view = std::make_shared<const PodView>(build_pod_view(sample, *runtime, specs, s.limits));
       s.view_runtime = runtime;
       s.local_storage_limits = has_local_storage_limits(*s.view);
     }
@@ -571,6 +722,28 @@ int Agent::run() {
     if (s.conditions)
       s.conditions->publish(memory, disk, pid);
     if (decision.conditions != s.last_conditions) {
+      const auto wall_now = std::chrono::system_clock::now();
+      for (auto condition : decision.conditions) {
+        if (!s.condition_since.contains(condition)) {
+          s.condition_since[condition] = wall_now;
+          status::Event event;
+          event.type = status::EventType::kPressureBegun;
+          event.condition = std::string(condition_name(condition));
+          s.events.publish(std::move(event));
+        }
+      }
+      for (auto it = s.condition_since.begin(); it != s.condition_since.end();) {
+        if (std::find(decision.conditions.begin(), decision.conditions.end(), it->first) !=
+            decision.conditions.end()) {
+          ++it;
+          continue;
+        }
+        status::Event event;
+        event.type = status::EventType::kPressureEnded;
+        event.condition = std::string(condition_name(it->first));
+        s.events.publish(std::move(event));
+        it = s.condition_since.erase(it);
+      }
       std::string names;
       for (auto condition : decision.conditions)
         names += (names.empty() ? "" : ",") + std::string(condition_name(condition));
@@ -585,8 +758,32 @@ int Agent::run() {
                         (state.threshold.hard() ? "(hard)" : "(soft)"));
     }
     if (crossed != s.last_crossed) {
-      for (const auto& line : crossed)
-        log::info("threshold met: " + line, {{"cause", std::string(wake_cause_name(wake.cause))}});
+      for (size_t i = 0; i < crossed.size(); ++i) {
+        if (std::find(s.last_crossed.begin(), s.last_crossed.end(), crossed[i]) !=
+            s.last_crossed.end())
+          continue;
+        log::info("threshold met: " + crossed[i],
+                  {{"cause", std::string(wake_cause_name(wake.cause))}});
+        status::Event event;
+        event.type = status::EventType::kThresholdMet;
+        event.signal = std::string(signal_name(decision.crossed[i].threshold.signal));
+        const auto& state = decision.crossed[i];
+        event.detail = crossed[i] + ", available " +
+                       Quantity::from_int(state.observation.available,
+                                          observation_format(state.threshold.signal))
+                           .to_string() +
+                       " (woken by " + std::string(wake_cause_name(wake.cause)) + ")";
+        s.events.publish(std::move(event));
+      }
+      for (const auto& line : s.last_crossed) {
+        if (std::find(crossed.begin(), crossed.end(), line) != crossed.end())
+          continue;
+        status::Event event;
+        event.type = status::EventType::kThresholdCleared;
+        event.signal = line.substr(0, line.find('<'));
+        event.detail = line;
+        s.events.publish(std::move(event));
+      }
       s.last_crossed = crossed;
     }
     for (const auto& note : decision.notes)
@@ -654,13 +851,24 @@ int Agent::run() {
           s.metrics->pod_evicted(entry.pod.namespace_name, entry.pod.name, entry.pod.uid,
                                  eviction.disruption_target, std::chrono::system_clock::now());
         }
+        if (decision.to_reclaim && eviction.cause == EvictionCause::kThreshold) {
+          const auto& acted = *decision.to_reclaim;
+          record.observed = Quantity::from_int(acted.observation.available,
+                                               observation_format(acted.threshold.signal))
+                                .to_string();
+          record.threshold = acted.threshold.value.text() + " (" + acted.quantity.to_string() + ")";
+        }
+        ++s.evictions_decided;
         s.executor->submit(EvictionOrder{std::move(record), SteadyClock::now()});
       }
     }
 
+    publish_status(s, sample, observations, decision, now);
     const auto steady_now = SteadyClock::now();
     if (!ready) {
       s.systemd.ready("watching " + std::to_string(view.entries.size()) + " pods");
+      if (s.status_server)
+        s.status_server->set_serving(true);
       ready = true;
     }
     if (steady_now - last_status >= std::chrono::seconds(10)) {
@@ -681,6 +889,8 @@ int Agent::run() {
     }
   }
   s.systemd.stopping();
+  if (s.status_server)
+    s.status_server->set_serving(false);
   log::info("evictd stopping");
   return 0;
 }

@@ -10,7 +10,12 @@
 #include <string>
 
 #include "daemon/config/config.h"
+#include "ranking/evaluator.h"
 #include "ranking/result.h"
+
+namespace evictd::cgroups {
+struct NodeSample;
+}
 
 namespace evictd::agent {
 
@@ -30,6 +35,8 @@ class Agent {
 
  private:
   struct State;
+  static void publish_status(State& s, const cgroups::NodeSample& sample,
+                             const Observations& observations, const Decision& decision, Nanos now);
   std::unique_ptr<State> state_;
 };
 

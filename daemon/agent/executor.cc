@@ -96,9 +96,11 @@ std::vector<EvictionProgress> Executor::history() const {
   std::lock_guard lock(mutex_);
   std::vector<EvictionProgress> out = finished_;
   for (const auto& work : pending_)
-    out.push_back(EvictionProgress{work.state, true});
+    out.push_back(EvictionProgress{work.state, true, false});
+  for (const auto& work : queue_)
+    out.push_back(EvictionProgress{work.state, false, true});
   if (current_)
-    out.push_back(EvictionProgress{current_->state, false});
+    out.push_back(EvictionProgress{current_->state, false, true});
   return out;
 }
 
@@ -186,6 +188,17 @@ void Executor::record(Work& work, ledger::Step step, const std::string& detail) 
     work.state.decision = record;
   else
     work.state.steps.push_back(record);
+  {
+    // The worker acts on its own copy; the one history() shows follows each step.
+    std::lock_guard lock(mutex_);
+    if (current_ && current_->state.decision.eviction_id == work.state.decision.eviction_id)
+      current_->state = work.state;
+    else if (!queue_.empty() &&
+             queue_.front().state.decision.eviction_id == work.state.decision.eviction_id)
+      queue_.front().state = work.state;
+  }
+  if (options_.on_step)
+    options_.on_step(work.state, record);
 }
 
 kube::EvictionRecord Executor::api_record(const ledger::Record& decision) const {

@@ -46,6 +46,8 @@ struct ExecutorOptions {
   std::chrono::milliseconds poll{20};
   std::chrono::milliseconds retry_interval{2'000};
   size_t keep_finished = 1000;  // finished evictions kept by ledger compaction
+  // Told of every step as it is recorded (the status API's events); must not block.
+  std::function<void(const ledger::EvictionState& eviction, const ledger::Record& step)> on_step;
 };
 
 struct EvictionOrder {
@@ -57,6 +59,7 @@ struct EvictionOrder {
 struct EvictionProgress {
   ledger::EvictionState state;
   bool pending_writes = false;
+  bool in_flight = false;
 };
 
 class Executor {

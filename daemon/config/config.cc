@@ -17,7 +17,7 @@ namespace {
 
 using yaml::error_at;
 
-constexpr std::array<std::string_view, 21> kFields = {"nodeName",
+constexpr std::array<std::string_view, 22> kFields = {"nodeName",
                                                       "kubeconfig",
                                                       "eviction",
                                                       "kubeletConfigFile",
@@ -37,6 +37,7 @@ constexpr std::array<std::string_view, 21> kFields = {"nodeName",
                                                       "metricsAddress",
                                                       "statusSocket",
                                                       "statusSocketGroup",
+                                                      "statusAddress",
                                                       "logLevel"};
 
 // The default node name: NODE_NAME (a DaemonSet sets it from spec.nodeName with the downward API,
@@ -101,9 +102,20 @@ Result<Config> parse_config(const std::string& text, const std::string& path) {
              {"stateDirectory", &config.state_directory},
              {"metricsAddress", &config.metrics_address},
              {"statusSocket", &config.status_socket},
-             {"statusSocketGroup", &config.status_socket_group}}) {
+             {"statusSocketGroup", &config.status_socket_group},
+             {"statusAddress", &config.status_address}}) {
       if (auto error = text_field(key, *target))
         return located(path, *error);
+    }
+    // The status API has no authentication beyond the socket's permissions: over TCP it is
+    // offered on loopback only.
+    if (!config.status_address.empty() && !config.status_address.starts_with("127.0.0.1:") &&
+        !config.status_address.starts_with("[::1]:") &&
+        !config.status_address.starts_with("localhost:")) {
+      return located(path, error_at(root["statusAddress"], "statusAddress",
+                                    "must be a loopback address (127.0.0.1:PORT, [::1]:PORT or "
+                                    "localhost:PORT), not " +
+                                        config.status_address));
     }
     if (config.node_name.empty())
       return located(path, error_at(root, "nodeName", "is empty and the host has no name"));

@@ -44,6 +44,7 @@ struct Config {
   std::string metrics_address = "127.0.0.1:9851";
   std::string status_socket = "/run/evictd/evictd.sock";
   std::string status_socket_group;
+  std::string status_address;  // optional loopback TCP listener for the status API
   LogLevel log_level = LogLevel::kInfo;
 };
 

@@ -55,6 +55,7 @@ class ApiClient {
 
   // Ends streams in progress (within about a second) and refuses new ones: for shutdown.
   void cancel_streams() { cancelled_ = true; }
+  const std::string& server() const { return config_.credentials.server; }
 
   int attempts_made() const { return attempts_; }  // of the last call, for tests and metrics
 

@@ -47,6 +47,10 @@ Json to_json(const Record& r) {
     j["hard"] = r.hard;
     j["disruptionTarget"] = r.disruption_target;
     j["node"] = r.node_name;
+    if (!r.observed.empty())
+      j["observed"] = r.observed;
+    if (!r.threshold.empty())
+      j["threshold"] = r.threshold;
   }
   if (!r.detail.empty())
     j["detail"] = r.detail;
@@ -76,6 +80,8 @@ std::optional<Record> from_json(const Json& j) {
   r.hard = j.value("hard", false);
   r.disruption_target = j.value("disruptionTarget", false);
   r.node_name = j.value("node", "");
+  r.observed = j.value("observed", "");
+  r.threshold = j.value("threshold", "");
   r.detail = j.value("detail", "");
   return r;
 }

@@ -43,7 +43,9 @@ struct Record {
   bool hard = false;
   bool disruption_target = false;  // the status gets the DisruptionTarget condition
   std::string node_name;
-  std::string detail;  // a step's outcome or error
+  std::string observed;   // the signal's available quantity at the decision (empty: not a signal)
+  std::string threshold;  // the threshold acted on
+  std::string detail;     // a step's outcome or error
 };
 
 // The state of one eviction after replay: its decision and the steps done so far.

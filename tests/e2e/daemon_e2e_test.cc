@@ -9,6 +9,7 @@
 #include <arpa/inet.h>
 #include <curl/curl.h>
 #include <fcntl.h>
+#include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -30,6 +31,7 @@
 #include "e2e/containerd_harness.h"
 #include "e2e/daemon_process.h"
 #include "read_text.h"
+#include "status.grpc.pb.h"
 
 namespace evictd {
 namespace {
@@ -254,6 +256,133 @@ TEST_F(DaemonE2eTest, EvictsTheKubeletsChoiceAndRecordsItForKubectlAndPrometheus
   EXPECT_TRUE(replayed->evictions[0].has(ledger::Step::kEventWritten));
   EXPECT_TRUE(replayed->evictions[0].has(ledger::Step::kDone));
   EXPECT_EQ(daemon.stop(SIGTERM), 0);
+}
+
+// evictctl against the running daemon: status, ranks and explanations before the pressure, the
+// eviction followed live by `evictctl watch`, explained afterwards; eight clients hammering
+// GetStatus and ListPods meanwhile are all answered and do not keep the hog from being evicted; and
+// a user outside the socket's group is refused.
+TEST_F(DaemonE2eTest, EvictctlFollowsAndExplainsTheEvictionUnderLoad) {
+  const char* evictctl_binary = std::getenv("EVICTD_EVICTCTL");
+  ASSERT_NE(evictctl_binary, nullptr);
+  Daemon daemon(dir_, config(true));
+  ASSERT_TRUE(daemon.start()) << daemon.log();
+  const std::string evictctl =
+      std::string(evictctl_binary) + " --socket " + daemon.status_socket() + " ";
+  ASSERT_TRUE(eventually([&] { return shell(evictctl + "status >/dev/null; echo $?") == "0\n"; },
+                         std::chrono::seconds(10)))
+      << shell(evictctl + "status");
+  const std::string status_json = shell(evictctl + "-o json status");
+  EXPECT_NE(status_json.find("\"nodeName\": \"e2e-node\""), std::string::npos) << status_json;
+  EXPECT_NE(status_json.find("\"mode\": \"MODE_NORMAL\""), std::string::npos) << status_json;
+  EXPECT_NE(status_json.find("\"signal\": \"allocatableMemory.available\""), std::string::npos);
+  const std::string pods = shell(evictctl + "pods --signal allocatableMemory.available");
+  for (const char* name : {"db", "proxy", "batch", "web"})
+    EXPECT_NE(pods.find(name), std::string::npos) << pods;
+  EXPECT_NE(shell(evictctl + "explain e2e/proxy").find("critical pod"), std::string::npos);
+  const std::string nothing = shell(evictctl + "explain e2e/nothing 2>&1; echo rc=$?");
+  EXPECT_NE(nothing.find("not on this node"), std::string::npos) << nothing;
+  EXPECT_NE(nothing.find("rc=1"), std::string::npos) << nothing;
+
+  // The events, as a script would follow them.
+  const std::string watch_file = dir_ + "/watch.json";
+  const pid_t watcher = fork();
+  if (watcher == 0) {
+    const int fd = ::open(watch_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    dup2(fd, 1);
+    execl(evictctl_binary, "evictctl", "--socket", daemon.status_socket().c_str(), "-o", "json",
+          "watch", static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // the stream is open
+
+  // Load: eight clients asking as fast as they are answered, bounded by the eviction.
+  std::atomic<bool> stop_load{false};
+  std::atomic<int> answered{0};
+  std::atomic<int> failed{0};
+  std::string first_failure;
+  std::mutex failure_mutex;
+  std::vector<std::thread> clients;
+  for (int i = 0; i < 8; ++i) {
+    clients.emplace_back([&] {
+      auto stub = v1::Status::NewStub(grpc::CreateChannel("unix:" + daemon.status_socket(),
+                                                          grpc::InsecureChannelCredentials()));
+      while (!stop_load) {
+        grpc::ClientContext status_context;
+        v1::NodeStatus node;
+        auto status = stub->GetStatus(&status_context, {}, &node);
+        grpc::ClientContext pods_context;
+        v1::ListPodsResponse listed;
+        if (status.ok())
+          status = stub->ListPods(&pods_context, {}, &listed);
+        if (status.ok()) {
+          answered += 2;
+        } else {
+          ++failed;
+          std::lock_guard lock(failure_mutex);
+          first_failure = status.error_message();
+        }
+      }
+    });
+  }
+  TestPod hog;
+  ASSERT_EQ(add_pod(hog, "hog", "burstable", 150, R"({"requests":{"memory":"10Mi"}})"), "");
+  const bool evicted = eventually([&] { return processes_in(hog) == 0; }, std::chrono::seconds(20));
+  stop_load = true;
+  for (auto& client : clients)
+    client.join();
+  ASSERT_TRUE(evicted) << "the hog was not evicted under status load";
+  expect_bystanders_running();
+  EXPECT_EQ(failed.load(), 0) << first_failure;
+  EXPECT_GT(answered.load(), 100);
+
+  ASSERT_TRUE(
+      eventually([&] { return shell(evictctl + "evictions").find("done") != std::string::npos; },
+                 std::chrono::seconds(40)))
+      << shell(evictctl + "evictions");
+  const std::string evictions = shell(evictctl + "evictions --since 10m");
+  EXPECT_NE(evictions.find("e2e/hog"), std::string::npos) << evictions;
+  EXPECT_NE(evictions.find("allocatableMemory.available"), std::string::npos) << evictions;
+  // Gone from the runtime's list once stopped; the record stays.
+  std::string explained;
+  EXPECT_TRUE(eventually(
+      [&] {
+        explained = shell(evictctl + "explain e2e/hog");
+        return explained.find("not running on this node") != std::string::npos;
+      },
+      std::chrono::seconds(5)))
+      << explained;
+  for (const char* expected : {"The node was low on resource: memory", "decided", "status-written",
+                               "stopped", "event-written", "done"})
+    EXPECT_NE(explained.find(expected), std::string::npos) << expected << "\n" << explained;
+
+  ASSERT_TRUE(eventually(
+      [&] {
+        return testing_util::read_text(watch_file).find("EVENT_TYPE_EVICTION_FINISHED") !=
+               std::string::npos;
+      },
+      std::chrono::seconds(10)))
+      << testing_util::read_text(watch_file);
+  kill(watcher, SIGINT);
+  waitpid(watcher, nullptr, 0);
+  const std::string events = testing_util::read_text(watch_file);
+  for (const char* expected :
+       {"EVENT_TYPE_THRESHOLD_MET", "EVENT_TYPE_PRESSURE_BEGUN", "EVENT_TYPE_EVICTION_DECIDED",
+        "\"name\":\"hog\"", "\"step\":\"stopped\""})
+    EXPECT_NE(events.find(expected), std::string::npos) << expected << "\n" << events;
+
+  // Another user: the directory lets them through, the socket (0660, root's group) does not.
+  chmod(dir_.c_str(), 0711);
+  const std::string denied = shell("setpriv --reuid=65534 --regid=65534 --clear-groups " +
+                                   evictctl + "status 2>&1; echo rc=$?");
+  EXPECT_NE(denied.find("access denied"), std::string::npos) << denied;
+  EXPECT_NE(denied.find("rc=4"), std::string::npos) << denied;
+  const std::string absent = shell(std::string(evictctl_binary) + " --socket " + dir_ +
+                                   "/none.sock status 2>&1; echo rc=$?");
+  EXPECT_NE(absent.find("evictd is not running"), std::string::npos) << absent;
+  EXPECT_NE(absent.find("rc=3"), std::string::npos) << absent;
+  EXPECT_EQ(daemon.stop(SIGTERM), 0);
+  EXPECT_FALSE(std::filesystem::exists(daemon.status_socket()));
 }
 
 TEST_F(DaemonE2eTest, DryRunDecidesAndLogsButStopsNothing) {

@@ -116,7 +116,9 @@ class Daemon {
     metrics_port_ = free_port();
     config_ = dir_ + "/evictd-" + std::to_string(metrics_port_) + ".yaml";
     log_ = dir_ + "/evictd-" + std::to_string(metrics_port_) + ".log";
-    std::ofstream(config_) << config_text << "metricsAddress: 127.0.0.1:" << metrics_port_ << "\n";
+    status_socket_ = dir_ + "/evictd-" + std::to_string(metrics_port_) + ".sock";
+    std::ofstream(config_) << config_text << "metricsAddress: 127.0.0.1:" << metrics_port_ << "\n"
+                           << "statusSocket: " << status_socket_ << "\n";
   }
   ~Daemon() { stop(SIGTERM); }
 
@@ -126,6 +128,7 @@ class Daemon {
     watchdog_usec_ = watchdog_usec;
   }
   const std::string& config_path() const { return config_; }
+  const std::string& status_socket() const { return status_socket_; }
   pid_t pid() const { return pid_; }
 
   bool start() {
@@ -179,6 +182,7 @@ class Daemon {
   std::string dir_;
   std::string config_;
   std::string log_;
+  std::string status_socket_;
   int metrics_port_ = 0;
   pid_t pid_ = -1;
   std::string notify_socket_;

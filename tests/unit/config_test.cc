@@ -79,7 +79,7 @@ INSTANTIATE_TEST_SUITE_P(
             "evictedPodMetricRetention, "
             "softEvictionMode, dryRun, "
             "nodeConditions, "
-            "stateDirectory, metricsAddress, statusSocket, statusSocketGroup, logLevel"},
+            "stateDirectory, metricsAddress, statusSocket, statusSocketGroup, statusAddress, logLevel"},
         Bad{"cgroupDriver: cgroupv2\n",
             "/etc/evictd/config.yaml:1: cgroupDriver: must be cgroupfs or systemd, not cgroupv2"},
         Bad{"monitoringInterval: 0s\n",
@@ -95,7 +95,10 @@ INSTANTIATE_TEST_SUITE_P(
             "threshold memory.available "
             "must be positive: 0"},
         Bad{"softEvictionMode: pdb\n",
-            "/etc/evictd/config.yaml:1: softEvictionMode: must be direct or api, not pdb"}));
+            "/etc/evictd/config.yaml:1: softEvictionMode: must be direct or api, not pdb"},
+        Bad{"statusAddress: 0.0.0.0:9852\n",
+            "/etc/evictd/config.yaml:1: statusAddress: must be a loopback address (127.0.0.1:PORT, "
+            "[::1]:PORT or localhost:PORT), not 0.0.0.0:9852"}));
 
 TEST(Config, ThresholdsFromTheKubeletsOwnConfigFile) {
   FakeTree tree;

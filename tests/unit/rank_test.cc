@@ -129,5 +129,35 @@ TEST(RankPids, PriorityThenProcessCount) {
             (std::vector<std::string>{"many", "few", "important-many"}));
 }
 
+TEST(RankKeysCompare, NamesTheKeyThatDecides) {
+  RankKeys with_stats{.stats_found = true,
+                      .exceeds_requests = true,
+                      .usage = 5,
+                      .request = 1,
+                      .usage_above_request = 4};
+  RankKeys without_stats;
+  EXPECT_EQ(compare_rank_keys(RankKind::kMemory, without_stats, with_stats).key, RankKey::kStats);
+  EXPECT_LT(compare_rank_keys(RankKind::kMemory, without_stats, with_stats).order, 0);
+  RankKeys within = with_stats;
+  within.exceeds_requests = false;
+  EXPECT_EQ(compare_rank_keys(RankKind::kMemory, within, with_stats).key,
+            RankKey::kExceedsRequests);
+  EXPECT_GT(compare_rank_keys(RankKind::kMemory, within, with_stats).order, 0);
+  RankKeys more = with_stats;
+  more.usage_above_request = 9;
+  EXPECT_EQ(compare_rank_keys(RankKind::kMemory, more, with_stats).key,
+            RankKey::kUsageAboveRequest);
+  RankKeys important = more;
+  important.priority = 100;
+  EXPECT_EQ(compare_rank_keys(RankKind::kMemory, important, with_stats).key, RankKey::kPriority);
+  RankKeys busier = with_stats;
+  busier.usage = 9;  // processes, for the PID ranking
+  EXPECT_EQ(compare_rank_keys(RankKind::kPids, busier, with_stats).key, RankKey::kProcesses);
+  EXPECT_LT(compare_rank_keys(RankKind::kPids, busier, with_stats).order, 0);
+  EXPECT_EQ(compare_rank_keys(RankKind::kMemory, with_stats, with_stats).key, RankKey::kTie);
+  EXPECT_EQ(compare_rank_keys(RankKind::kMemory, with_stats, with_stats).order, 0);
+  EXPECT_EQ(rank_key_name(RankKey::kUsageAboveRequest), "usageAboveRequest");
+}
+
 }  // namespace
 }  // namespace evictd

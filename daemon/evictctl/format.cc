@@ -1,0 +1,388 @@
+#include "daemon/evictctl/format.h"
+
+#include <google/protobuf/util/time_util.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cstdio>
+#include <ctime>
+#include <sstream>
+
+namespace evictd::evictctl {
+namespace {
+
+using google::protobuf::util::TimeUtil;
+
+std::string yes_no(bool value) {
+  return value ? "yes" : "no";
+}
+
+std::string qualified(const std::string& namespace_name, const std::string& name) {
+  return namespace_name + "/" + name;
+}
+
+std::string duration_text(int64_t seconds) {
+  if (seconds < 0)
+    seconds = 0;
+  char text[32];
+  if (seconds < 60)
+    std::snprintf(text, sizeof(text), "%llds", static_cast<long long>(seconds));
+  else if (seconds < 3600)
+    std::snprintf(text, sizeof(text), "%lldm%llds", static_cast<long long>(seconds / 60),
+                  static_cast<long long>(seconds % 60));
+  else if (seconds < 86400)
+    std::snprintf(text, sizeof(text), "%lldh%lldm", static_cast<long long>(seconds / 3600),
+                  static_cast<long long>(seconds % 3600 / 60));
+  else
+    std::snprintf(text, sizeof(text), "%lldd%lldh", static_cast<long long>(seconds / 86400),
+                  static_cast<long long>(seconds % 86400 / 3600));
+  return text;
+}
+
+std::string event_type_text(v1::EventType type) {
+  switch (type) {
+    case v1::EVENT_TYPE_GAP:
+      return "GAP";
+    case v1::EVENT_TYPE_PRESSURE_BEGUN:
+      return "PRESSURE-BEGUN";
+    case v1::EVENT_TYPE_PRESSURE_ENDED:
+      return "PRESSURE-ENDED";
+    case v1::EVENT_TYPE_THRESHOLD_MET:
+      return "THRESHOLD-MET";
+    case v1::EVENT_TYPE_THRESHOLD_CLEARED:
+      return "THRESHOLD-CLEARED";
+    case v1::EVENT_TYPE_EVICTION_DECIDED:
+      return "EVICTION-DECIDED";
+    case v1::EVENT_TYPE_EVICTION_STEP:
+      return "EVICTION-STEP";
+    case v1::EVENT_TYPE_EVICTION_FINISHED:
+      return "EVICTION-FINISHED";
+    case v1::EVENT_TYPE_RUNTIME_LOST:
+      return "RUNTIME-LOST";
+    case v1::EVENT_TYPE_RUNTIME_RESTORED:
+      return "RUNTIME-RESTORED";
+    case v1::EVENT_TYPE_API_LOST:
+      return "API-LOST";
+    case v1::EVENT_TYPE_API_RESTORED:
+      return "API-RESTORED";
+    default:
+      return "UNKNOWN";
+  }
+}
+
+std::string mode_text(v1::Mode mode) {
+  switch (mode) {
+    case v1::MODE_NORMAL:
+      return "normal";
+    case v1::MODE_STANDALONE:
+      return "standalone";
+    case v1::MODE_DRY_RUN:
+      return "dry-run";
+    default:
+      return "unknown";
+  }
+}
+
+std::string resource_text(const v1::PodInfo& pod, const std::string& resource) {
+  for (const auto& usage : pod.resources()) {
+    if (usage.resource() != resource)
+      continue;
+    const bool bytes = resource != "pids";
+    const std::string used = !usage.usage_known() ? "?"
+                             : bytes              ? human_bytes(usage.usage())
+                                                  : std::to_string(usage.usage());
+    if (!bytes)
+      return used;
+    return used + "/" + (usage.request() == 0 ? "-" : human_bytes(usage.request()));
+  }
+  return "";
+}
+
+std::string keys_text(const v1::RankKeys& keys, const std::string& signal) {
+  if (!keys.stats_found())
+    return "no usage statistics";
+  const bool pids = signal == "pid.available";
+  const bool bytes = !pids && signal.find("inodes") == std::string::npos;
+  const auto amount = [&](int64_t value) {
+    return bytes ? human_bytes(value) : std::to_string(value);
+  };
+  if (pids)
+    return "priority " + std::to_string(keys.priority()) + ", processes " + amount(keys.usage());
+  return "usage " + amount(keys.usage()) + ", request " + amount(keys.request()) + ", " +
+         (keys.exceeds_requests() ? "exceeds" : "within") + " requests, usage above requests " +
+         amount(keys.usage_above_request()) + ", priority " + std::to_string(keys.priority());
+}
+
+}  // namespace
+
+std::string table(const std::vector<std::string>& header,
+                  const std::vector<std::vector<std::string>>& rows) {
+  std::vector<size_t> widths(header.size());
+  for (size_t i = 0; i < header.size(); ++i)
+    widths[i] = header[i].size();
+  for (const auto& row : rows) {
+    for (size_t i = 0; i < row.size() && i < widths.size(); ++i)
+      widths[i] = std::max(widths[i], row[i].size());
+  }
+  std::string out;
+  const auto line = [&](const std::vector<std::string>& cells) {
+    std::string text;
+    for (size_t i = 0; i < cells.size() && i < widths.size(); ++i) {
+      text += cells[i];
+      if (i + 1 < cells.size())
+        text += std::string(widths[i] - cells[i].size() + 2, ' ');
+    }
+    out += text + "\n";
+  };
+  line(header);
+  for (const auto& row : rows)
+    line(row);
+  return out;
+}
+
+std::string human_bytes(int64_t bytes) {
+  const char* units[] = {"", "Ki", "Mi", "Gi", "Ti", "Pi"};
+  double value = static_cast<double>(bytes < 0 ? -bytes : bytes);
+  size_t unit = 0;
+  while (value >= 1024 && unit + 1 < std::size(units)) {
+    value /= 1024;
+    ++unit;
+  }
+  char text[32];
+  if (unit == 0)
+    std::snprintf(text, sizeof(text), "%s%lld", bytes < 0 ? "-" : "",
+                  static_cast<long long>(bytes < 0 ? -bytes : bytes));
+  else
+    std::snprintf(text, sizeof(text), "%s%.1f%s", bytes < 0 ? "-" : "", value, units[unit]);
+  return text;
+}
+
+std::string human_quantity(int64_t value, const std::string& unit) {
+  return unit == "bytes" ? human_bytes(value) : std::to_string(value);
+}
+
+std::string human_time(const google::protobuf::Timestamp& time) {
+  const std::time_t seconds = time.seconds();
+  std::tm utc{};
+  gmtime_r(&seconds, &utc);
+  char text[64];
+  std::snprintf(text, sizeof(text), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", utc.tm_year + 1900,
+                utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec,
+                static_cast<int>(static_cast<unsigned>(time.nanos()) / 1'000'000 % 1000));
+  return text;
+}
+
+std::string human_age(const google::protobuf::Timestamp& time,
+                      std::chrono::system_clock::time_point now) {
+  const auto seconds =
+      std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count() -
+      time.seconds();
+  return duration_text(seconds);
+}
+
+std::string format_status(const v1::NodeStatus& status, std::chrono::system_clock::time_point now) {
+  std::ostringstream out;
+  out << "Node:          " << status.node_name() << " (" << mode_text(status.mode()) << ", evictd "
+      << status.version() << ", up " << human_age(status.started_at(), now) << ")\n";
+  const auto connection = [&](const char* label, const v1::Connection& c) {
+    out << label;
+    if (!c.configured()) {
+      out << "not configured (standalone: specs rebuilt from the node)\n";
+      return;
+    }
+    out << c.endpoint() << "  " << (c.connected() ? "connected" : "NOT CONNECTED") << " for "
+        << human_age(c.since(), now) << "\n";
+  };
+  connection("Runtime:       ", status.runtime());
+  connection("API server:    ", status.api_server());
+  out << "Cgroups:       " << status.cgroups().version() << ", " << status.cgroups().driver()
+      << " driver, " << status.cgroups().kubepods() << "\n";
+  out << "Notifications: ";
+  if (status.notifications().empty())
+    out << "none (polling only)\n";
+  for (int i = 0; i < status.notifications_size(); ++i)
+    out << (i == 0 ? "" : "               ") << status.notifications(i).description() << "\n";
+  for (const auto& error : status.notification_errors())
+    out << "  fallback:    " << error << "\n";
+  out << "Polling:       every " << status.polling_interval_ms() << " ms\n";
+  char duration[32];
+  std::snprintf(duration, sizeof(duration), "%.2f ms",
+                static_cast<double>(status.last_sample_duration_us()) / 1000.0);
+  out << "Last sample:   " << human_time(status.last_sample_at()) << " (" << duration << "), "
+      << status.pods() << " pods\n";
+  out << "Conditions:    ";
+  if (status.conditions().empty())
+    out << "none\n";
+  for (int i = 0; i < status.conditions_size(); ++i) {
+    const auto& condition = status.conditions(i);
+    out << (i == 0 ? "" : "               ") << condition.type() << " for "
+        << human_age(condition.since(), now) << " (since " << human_time(condition.since())
+        << ")\n";
+  }
+  out << "Evictions:     " << status.evictions_total() << " decided since start, "
+      << status.evictions_in_flight() << " in flight, " << status.evictions_pending_writes()
+      << " waiting for the API server\n\n";
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& signal : status.signals()) {
+    const std::string available = human_quantity(signal.available(), signal.unit());
+    const std::string capacity = human_quantity(signal.capacity(), signal.unit());
+    if (signal.thresholds().empty())
+      rows.push_back({signal.signal(), available, capacity, "-", "-", "-"});
+    for (const auto& threshold : signal.thresholds()) {
+      const std::string kind =
+          threshold.hard() ? "hard" : "soft, grace " + threshold.grace_period();
+      rows.push_back({signal.signal(), available, capacity, threshold.value() + " (" + kind + ")",
+                      human_quantity(threshold.margin(), signal.unit()),
+                      threshold.met() ? "MET" : "no"});
+    }
+  }
+  out << table({"SIGNAL", "AVAILABLE", "CAPACITY", "THRESHOLD", "MARGIN", "MET"}, rows);
+  return out.str();
+}
+
+std::string format_pods(const v1::ListPodsResponse& pods) {
+  std::vector<std::string> header = {"NAMESPACE", "NAME",   "QOS",     "PRIORITY",
+                                     "CRITICAL",  "MEMORY", "STORAGE", "PIDS"};
+  for (const auto& signal : pods.signals())
+    header.push_back("RANK " + signal);
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& pod : pods.pods()) {
+    std::vector<std::string> row = {pod.namespace_(),
+                                    pod.name(),
+                                    pod.qos_class(),
+                                    std::to_string(pod.priority()),
+                                    yes_no(pod.critical()),
+                                    resource_text(pod, "memory"),
+                                    resource_text(pod, "ephemeral-storage"),
+                                    resource_text(pod, "pids")};
+    for (const auto& rank : pod.ranks())
+      row.push_back(std::to_string(rank.rank()) + "/" + std::to_string(rank.of()));
+    rows.push_back(std::move(row));
+  }
+  return table(header, rows) + "(usage/request; rank 1 is evicted first)\n";
+}
+
+std::string format_explain(const v1::ExplainResponse& explanation) {
+  std::ostringstream out;
+  if (explanation.running()) {
+    const auto& pod = explanation.pod();
+    out << "Pod " << qualified(pod.namespace_(), pod.name()) << " (" << pod.qos_class()
+        << ", priority " << pod.priority() << (pod.critical() ? ", critical" : "") << ", spec from "
+        << (pod.spec_source() == "api" ? "the API server" : "the node") << "): running\n";
+    out << "  memory " << resource_text(pod, "memory") << ", storage "
+        << resource_text(pod, "ephemeral-storage") << ", processes " << resource_text(pod, "pids")
+        << " (usage/request)\n";
+  } else if (!explanation.evictions().empty()) {
+    const auto& last = explanation.evictions(0);
+    out << "Pod " << qualified(last.namespace_(), last.name()) << ": not running on this node\n";
+  }
+  for (const auto& note : explanation.notes())
+    out << "  note: " << note << "\n";
+  for (const auto& rank : explanation.ranks()) {
+    out << "\n" << rank.signal() << ": rank " << rank.rank() << " of " << rank.of();
+    if (rank.threshold_met())
+      out << " (threshold met" << (rank.next() ? "; this pod is evicted next)" : ")");
+    else if (rank.next())
+      out << " (first to go if its threshold is met)";
+    out << "\n  keys: " << keys_text(rank.keys(), rank.signal()) << "\n";
+    if (rank.has_before()) {
+      const auto& before = rank.before();
+      out << "  after " << qualified(before.namespace_(), before.name()) << " ("
+          << keys_text(before.keys(), rank.signal()) << "): that pod goes first because "
+          << before.reason() << " [" << before.deciding_key() << "]\n";
+    } else {
+      out << "  first in line\n";
+    }
+    if (rank.has_after()) {
+      const auto& after = rank.after();
+      out << "  before " << qualified(after.namespace_(), after.name()) << " ("
+          << keys_text(after.keys(), rank.signal()) << "): this pod goes first because "
+          << after.reason() << " [" << after.deciding_key() << "]\n";
+    }
+  }
+  for (const auto& eviction : explanation.evictions()) {
+    out << "\nEvicted " << human_time(eviction.decided_at()) << " for " << eviction.signal() << " ("
+        << eviction.state() << ")\n";
+    out << "  message: " << eviction.message() << "\n";
+    if (!eviction.observed().empty())
+      out << "  observed available " << eviction.observed() << ", threshold "
+          << eviction.threshold() << "\n";
+    out << "  grace period " << eviction.grace_period_seconds() << "s"
+        << (eviction.hard() ? " (hard threshold)" : "") << "\n";
+    for (const auto& step : eviction.steps()) {
+      out << "  " << human_time(step.time()) << "  " << step.step();
+      if (!step.detail().empty())
+        out << ": " << step.detail();
+      out << "\n";
+    }
+  }
+  return out.str();
+}
+
+std::string format_evictions(const std::vector<v1::EvictionRecord>& evictions) {
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& eviction : evictions) {
+    std::string message = eviction.message();
+    if (message.size() > 72)
+      message = message.substr(0, 69) + "...";
+    rows.push_back({human_time(eviction.decided_at()),
+                    qualified(eviction.namespace_(), eviction.name()), eviction.signal(),
+                    eviction.state(), std::to_string(eviction.grace_period_seconds()) + "s",
+                    message});
+  }
+  return table({"DECIDED", "POD", "SIGNAL", "STATE", "GRACE", "MESSAGE"}, rows);
+}
+
+std::string format_event(const v1::Event& event) {
+  std::string line = human_time(event.time()) + "  " + event_type_text(event.type());
+  if (!event.condition().empty())
+    line += "  " + event.condition();
+  if (!event.name().empty())
+    line += "  " + qualified(event.namespace_(), event.name());
+  if (!event.signal().empty() && event.type() != v1::EVENT_TYPE_THRESHOLD_MET &&
+      event.type() != v1::EVENT_TYPE_THRESHOLD_CLEARED)
+    line += "  signal=" + event.signal();
+  if (!event.step().empty() && event.type() != v1::EVENT_TYPE_EVICTION_DECIDED)
+    line += "  step=" + event.step();
+  if (!event.detail().empty())
+    line += "  " + event.detail();
+  return line;
+}
+
+std::optional<std::chrono::system_clock::time_point> parse_since(
+    const std::string& text, std::chrono::system_clock::time_point now) {
+  if (text.empty())
+    return std::nullopt;
+  google::protobuf::Timestamp absolute;
+  if (TimeUtil::FromString(text, &absolute)) {
+    return std::chrono::system_clock::time_point(
+        std::chrono::duration_cast<std::chrono::system_clock::duration>(
+            std::chrono::nanoseconds(TimeUtil::TimestampToNanoseconds(absolute))));
+  }
+  int64_t amount = 0;
+  const char* begin = text.data();
+  const char* end = begin + text.size() - 1;
+  const auto [parsed, error] = std::from_chars(begin, end, amount);
+  if (error != std::errc() || parsed != end || amount < 0)
+    return std::nullopt;
+  int64_t seconds = 0;
+  switch (text.back()) {
+    case 's':
+      seconds = amount;
+      break;
+    case 'm':
+      seconds = amount * 60;
+      break;
+    case 'h':
+      seconds = amount * 3600;
+      break;
+    case 'd':
+      seconds = amount * 86400;
+      break;
+    default:
+      return std::nullopt;
+  }
+  return now - std::chrono::seconds(seconds);
+}
+
+}  // namespace evictd::evictctl

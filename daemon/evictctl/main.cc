@@ -1,0 +1,286 @@
+// evictctl: asks the node's evictd what it sees, what it would evict next and why, and what it did.
+#include <google/protobuf/util/json_util.h>
+#include <google/protobuf/util/time_util.h>
+#include <grpcpp/grpcpp.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#include <iostream>
+#include <thread>
+
+#include "daemon/evictctl/format.h"
+#include "status.grpc.pb.h"
+
+namespace {
+
+using namespace evictd;
+
+constexpr int kExitError = 1;
+constexpr int kExitUnreachable = 3;
+constexpr int kExitDenied = 4;
+
+struct Options {
+  std::string socket = "/run/evictd/evictd.sock";
+  std::string address;  // host:port instead of the socket
+  std::string output = "table";
+  double timeout_seconds = 5;
+};
+
+std::string json(const google::protobuf::Message& message, bool pretty) {
+  google::protobuf::util::JsonPrintOptions options;
+  options.add_whitespace = pretty;
+  options.always_print_primitive_fields = true;
+  options.preserve_proto_field_names = false;
+  std::string out;
+  (void)google::protobuf::util::MessageToJsonString(message, &out, options);
+  if (pretty && !out.empty() && out.back() == '\n')
+    out.pop_back();
+  return out;
+}
+
+// The socket's failures, worded for the operator before gRPC words them for a developer.
+int check_socket(const Options& options) {
+  if (!options.address.empty())
+    return 0;
+  struct stat status {};
+  if (stat(options.socket.c_str(), &status) != 0) {
+    if (errno == EACCES) {
+      std::cerr << "evictctl: access denied to " << options.socket
+                << ": its directory is not open to you (the socket's group can reach it)\n";
+      return kExitDenied;
+    }
+    std::cerr << "evictctl: evictd is not running here: no socket at " << options.socket
+              << " (statusSocket in evictd's configuration; --socket to choose another)\n";
+    return kExitUnreachable;
+  }
+  if (!S_ISSOCK(status.st_mode)) {
+    std::cerr << "evictctl: " << options.socket << " is not a socket\n";
+    return kExitError;
+  }
+  if (access(options.socket.c_str(), R_OK | W_OK) != 0) {
+    std::cerr << "evictctl: access denied to " << options.socket << ": " << std::strerror(errno)
+              << " (the socket is mode 0660; join its group, gid " << status.st_gid
+              << ", or run as root)\n";
+    return kExitDenied;
+  }
+  return 0;
+}
+
+int report(const grpc::Status& status, const Options& options) {
+  const std::string where = options.address.empty() ? options.socket : options.address;
+  switch (status.error_code()) {
+    case grpc::StatusCode::UNAVAILABLE:
+      std::cerr << "evictctl: evictd at " << where
+                << " is not available: " << status.error_message() << "\n";
+      return kExitUnreachable;
+    case grpc::StatusCode::DEADLINE_EXCEEDED:
+      std::cerr << "evictctl: evictd at " << where << " did not answer within "
+                << options.timeout_seconds << " s\n";
+      return kExitUnreachable;
+    case grpc::StatusCode::PERMISSION_DENIED:
+      std::cerr << "evictctl: access denied: " << status.error_message() << "\n";
+      return kExitDenied;
+    default:
+      std::cerr << "evictctl: " << status.error_message() << "\n";
+      return kExitError;
+  }
+}
+
+class Client {
+ public:
+  explicit Client(const Options& options) : options_(options) {
+    const std::string target = options.address.empty() ? "unix:" + options.socket : options.address;
+    stub_ = v1::Status::NewStub(grpc::CreateChannel(target, grpc::InsecureChannelCredentials()));
+  }
+  std::unique_ptr<grpc::ClientContext> context(bool deadline = true) const {
+    auto context = std::make_unique<grpc::ClientContext>();
+    if (deadline) {
+      context->set_deadline(
+          std::chrono::system_clock::now() +
+          std::chrono::milliseconds(static_cast<int64_t>(options_.timeout_seconds * 1000)));
+    }
+    return context;
+  }
+  v1::Status::Stub& stub() { return *stub_; }
+
+ private:
+  const Options& options_;
+  std::unique_ptr<v1::Status::Stub> stub_;
+};
+
+int run_status(const Options& options) {
+  Client client(options);
+  v1::NodeStatus status;
+  if (auto result = client.stub().GetStatus(client.context().get(), {}, &status); !result.ok())
+    return report(result, options);
+  std::cout << (options.output == "json"
+                    ? json(status, true) + "\n"
+                    : evictctl::format_status(status, std::chrono::system_clock::now()));
+  return 0;
+}
+
+int run_pods(const Options& options, const std::string& signal) {
+  Client client(options);
+  v1::ListPodsRequest request;
+  request.set_signal(signal);
+  v1::ListPodsResponse pods;
+  if (auto result = client.stub().ListPods(client.context().get(), request, &pods); !result.ok())
+    return report(result, options);
+  std::cout << (options.output == "json" ? json(pods, true) + "\n" : evictctl::format_pods(pods));
+  return 0;
+}
+
+int run_explain(const Options& options, const std::string& pod) {
+  const auto slash = pod.find('/');
+  if (slash == std::string::npos || slash == 0 || slash + 1 == pod.size()) {
+    std::cerr << "evictctl: explain: expected NAMESPACE/NAME, not \"" << pod << "\"\n";
+    return 2;
+  }
+  Client client(options);
+  v1::ExplainRequest request;
+  request.set_namespace_(pod.substr(0, slash));
+  request.set_name(pod.substr(slash + 1));
+  v1::ExplainResponse explanation;
+  if (auto result = client.stub().Explain(client.context().get(), request, &explanation);
+      !result.ok())
+    return report(result, options);
+  std::cout << (options.output == "json" ? json(explanation, true) + "\n"
+                                         : evictctl::format_explain(explanation));
+  return 0;
+}
+
+int run_evictions(const Options& options, const std::string& since, int limit) {
+  v1::ListEvictionsRequest request;
+  if (!since.empty()) {
+    const auto from = evictctl::parse_since(since, std::chrono::system_clock::now());
+    if (!from) {
+      std::cerr << "evictctl: evictions: --since: expected a duration such as 30m, 2h or 7d, or "
+                   "an RFC 3339 time, not \""
+                << since << "\"\n";
+      return 2;
+    }
+    *request.mutable_since() = google::protobuf::util::TimeUtil::NanosecondsToTimestamp(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(from->time_since_epoch()).count());
+  }
+  Client client(options);
+  std::vector<v1::EvictionRecord> evictions;
+  v1::ListEvictionsResponse all;
+  do {
+    request.set_page_size(limit > 0 ? std::min(limit - static_cast<int>(evictions.size()), 1000)
+                                    : 1000);
+    v1::ListEvictionsResponse page;
+    if (auto result = client.stub().ListEvictions(client.context().get(), request, &page);
+        !result.ok())
+      return report(result, options);
+    for (const auto& eviction : page.evictions()) {
+      evictions.push_back(eviction);
+      *all.add_evictions() = eviction;
+    }
+    request.set_page_token(page.next_page_token());
+  } while (!request.page_token().empty() &&
+           (limit <= 0 || static_cast<int>(evictions.size()) < limit));
+  std::cout << (options.output == "json" ? json(all, true) + "\n"
+                                         : evictctl::format_evictions(evictions));
+  return 0;
+}
+
+std::atomic<grpc::ClientContext*> g_watch_context{nullptr};
+
+// Follows the events until interrupted; when the stream breaks (evictd restarting), reconnects
+// from the last event seen so that nothing is missed that evictd still holds.
+int run_watch(const Options& options, const std::string& resume, bool reconnect) {
+  Client client(options);
+  v1::WatchRequest request;
+  if (!resume.empty()) {
+    const auto colon = resume.find(':');
+    if (colon == std::string::npos) {
+      std::cerr << "evictctl: watch: --resume: expected EPOCH:SEQUENCE, not \"" << resume << "\"\n";
+      return 2;
+    }
+    request.set_epoch(resume.substr(0, colon));
+    request.set_after_sequence(std::stoull(resume.substr(colon + 1)));
+  }
+  static std::atomic<bool> interrupted{false};
+  std::signal(SIGINT, [](int) {
+    interrupted = true;
+    if (auto* context = g_watch_context.load())
+      context->TryCancel();
+  });
+  while (!interrupted) {
+    auto context = client.context(false);
+    g_watch_context = context.get();
+    auto reader = client.stub().Watch(context.get(), request);
+    v1::Event event;
+    while (reader->Read(&event)) {
+      request.set_epoch(event.epoch());
+      request.set_after_sequence(event.sequence());
+      std::cout << (options.output == "json" ? json(event, false) : evictctl::format_event(event))
+                << std::endl;
+    }
+    const auto status = reader->Finish();
+    g_watch_context = nullptr;
+    if (interrupted)
+      break;
+    if (status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED || !reconnect ||
+        (status.error_code() != grpc::StatusCode::UNAVAILABLE && !status.ok()))
+      return report(status, options);
+    std::cerr << "evictctl: stream ended (" << status.error_message()
+              << "); reconnecting from sequence " << request.after_sequence() << "\n";
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"evictctl: ask evictd what it sees, what it would evict next and why"};
+  app.require_subcommand(1);
+  Options options;
+  app.add_option("--socket", options.socket, "evictd's status socket")
+      ->envname("EVICTD_SOCKET")
+      ->capture_default_str();
+  app.add_option("--address", options.address, "a loopback host:port instead of the socket");
+  app.add_option("-o,--output", options.output, "table or json")
+      ->check(CLI::IsMember({"table", "json"}))
+      ->capture_default_str();
+  app.add_option("--timeout", options.timeout_seconds, "seconds to wait for an answer")
+      ->capture_default_str();
+
+  auto* status = app.add_subcommand("status", "the node's signals, thresholds and conditions");
+  std::string signal;
+  auto* pods = app.add_subcommand("pods", "the pods, their usage and eviction rank");
+  pods->add_option("--signal", signal, "rank for this signal only (e.g. memory.available)");
+  std::string pod;
+  auto* explain = app.add_subcommand("explain", "why a pod ranks where it does, or was evicted");
+  explain->add_option("pod", pod, "NAMESPACE/NAME")->required();
+  std::string since;
+  int limit = 0;
+  auto* evictions = app.add_subcommand("evictions", "what evictd evicted, newest first");
+  evictions->add_option("--since", since, "only since: 30m, 2h, 7d or an RFC 3339 time");
+  evictions->add_option("--limit", limit, "at most this many");
+  std::string resume;
+  bool no_reconnect = false;
+  auto* watch = app.add_subcommand("watch", "follow pressure and eviction events");
+  watch->add_option("--resume", resume, "EPOCH:SEQUENCE of the last event seen");
+  watch->add_flag("--no-reconnect", no_reconnect, "stop when the stream ends");
+
+  CLI11_PARSE(app, argc, argv);
+  if (const int failed = check_socket(options); failed != 0)
+    return failed;
+  if (*status)
+    return run_status(options);
+  if (*pods)
+    return run_pods(options, signal);
+  if (*explain)
+    return run_explain(options, pod);
+  if (*evictions)
+    return run_evictions(options, since, limit);
+  if (*watch)
+    return run_watch(options, resume, !no_reconnect);
+  return kExitError;
+}

@@ -1,0 +1,138 @@
+#include "daemon/status/server.h"
+
+#include <grp.h>
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+
+namespace evictd::status {
+namespace {
+
+constexpr const char* kServiceName = "evictd.v1.Status";
+
+Result<gid_t> group_id(const std::string& name) {
+  std::vector<char> buffer(16384);
+  group entry{};
+  group* found = nullptr;
+  const int error = getgrnam_r(name.c_str(), &entry, buffer.data(), buffer.size(), &found);
+  if (error != 0 || found == nullptr) {
+    return make_error("statusSocketGroup: group \"" + name + "\" " +
+                      (error != 0 ? std::string(std::strerror(error)) : "does not exist"));
+  }
+  return found->gr_gid;
+}
+
+// Makes room for the socket: its directory (created 0750 when missing, with the group so that its
+// members can reach the socket) and no stale socket of an earlier run in the way.
+Result<bool> prepare_socket_path(const std::string& path, std::optional<gid_t> gid) {
+  const std::filesystem::path socket(path);
+  const auto directory = socket.parent_path();
+  std::error_code error;
+  if (!directory.empty() && !std::filesystem::exists(directory, error)) {
+    std::filesystem::create_directories(directory, error);
+    if (error)
+      return make_error("statusSocket: cannot create " + directory.string() + ": " +
+                        error.message());
+    chmod(directory.c_str(), 0750);
+    if (gid && chown(directory.c_str(), static_cast<uid_t>(-1), *gid) != 0)
+      return make_error("statusSocket: cannot give " + directory.string() +
+                        " to its group: " + std::strerror(errno));
+  }
+  struct stat status {};
+  if (lstat(path.c_str(), &status) == 0) {
+    if (!S_ISSOCK(status.st_mode))
+      return make_error("statusSocket: " + path + " exists and is not a socket");
+    unlink(path.c_str());  // a stale socket: a live evictd would own it, and systemd runs one
+  }
+  return true;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<StatusServer>> StatusServer::start(const ServerConfig& config,
+                                                          StatusService& service,
+                                                          EventHub& events) {
+  std::optional<gid_t> gid;
+  if (!config.socket_group.empty()) {
+    auto found = group_id(config.socket_group);
+    if (!found)
+      return found.error();
+    gid = *found;
+  }
+  if (!config.socket_path.empty()) {
+    if (auto prepared = prepare_socket_path(config.socket_path, gid); !prepared)
+      return prepared.error();
+  }
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  auto server = std::unique_ptr<StatusServer>(new StatusServer());
+  server->events_ = &events;
+  server->socket_path_ = config.socket_path;
+  grpc::ServerBuilder builder;
+  grpc::ResourceQuota quota("evictd-status");
+  quota.SetMaxThreads(config.max_threads);
+  builder.SetResourceQuota(quota);
+  // One poller at rest: the API costs an idle node nothing but a blocked thread.
+  builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::NUM_CQS, 1);
+  builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MIN_POLLERS, 1);
+  builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MAX_POLLERS, 4);
+  if (!config.socket_path.empty())
+    builder.AddListeningPort("unix:" + config.socket_path, grpc::InsecureServerCredentials());
+  if (!config.tcp_address.empty()) {
+    builder.AddListeningPort(config.tcp_address, grpc::InsecureServerCredentials(),
+                             &server->tcp_port_);
+  }
+  builder.RegisterService(&service);
+  server->server_ = builder.BuildAndStart();
+  if (!server->server_) {
+    return make_error(
+        "status API: cannot listen on " +
+        (config.socket_path.empty() ? std::string() : "unix:" + config.socket_path + " ") +
+        config.tcp_address);
+  }
+  if (!config.socket_path.empty()) {
+    // gRPC creates the socket under the process umask; connecting needs write access, so until
+    // this chmod only the owner could connect.
+    if (chmod(config.socket_path.c_str(), 0660) != 0 ||
+        (gid && chown(config.socket_path.c_str(), static_cast<uid_t>(-1), *gid) != 0)) {
+      const std::string why = std::strerror(errno);
+      server->stop();
+      return make_error("statusSocket: cannot set the mode and group of " + config.socket_path +
+                        ": " + why);
+    }
+  }
+  server->set_serving(false);
+  return server;
+}
+
+StatusServer::~StatusServer() {
+  stop();
+}
+
+void StatusServer::set_serving(bool serving) {
+  if (!server_)
+    return;
+  if (auto* health = server_->GetHealthCheckService()) {
+    health->SetServingStatus(serving);
+    health->SetServingStatus(kServiceName, serving);
+  }
+}
+
+void StatusServer::stop() {
+  if (!server_)
+    return;
+  set_serving(false);
+  events_->close();
+  server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
+  server_->Wait();
+  server_.reset();
+  if (!socket_path_.empty())
+    unlink(socket_path_.c_str());
+}
+
+}  // namespace evictd::status

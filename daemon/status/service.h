@@ -1,0 +1,62 @@
+// The evictd.v1.Status service: answers from the loop's latest snapshot and the executor's history,
+// never from the loop itself. Rankings are computed here (the pure core's rank_pods), once per
+// snapshot of the pods, and shared by every query until the pods change.
+#pragma once
+
+#include <grpcpp/grpcpp.h>
+
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <vector>
+
+#include "daemon/status/event_hub.h"
+#include "daemon/status/snapshot.h"
+#include "ranking/rank.h"
+#include "status.grpc.pb.h"
+
+namespace evictd::status {
+
+struct ServiceOptions {
+  std::chrono::milliseconds watch_poll{1000};  // how often a quiet stream checks for cancellation
+};
+
+class StatusService final : public evictd::v1::Status::Service {
+ public:
+  StatusService(const SnapshotBox& snapshots, HistorySource history, EventHub& events,
+                ServiceOptions options = {});
+
+  grpc::Status GetStatus(grpc::ServerContext* context, const v1::GetStatusRequest* request,
+                         v1::NodeStatus* response) override;
+  grpc::Status ListPods(grpc::ServerContext* context, const v1::ListPodsRequest* request,
+                        v1::ListPodsResponse* response) override;
+  grpc::Status Explain(grpc::ServerContext* context, const v1::ExplainRequest* request,
+                       v1::ExplainResponse* response) override;
+  grpc::Status ListEvictions(grpc::ServerContext* context, const v1::ListEvictionsRequest* request,
+                             v1::ListEvictionsResponse* response) override;
+  grpc::Status Watch(grpc::ServerContext* context, const v1::WatchRequest* request,
+                     grpc::ServerWriter<v1::Event>* writer) override;
+
+ private:
+  // Every signal's ranking of one snapshot's pods; rank_of[signal][pod index] is 1-based.
+  struct Rankings {
+    std::shared_ptr<const agent::PodView> pods;
+    std::vector<Ranking> rankings;
+    std::vector<std::vector<int32_t>> rank_of;
+  };
+  std::shared_ptr<const Rankings> rankings(const StatusSnapshot& snapshot);
+  std::shared_ptr<const StatusSnapshot> snapshot_or_unavailable(grpc::Status* status) const;
+
+  const SnapshotBox& snapshots_;
+  HistorySource history_;
+  EventHub& events_;
+  ServiceOptions options_;
+  std::mutex rankings_mutex_;
+  std::shared_ptr<const Rankings> rankings_;
+};
+
+// Conversions, exposed for evictctl's tests and the service's own.
+void to_proto(const Event& event, const std::string& epoch, v1::Event* out);
+void to_proto(const EvictionView& eviction, v1::EvictionRecord* out);
+
+}  // namespace evictd::status
