@@ -72,6 +72,7 @@ std::shared_ptr<status::StatusSnapshot> snapshot_with_pods(size_t count) {
     snapshot->observations.set(signal, SignalObservation{1 << 30, 8LL << 30, Nanos{0}});
   snapshot->sampled_at = std::chrono::system_clock::now();
   snapshot->pods = view;
+  snapshot->pods_at = snapshot->sampled_at;
   return snapshot;
 }
 

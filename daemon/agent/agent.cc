@@ -167,6 +167,7 @@ struct Agent::State {
   std::set<std::string> listed;                 // pod cgroups whose sandbox was listed once
 
   std::shared_ptr<const PodView> view;  // the last round's pods (shared with the status API)
+  std::chrono::system_clock::time_point view_at;
   std::shared_ptr<const RuntimeSnapshot> view_runtime;
   bool local_storage_limits = false;  // some pod has an ephemeral-storage or emptyDir limit
 
@@ -289,6 +290,7 @@ void Agent::publish_status(State& s, const cgroups::NodeSample& sample,
   for (const auto& crossed : decision.crossed)
     snapshot->met.push_back(crossed.index);
   snapshot->pods = s.view;
+  snapshot->pods_at = s.view_at;
   snapshot->evictions_in_flight = s.executor->busy() ? 1 : 0;
   snapshot->evictions_pending_writes = static_cast<int>(s.executor->pending());
   snapshot->evictions_total = s.evictions_decided;
@@ -699,6 +701,7 @@ int Agent::run() {
         specs = [&s](const std::string& uid) { return s.api_cache->find(uid); };
       s.view = std::make_shared<const PodView>(build_pod_view(sample, *runtime, specs, s.limits));
       s.view_runtime = runtime;
+      s.view_at = std::chrono::system_clock::now();
       s.local_storage_limits = has_local_storage_limits(*s.view);
     }
     s.runtime->set_interval(disk_met || s.local_storage_limits ? kRuntimeRefreshEvery

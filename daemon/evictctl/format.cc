@@ -83,19 +83,13 @@ std::string mode_text(v1::Mode mode) {
   }
 }
 
-std::string resource_text(const v1::PodInfo& pod, const std::string& resource) {
-  for (const auto& usage : pod.resources()) {
-    if (usage.resource() != resource)
-      continue;
-    const bool bytes = resource != "pids";
-    const std::string used = !usage.usage_known() ? "?"
-                             : bytes              ? human_bytes(usage.usage())
-                                                  : std::to_string(usage.usage());
-    if (!bytes)
-      return used;
-    return used + "/" + (usage.request() == 0 ? "-" : human_bytes(usage.request()));
-  }
-  return "";
+std::string usage_text(const v1::Usage& usage, bool bytes) {
+  const std::string used = !usage.usage_known() ? "?"
+                           : bytes              ? human_bytes(usage.usage())
+                                                : std::to_string(usage.usage());
+  if (!bytes)
+    return used;
+  return used + "/" + (usage.request() == 0 ? "-" : human_bytes(usage.request()));
 }
 
 std::string keys_text(const v1::RankKeys& keys, const std::string& signal) {
@@ -252,11 +246,11 @@ std::string format_pods(const v1::ListPodsResponse& pods) {
                                     pod.qos_class(),
                                     std::to_string(pod.priority()),
                                     yes_no(pod.critical()),
-                                    resource_text(pod, "memory"),
-                                    resource_text(pod, "ephemeral-storage"),
-                                    resource_text(pod, "pids")};
-    for (const auto& rank : pod.ranks())
-      row.push_back(std::to_string(rank.rank()) + "/" + std::to_string(rank.of()));
+                                    usage_text(pod.memory(), true),
+                                    usage_text(pod.ephemeral_storage(), true),
+                                    usage_text(pod.processes(), false)};
+    for (const int32_t rank : pod.ranks())
+      row.push_back(std::to_string(rank) + "/" + std::to_string(pods.pods_size()));
     rows.push_back(std::move(row));
   }
   return table(header, rows) + "(usage/request; rank 1 is evicted first)\n";
@@ -269,9 +263,9 @@ std::string format_explain(const v1::ExplainResponse& explanation) {
     out << "Pod " << qualified(pod.namespace_(), pod.name()) << " (" << pod.qos_class()
         << ", priority " << pod.priority() << (pod.critical() ? ", critical" : "") << ", spec from "
         << (pod.spec_source() == "api" ? "the API server" : "the node") << "): running\n";
-    out << "  memory " << resource_text(pod, "memory") << ", storage "
-        << resource_text(pod, "ephemeral-storage") << ", processes " << resource_text(pod, "pids")
-        << " (usage/request)\n";
+    out << "  memory " << usage_text(pod.memory(), true) << ", storage "
+        << usage_text(pod.ephemeral_storage(), true) << ", processes "
+        << usage_text(pod.processes(), false) << " (usage/request)\n";
   } else if (!explanation.evictions().empty()) {
     const auto& last = explanation.evictions(0);
     out << "Pod " << qualified(last.namespace_(), last.name()) << ": not running on this node\n";

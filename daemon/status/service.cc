@@ -79,18 +79,16 @@ void fill_pod(const agent::PodEntry& entry, const ActivePod& active, v1::PodInfo
   out->set_critical(is_critical_pod(pod));
   out->set_spec_source(std::string(spec_source_name(entry.spec_source)));
   const PodStats* stats = active.stats;
-  const auto add = [&](std::string_view resource, int64_t request, std::optional<uint64_t> usage) {
-    auto* usage_out = out->add_resources();
-    usage_out->set_resource(std::string(resource));
+  const auto set = [](v1::Usage* usage_out, int64_t request, std::optional<uint64_t> usage) {
     usage_out->set_request(request);
     usage_out->set_usage_known(usage.has_value());
     usage_out->set_usage(static_cast<int64_t>(usage.value_or(0)));
   };
-  add(kResourceMemory, pod_request(pod, kResourceMemory).value(),
+  set(out->mutable_memory(), pod_request(pod, kResourceMemory).value(),
       stats ? stats->memory_working_set_bytes : std::nullopt);
-  add(kResourceEphemeralStorage, pod_request(pod, kResourceEphemeralStorage).value(),
+  set(out->mutable_ephemeral_storage(), pod_request(pod, kResourceEphemeralStorage).value(),
       stats ? stats->ephemeral_storage_used_bytes : std::nullopt);
-  add("pids", 0, stats ? stats->process_count : std::nullopt);
+  set(out->mutable_processes(), 0, stats ? stats->process_count : std::nullopt);
 }
 
 void fill_keys(const RankKeys& keys, v1::RankKeys* out) {
@@ -347,8 +345,55 @@ grpc::Status StatusService::GetStatus(grpc::ServerContext*, const v1::GetStatusR
   return grpc::Status::OK;
 }
 
-grpc::Status StatusService::ListPods(grpc::ServerContext*, const v1::ListPodsRequest* request,
-                                     v1::ListPodsResponse* response) {
+grpc::ServerUnaryReactor* StatusService::ListPods(grpc::CallbackServerContext* context,
+                                                  const grpc::ByteBuffer* request_bytes,
+                                                  grpc::ByteBuffer* response_bytes) {
+  auto* reactor = context->DefaultReactor();
+  v1::ListPodsRequest request;
+  std::vector<grpc::Slice> slices;
+  std::string serialized;
+  if (request_bytes->Dump(&slices).ok()) {
+    for (const auto& slice : slices)
+      serialized.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
+  }
+  if (!request.ParseFromString(serialized)) {
+    reactor->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "not a ListPodsRequest"));
+    return reactor;
+  }
+  const auto snapshot = snapshots_.current();
+  if (snapshot) {
+    std::lock_guard lock(list_pods_mutex_);
+    if (list_pods_cache_.pods != snapshot->pods ||
+        list_pods_cache_.thresholds != snapshot->thresholds) {
+      list_pods_cache_ = ListPodsCache{snapshot->pods, snapshot->thresholds, {}};
+    }
+    const auto cached = list_pods_cache_.by_signal.find(request.signal());
+    if (cached != list_pods_cache_.by_signal.end()) {
+      grpc::Slice shared = cached->second;
+      *response_bytes = grpc::ByteBuffer(&shared, 1);
+      reactor->Finish(grpc::Status::OK);
+      return reactor;
+    }
+  }
+  v1::ListPodsResponse response;
+  const grpc::Status status = list_pods(request, &response);
+  if (status.ok()) {
+    grpc::Slice slice(response.SerializeAsString());
+    if (snapshot) {
+      std::lock_guard lock(list_pods_mutex_);
+      if (list_pods_cache_.pods == snapshot->pods &&
+          list_pods_cache_.thresholds == snapshot->thresholds)
+        list_pods_cache_.by_signal.emplace(request.signal(), slice);
+    }
+    *response_bytes = grpc::ByteBuffer(&slice, 1);
+  }
+  reactor->Finish(status);
+  return reactor;
+}
+
+grpc::Status StatusService::list_pods(const v1::ListPodsRequest& request_message,
+                                      v1::ListPodsResponse* response) {
+  const v1::ListPodsRequest* request = &request_message;
   grpc::Status status;
   const auto snapshot = snapshot_or_unavailable(&status);
   if (!snapshot)
@@ -365,7 +410,7 @@ grpc::Status StatusService::ListPods(grpc::ServerContext*, const v1::ListPodsReq
     signals = ranked_signals(*snapshot->thresholds);
   }
   const auto ranked = rankings(*snapshot);
-  set_time(snapshot->sampled_at, response->mutable_sampled_at());
+  set_time(snapshot->pods_at, response->mutable_sampled_at());
   for (Signal signal : signals)
     response->add_signals(std::string(signal_name(signal)));
   if (!snapshot->pods)
@@ -388,12 +433,8 @@ grpc::Status StatusService::ListPods(grpc::ServerContext*, const v1::ListPodsReq
   for (size_t index : order) {
     auto* pod = response->add_pods();
     fill_pod(view.entries[index], view.active[index], pod);
-    for (Signal signal : signals) {
-      auto* rank = pod->add_ranks();
-      rank->set_signal(std::string(signal_name(signal)));
-      rank->set_rank(ranked->rank_of[signal_index(signal)][index]);
-      rank->set_of(static_cast<int32_t>(view.entries.size()));
-    }
+    for (Signal signal : signals)
+      pod->add_ranks(ranked->rank_of[signal_index(signal)][index]);
   }
   return grpc::Status::OK;
 }

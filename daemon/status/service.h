@@ -5,6 +5,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -21,15 +22,22 @@ struct ServiceOptions {
   std::chrono::milliseconds watch_poll{1000};  // how often a quiet stream checks for cancellation
 };
 
-class StatusService final : public evictd::v1::Status::Service {
+// ListPods is served raw: its answer (the largest, ~150 KB at 1 000 pods) is serialized once per
+// snapshot of the pods and handed to every caller as a shared slice, so that a thousand requests a
+// second cost a thousand reference counts rather than a thousand builds.
+class StatusService final
+    : public evictd::v1::Status::WithRawCallbackMethod_ListPods<evictd::v1::Status::Service> {
  public:
   StatusService(const SnapshotBox& snapshots, HistorySource history, EventHub& events,
                 ServiceOptions options = {});
 
   grpc::Status GetStatus(grpc::ServerContext* context, const v1::GetStatusRequest* request,
                          v1::NodeStatus* response) override;
-  grpc::Status ListPods(grpc::ServerContext* context, const v1::ListPodsRequest* request,
-                        v1::ListPodsResponse* response) override;
+  grpc::ServerUnaryReactor* ListPods(grpc::CallbackServerContext* context,
+                                     const grpc::ByteBuffer* request,
+                                     grpc::ByteBuffer* response) override;
+  // The answer ListPods serves, built from the current snapshot.
+  grpc::Status list_pods(const v1::ListPodsRequest& request, v1::ListPodsResponse* response);
   grpc::Status Explain(grpc::ServerContext* context, const v1::ExplainRequest* request,
                        v1::ExplainResponse* response) override;
   grpc::Status ListEvictions(grpc::ServerContext* context, const v1::ListEvictionsRequest* request,
@@ -53,6 +61,14 @@ class StatusService final : public evictd::v1::Status::Service {
   ServiceOptions options_;
   std::mutex rankings_mutex_;
   std::shared_ptr<const Rankings> rankings_;
+  // Serialized ListPods answers by requested signal, for one snapshot of the pods.
+  struct ListPodsCache {
+    std::shared_ptr<const agent::PodView> pods;
+    std::shared_ptr<const std::vector<Threshold>> thresholds;
+    std::map<std::string, grpc::Slice> by_signal;
+  };
+  std::mutex list_pods_mutex_;
+  ListPodsCache list_pods_cache_;
 };
 
 // Conversions, exposed for evictctl's tests and the service's own.

@@ -62,6 +62,7 @@ struct StatusSnapshot {
   std::vector<size_t>
       met;  // indices into `thresholds` met in the last round (before grace periods)
   std::shared_ptr<const agent::PodView> pods;
+  WallTime pods_at;  // when `pods` was read
   int evictions_in_flight = 0;
   int evictions_pending_writes = 0;
   uint64_t evictions_total = 0;

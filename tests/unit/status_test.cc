@@ -110,6 +110,7 @@ struct Fixture {
     snapshot->conditions.push_back({NodeCondition::kMemoryPressure, snapshot->sampled_at});
     snapshot->met = {0};
     snapshot->pods = view;
+    snapshot->pods_at = snapshot->sampled_at;
     snapshot->evictions_total = 1;
     snapshots.publish(snapshot);
   }
@@ -204,10 +205,11 @@ TEST(StatusServiceTest, ListPodsRanksAsTheKubeletDoesAndRefusesAnUnknownSignal) 
   EXPECT_TRUE(pods.pods(1).critical());
   EXPECT_EQ(pods.pods(2).name(), "web");
   EXPECT_EQ(pods.pods(0).qos_class(), "Burstable");
-  EXPECT_EQ(pods.pods(0).ranks(0).rank(), 1);
-  EXPECT_EQ(pods.pods(0).ranks(0).of(), 3);
-  EXPECT_EQ(pods.pods(0).resources(0).usage(), 500 << 20);
-  EXPECT_EQ(pods.pods(0).resources(0).request(), 100 << 20);
+  ASSERT_EQ(pods.signals_size(), 1);
+  EXPECT_EQ(pods.pods(0).ranks(0), 1);
+  EXPECT_EQ(pods.pods(0).memory().usage(), 500 << 20);
+  EXPECT_EQ(pods.pods(0).memory().request(), 100 << 20);
+  EXPECT_FALSE(pods.pods(0).processes().usage_known());
   const std::string text = evictctl::format_pods(pods);
   EXPECT_NE(text.find("RANK memory.available"), std::string::npos) << text;
   EXPECT_NE(text.find("500.0Mi/100.0Mi"), std::string::npos) << text;
@@ -218,7 +220,7 @@ TEST(StatusServiceTest, ListPodsRanksAsTheKubeletDoesAndRefusesAnUnknownSignal) 
   ASSERT_EQ(all.pods_size(), 3);
   EXPECT_EQ(all.pods(0).namespace_(), "default");  // by namespace and name without a signal
   EXPECT_EQ(all.pods(2).name(), "dns");
-  EXPECT_EQ(all.pods(2).ranks(0).rank(), 2);
+  EXPECT_EQ(all.pods(2).ranks(0), 2);
 
   grpc::ClientContext bad_context;
   request.set_signal("memory.free");
