@@ -24,6 +24,7 @@
 #include <sstream>
 
 #include "bench/report.h"
+#include "bench/status_load.h"
 #include "daemon/ledger/ledger.h"
 #include "e2e/containerd_harness.h"
 #include "e2e/daemon_process.h"
@@ -96,6 +97,7 @@ int64_t decision_time_ms(const std::string& log, const std::string& uid) {
 struct RaceMode {
   const char* name;
   std::string config;
+  bool status_load = false;  // 1 000 requests/s on the status API throughout
 };
 
 int oom_race(ContainerdHarness& harness, const std::string& dir, int runs,
@@ -115,6 +117,7 @@ int oom_race(ContainerdHarness& harness, const std::string& dir, int runs,
       {"notifications (+1 s poll)", base + "monitoringInterval: 1s\n"},
       {"polling 10 s", base + "monitoringInterval: 10s\npressureNotifications: false\n"},
       {"polling 1 s", base + "monitoringInterval: 1s\npressureNotifications: false\n"},
+      {"notifications + 1000 rps status", base + "monitoringInterval: 1s\n", true},
   };
   int pod_number = 0;
   for (const auto& mode : modes) {
@@ -126,6 +129,12 @@ int oom_race(ContainerdHarness& harness, const std::string& dir, int runs,
       return 1;
     }
     std::this_thread::sleep_for(std::chrono::seconds(2));
+    std::unique_ptr<evictd::bench::StatusLoad> load;
+    if (mode.status_load) {
+      load = std::make_unique<evictd::bench::StatusLoad>("unix:" + daemon.status_socket(), 1000, 4,
+                                                         evictd::bench::StatusCalls::kBoth);
+      load->start();
+    }
     int won = 0;
     int lost = 0;
     std::vector<double> workload_gone;
@@ -192,10 +201,17 @@ int oom_race(ContainerdHarness& harness, const std::string& dir, int runs,
       (void)harness.client().stop_pod_sandbox(leak.sandbox_id, std::chrono::seconds(10));
       std::this_thread::sleep_for(std::chrono::milliseconds(700));
     }
+    if (load)
+      load->stop();
     const std::string log = daemon.log();
     daemon.stop(SIGTERM);
     std::printf("\n%-28s won %d/%d before the kernel OOM killer (lost %d)\n", mode.name, won, runs,
                 lost);
+    if (load) {
+      evictd::bench::report("  GetStatus during the runs", load->get_status_ms(), 3);
+      evictd::bench::report("  ListPods during the runs", load->list_pods_ms(), 3);
+      std::printf("  %d of %.0f requests failed\n", load->failures(), load->offered());
+    }
     evictd::bench::report("  wake -> decision (evictd's log)",
                           log_values(log, "evicting pod", std::regex("detection_ms=([0-9.]+)")), 3);
     evictd::bench::report("  decision -> workload processes gone", workload_gone, 0);

@@ -44,6 +44,16 @@ Result<bool> prepare_socket_path(const std::string& path, std::optional<gid_t> g
                         " to its group: " + std::strerror(errno));
   }
   struct stat status {};
+  // A directory made for the socket but closed to others (systemd's RuntimeDirectory, root:root
+  // 0750): the socket's group must be able to pass through it to reach the socket.
+  if (gid && !directory.empty() && stat(directory.c_str(), &status) == 0 &&
+      status.st_uid == geteuid() && status.st_gid != *gid && (status.st_mode & S_IXOTH) == 0 &&
+      directory != "/" && directory != "/run" && directory != "/var/run" && directory != "/tmp") {
+    if (chown(directory.c_str(), static_cast<uid_t>(-1), *gid) != 0 ||
+        chmod(directory.c_str(), (status.st_mode & 07777) | S_IXGRP) != 0)
+      return make_error("statusSocket: cannot open " + directory.string() +
+                        " to its group: " + std::strerror(errno));
+  }
   if (lstat(path.c_str(), &status) == 0) {
     if (!S_ISSOCK(status.st_mode))
       return make_error("statusSocket: " + path + " exists and is not a socket");

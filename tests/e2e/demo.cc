@@ -129,6 +129,13 @@ int main() {
   std::this_thread::sleep_for(std::chrono::seconds(2));
   std::cout << daemon.log();
   const size_t log_seen = daemon.log().size();
+  const char* evictctl_binary = std::getenv("EVICTD_EVICTCTL");
+  const std::string evictctl =
+      std::string(evictctl_binary != nullptr ? evictctl_binary : "evictctl") + " --socket " +
+      daemon.status_socket() + " ";
+  say("what evictd sees, and who would go first (evictctl)");
+  std::cout << shell(evictctl + "status") << "\n"
+            << shell(evictctl + "pods --signal allocatableMemory.available");
 
   say("a leaking pod starts: +100 MiB/s towards 1 GiB; the kernel OOM killer would strike at 600 "
       "MiB");
@@ -158,6 +165,9 @@ int main() {
   std::cout << shell(kubectl +
                      "get events -n demo -o jsonpath='{range .items[*]}event: {.type} {.reason} "
                      "{.involvedObject.name}{\"\\n\"}{end}'");
+
+  say("why that pod (evictctl explain)");
+  std::cout << shell(evictctl + "explain demo/leaky");
 
   say("what Prometheus scrapes from evictd");
   std::istringstream metrics(daemon.metrics());

@@ -39,11 +39,14 @@ struct Fixture {
   std::unique_ptr<StatusServer> server;
   std::shared_ptr<DaemonInfo> info;
 
-  explicit Fixture(size_t ring = 4096, size_t streams = 16, std::string group = "") {
+  explicit Fixture(size_t ring = 4096, size_t streams = 16, std::string group = "",
+                   bool run_directory_exists = false) {
     char pattern[] = "/tmp/evictd-status-XXXXXX";
     directory = mkdtemp(pattern);
     chmod(directory.c_str(), 0755);
     socket = directory + "/run/evictd.sock";
+    if (run_directory_exists)  // as systemd's RuntimeDirectory=evictd leaves it: root:root 0750
+      mkdir((directory + "/run").c_str(), 0750);
     events = std::make_unique<EventHub>(ring, streams);
     service = std::make_unique<StatusService>(
         snapshots,
@@ -604,6 +607,11 @@ TEST(StatusServiceTest, OnlyTheSocketsGroupMayConnect) {
   Fixture no_group;
   EXPECT_EQ(connect_as(no_group.socket, 65534, 65534), 13);  // root's group only
   EXPECT_EQ(connect_as(no_group.socket, 0, 0), 0);
+
+  // A runtime directory made by systemd beforehand is opened to the group, not to others.
+  Fixture runtime_directory(4096, 16, "nogroup", true);
+  EXPECT_EQ(connect_as(runtime_directory.socket, 65534, nogroup), 0);
+  EXPECT_EQ(connect_as(runtime_directory.socket, 65534, 4242), 13);
 }
 
 TEST(StatusServiceTest, AnUnknownGroupIsRefusedByName) {
