@@ -53,14 +53,47 @@ Executor::~Executor() {
 void Executor::start() {
   if (ledger_ != nullptr) {
     for (const auto& state : ledger_->replayed().evictions) {
-      if (state.finished())
+      // Finished ones are history (the status API lists them after a restart).
+      if (state.finished()) {
+        finished_.push_back(EvictionProgress{state, false, false});
         continue;
+      }
       Work work{state, Clock::now(), true};
       log::info("resuming an interrupted eviction from the ledger", pod_fields(state.decision));
       queue_.push_back(std::move(work));
     }
   }
+  if (finished_.size() > options_.keep_finished) {
+    finished_.erase(
+        finished_.begin(),
+        finished_.begin() + static_cast<long>(finished_.size() - options_.keep_finished));
+    compact_ledger();
+  }
   thread_ = std::thread([this] { run(); });
+}
+
+// Rewrites the ledger with what is still worth keeping: every unfinished eviction and the last
+// keep_finished finished ones. Runs on the worker (or before it starts), so no step is being
+// recorded meanwhile; an order not yet started has no record and is left out.
+void Executor::compact_ledger() {
+  if (ledger_ == nullptr)
+    return;
+  std::vector<ledger::EvictionState> keep;
+  {
+    std::lock_guard lock(mutex_);
+    for (const auto& progress : finished_)
+      keep.push_back(progress.state);
+    for (const auto& work : pending_)
+      keep.push_back(work.state);
+    for (const auto& work : queue_)
+      keep.push_back(work.state);
+  }
+  std::stable_sort(keep.begin(), keep.end(), [](const auto& a, const auto& b) {
+    return a.decision.time_unix_ms < b.decision.time_unix_ms;
+  });
+  if (auto compacted = ledger_->compact(keep, options_.keep_finished); !compacted)
+    log::error("cannot compact the eviction ledger: " + compacted.error().message);
+  finished_since_compaction_ = 0;
 }
 
 void Executor::stop() {
@@ -137,10 +170,12 @@ void Executor::run() {
         current_.reset();
       else if (!queue_.empty())
         queue_.pop_front();
-      if (work->state.finished())
+      if (work->state.finished()) {
         finished_.push_back(EvictionProgress{work->state, false});
-      else
+        ++finished_since_compaction_;
+      } else {
         pending_.push_back(std::move(*work));
+      }
     }
     // Retry what waits for the API server; finished evictions leave the pending list.
     std::vector<Work> retry;
@@ -152,17 +187,24 @@ void Executor::run() {
       if (!stopping_)
         write_pending(pending_work);
     }
-    std::lock_guard lock(mutex_);
-    for (auto& pending_work : retry) {
-      if (pending_work.state.finished())
-        finished_.push_back(EvictionProgress{pending_work.state, false});
-      else
-        pending_.push_back(std::move(pending_work));
+    {
+      std::lock_guard lock(mutex_);
+      for (auto& pending_work : retry) {
+        if (pending_work.state.finished()) {
+          finished_.push_back(EvictionProgress{pending_work.state, false});
+          ++finished_since_compaction_;
+        } else {
+          pending_.push_back(std::move(pending_work));
+        }
+      }
+      if (finished_.size() > options_.keep_finished)
+        finished_.erase(
+            finished_.begin(),
+            finished_.begin() + static_cast<long>(finished_.size() - options_.keep_finished));
     }
-    if (finished_.size() > options_.keep_finished)
-      finished_.erase(
-          finished_.begin(),
-          finished_.begin() + static_cast<long>(finished_.size() - options_.keep_finished));
+    // The file holds about keep_finished + a quarter of it finished evictions at most.
+    if (finished_since_compaction_ >= std::max<size_t>(1, options_.keep_finished / 4))
+      compact_ledger();
   }
 }
 

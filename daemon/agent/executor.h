@@ -96,6 +96,7 @@ class Executor {
   bool write_pending(Work& work);
   void record(Work& work, ledger::Step step, const std::string& detail);
   void finish_if_done(Work& work);
+  void compact_ledger();
   kube::EvictionRecord api_record(const ledger::Record& decision) const;
 
   ledger::Ledger* ledger_;  // null in dry-run: nothing may be replayed for real later
@@ -111,6 +112,7 @@ class Executor {
   std::vector<EvictionProgress> finished_;
   std::atomic<bool> stopping_{false};
   bool nudged_ = false;
+  size_t finished_since_compaction_ = 0;  // the worker's own
   std::thread thread_;
 };
 

@@ -1,6 +1,9 @@
 #include "daemon/status/service.h"
 
 #include <google/protobuf/util/time_util.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <charconv>
@@ -13,6 +16,17 @@ using google::protobuf::Timestamp;
 using google::protobuf::util::TimeUtil;
 
 constexpr int32_t kDefaultPageSize = 100;
+
+// The threads that answer status queries run at the lowest priority (nice 19, no privilege
+// needed): on a node short of CPU the loop, the executor and the runtime go first, and the queries
+// take what is left. Set once per gRPC thread, on its first call.
+void yield_to_the_loop() {
+  thread_local bool lowered = false;
+  if (lowered)
+    return;
+  lowered = true;
+  setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), 19);
+}
 constexpr int32_t kMaxPageSize = 1000;
 
 void set_time(WallTime time, Timestamp* out) {
@@ -263,12 +277,37 @@ std::shared_ptr<const StatusService::Rankings> StatusService::rankings(
   return fresh;
 }
 
-grpc::Status StatusService::GetStatus(grpc::ServerContext*, const v1::GetStatusRequest*,
-                                      v1::NodeStatus* response) {
+grpc::ServerUnaryReactor* StatusService::GetStatus(grpc::CallbackServerContext* context,
+                                                   const grpc::ByteBuffer*,
+                                                   grpc::ByteBuffer* response_bytes) {
+  // Not lowered here: callback methods run on gRPC's shared threads, and this answer is cached.
+  auto* reactor = context->DefaultReactor();
   grpc::Status status;
   const auto snapshot = snapshot_or_unavailable(&status);
-  if (!snapshot)
-    return status;
+  if (!snapshot) {
+    reactor->Finish(status);
+    return reactor;
+  }
+  std::lock_guard lock(status_mutex_);
+  if (status_snapshot_ != snapshot) {
+    v1::NodeStatus response;
+    status = get_status(*snapshot, &response);
+    if (!status.ok()) {
+      reactor->Finish(status);
+      return reactor;
+    }
+    status_answer_ = grpc::Slice(response.SerializeAsString());
+    status_snapshot_ = snapshot;
+  }
+  grpc::Slice shared = status_answer_;
+  *response_bytes = grpc::ByteBuffer(&shared, 1);
+  reactor->Finish(grpc::Status::OK);
+  return reactor;
+}
+
+grpc::Status StatusService::get_status(const StatusSnapshot& snapshot_ref,
+                                       v1::NodeStatus* response) {
+  const StatusSnapshot* snapshot = &snapshot_ref;
   const DaemonInfo& info = *snapshot->info;
   response->set_node_name(info.node_name);
   response->set_mode(mode_proto(info.mode));
@@ -441,6 +480,7 @@ grpc::Status StatusService::list_pods(const v1::ListPodsRequest& request_message
 
 grpc::Status StatusService::Explain(grpc::ServerContext*, const v1::ExplainRequest* request,
                                     v1::ExplainResponse* response) {
+  yield_to_the_loop();
   if (request->namespace_().empty() || request->name().empty()) {
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                         "namespace and name: both are required");
@@ -540,6 +580,7 @@ grpc::Status StatusService::Explain(grpc::ServerContext*, const v1::ExplainReque
 grpc::Status StatusService::ListEvictions(grpc::ServerContext*,
                                           const v1::ListEvictionsRequest* request,
                                           v1::ListEvictionsResponse* response) {
+  yield_to_the_loop();
   if (request->page_size() < 0)
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "page_size: must not be negative");
   const int32_t page_size =
@@ -569,6 +610,7 @@ grpc::Status StatusService::ListEvictions(grpc::ServerContext*,
 
 grpc::Status StatusService::Watch(grpc::ServerContext* context, const v1::WatchRequest* request,
                                   grpc::ServerWriter<v1::Event>* writer) {
+  yield_to_the_loop();
   grpc::Status status;
   const auto snapshot = snapshot_or_unavailable(&status);
   if (!snapshot)

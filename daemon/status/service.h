@@ -25,14 +25,18 @@ struct ServiceOptions {
 // ListPods is served raw: its answer (the largest, ~150 KB at 1 000 pods) is serialized once per
 // snapshot of the pods and handed to every caller as a shared slice, so that a thousand requests a
 // second cost a thousand reference counts rather than a thousand builds.
-class StatusService final
-    : public evictd::v1::Status::WithRawCallbackMethod_ListPods<evictd::v1::Status::Service> {
+// GetStatus is served the same way, one build per published snapshot.
+class StatusService final : public v1::Status::WithRawCallbackMethod_GetStatus<
+                                v1::Status::WithRawCallbackMethod_ListPods<v1::Status::Service>> {
  public:
   StatusService(const SnapshotBox& snapshots, HistorySource history, EventHub& events,
                 ServiceOptions options = {});
 
-  grpc::Status GetStatus(grpc::ServerContext* context, const v1::GetStatusRequest* request,
-                         v1::NodeStatus* response) override;
+  grpc::ServerUnaryReactor* GetStatus(grpc::CallbackServerContext* context,
+                                      const grpc::ByteBuffer* request,
+                                      grpc::ByteBuffer* response) override;
+  // The answer GetStatus serves, built from the current snapshot.
+  grpc::Status get_status(const StatusSnapshot& snapshot, v1::NodeStatus* response);
   grpc::ServerUnaryReactor* ListPods(grpc::CallbackServerContext* context,
                                      const grpc::ByteBuffer* request,
                                      grpc::ByteBuffer* response) override;
@@ -69,6 +73,9 @@ class StatusService final
   };
   std::mutex list_pods_mutex_;
   ListPodsCache list_pods_cache_;
+  std::mutex status_mutex_;
+  std::shared_ptr<const StatusSnapshot> status_snapshot_;  // the one status_answer_ was built from
+  grpc::Slice status_answer_;
 };
 
 // Conversions, exposed for evictctl's tests and the service's own.

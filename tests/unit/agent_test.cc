@@ -206,6 +206,39 @@ TEST_F(ExecutorTest, ReplayFinishesAnEvictionInterruptedAfterTheDecision) {
                                                       "event-written", "done"}));
 }
 
+TEST_F(ExecutorTest, FinishedEvictionsAreHistoryAfterARestartAndTheLedgerIsCompacted) {
+  {
+    auto ledger = open_ledger();
+    for (int i = 0; i < 6; ++i) {
+      auto record = decision("old" + std::to_string(i));
+      record.time_unix_ms += i;
+      ASSERT_TRUE(ledger->append(record).ok());
+      ledger::Record done;
+      done.eviction_id = record.eviction_id;
+      done.step = ledger::Step::kDone;
+      ASSERT_TRUE(ledger->append(done).ok());
+    }
+  }
+  FakeWorld world;
+  auto ledger = open_ledger();
+  auto options = fast();
+  options.keep_finished = 2;
+  Executor executor(ledger.get(), world.ports(), nullptr, options);
+  executor.start();
+  executor.stop();
+  // The two newest finished evictions are kept, in the status API's history and in the file.
+  const auto history = executor.history();
+  ASSERT_EQ(history.size(), 2u);
+  EXPECT_EQ(history[0].state.decision.eviction_id, "old4");
+  EXPECT_EQ(history[1].state.decision.eviction_id, "old5");
+  auto replayed = ledger::replay_file(dir_ + "/ledger");
+  ASSERT_TRUE(replayed.ok());
+  ASSERT_EQ(replayed->evictions.size(), 2u);
+  EXPECT_EQ(replayed->evictions[0].decision.eviction_id, "old4");
+  EXPECT_TRUE(replayed->evictions[1].has(ledger::Step::kDone));
+  EXPECT_EQ(replayed->evictions[1].decision.pod_name, "web");  // the decision kept whole
+}
+
 TEST_F(ExecutorTest, ReplayOfAStoppedPodOnlyWritesWhatIsMissing) {
   {
     auto ledger = open_ledger();
