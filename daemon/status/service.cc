@@ -546,23 +546,22 @@ grpc::Status StatusService::Explain(grpc::ServerContext*, const v1::ExplainReque
     out->set_of(static_cast<int32_t>(order.size()));
     fill_keys(ranking.keys[index], out->mutable_keys());
     const size_t position = static_cast<size_t>(rank - 1);
+    // A neighbour, and why the first of the two goes before the second.
+    const auto neighbour = [&](size_t other, size_t first, size_t second, v1::Neighbour* into) {
+      const auto comparison =
+          compare_rank_keys(ranking.kind, ranking.keys[first], ranking.keys[second]);
+      fill_neighbour(
+          view.entries[other], ranking.keys[other], comparison,
+          order_reason(signal, ranking.kind, comparison, ranking.keys[first], ranking.keys[second]),
+          into);
+    };
     if (position > 0) {
       const size_t before = order[position - 1];
-      const auto comparison =
-          compare_rank_keys(ranking.kind, ranking.keys[before], ranking.keys[index]);
-      fill_neighbour(
-          view.entries[before], ranking.keys[before], comparison,
-          order_reason(signal, ranking.kind, comparison, ranking.keys[before], ranking.keys[index]),
-          out->mutable_before());
+      neighbour(before, before, index, out->mutable_before());
     }
     if (position + 1 < order.size()) {
       const size_t after = order[position + 1];
-      const auto comparison =
-          compare_rank_keys(ranking.kind, ranking.keys[index], ranking.keys[after]);
-      fill_neighbour(
-          view.entries[after], ranking.keys[after], comparison,
-          order_reason(signal, ranking.kind, comparison, ranking.keys[index], ranking.keys[after]),
-          out->mutable_after());
+      neighbour(after, index, after, out->mutable_after());
     }
     bool met = false;
     for (size_t i : snapshot->met)
