@@ -2,7 +2,6 @@
 
 #include <grp.h>
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
-#include <grpcpp/health_check_service_interface.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -12,8 +11,6 @@
 
 namespace evictd::status {
 namespace {
-
-constexpr const char* kServiceName = "evictd.v1.Status";
 
 Result<gid_t> group_id(const std::string& name) {
   std::vector<char> buffer(16384);
@@ -78,7 +75,6 @@ Result<std::unique_ptr<StatusServer>> StatusServer::start(const ServerConfig& co
     if (auto prepared = prepare_socket_path(config.socket_path, gid); !prepared)
       return prepared.error();
   }
-  grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   auto server = std::unique_ptr<StatusServer>(new StatusServer());
   server->events_ = &events;
@@ -98,6 +94,7 @@ Result<std::unique_ptr<StatusServer>> StatusServer::start(const ServerConfig& co
                              &server->tcp_port_);
   }
   builder.RegisterService(&service);
+  builder.RegisterService(&server->health_);
   server->server_ = builder.BuildAndStart();
   if (!server->server_) {
     return make_error(
@@ -125,18 +122,14 @@ StatusServer::~StatusServer() {
 }
 
 void StatusServer::set_serving(bool serving) {
-  if (!server_)
-    return;
-  if (auto* health = server_->GetHealthCheckService()) {
-    health->SetServingStatus(serving);
-    health->SetServingStatus(kServiceName, serving);
-  }
+  health_.set_serving(serving);
 }
 
 void StatusServer::stop() {
   if (!server_)
     return;
   set_serving(false);
+  health_.close();
   events_->close();
   server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
   server_->Wait();

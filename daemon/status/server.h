@@ -9,6 +9,7 @@
 #include <string>
 
 #include "daemon/status/event_hub.h"
+#include "daemon/status/health.h"
 #include "daemon/status/service.h"
 #include "ranking/result.h"
 
@@ -37,6 +38,7 @@ class StatusServer {
 
  private:
   StatusServer() = default;
+  HealthService health_;
   std::unique_ptr<grpc::Server> server_;
   EventHub* events_ = nullptr;
   std::string socket_path_;

@@ -245,7 +245,30 @@ void to_proto(const EvictionView& eviction, v1::EvictionRecord* out) {
 
 StatusService::StatusService(const SnapshotBox& snapshots, HistorySource history, EventHub& events,
                              ServiceOptions options)
-    : snapshots_(snapshots), history_(std::move(history)), events_(events), options_(options) {}
+    : snapshots_(snapshots), history_(std::move(history)), events_(events), options_(options) {
+  using Bytes = grpc::ByteBuffer;
+  using Streamer = grpc::ServerUnaryStreamer<Bytes, Bytes>;
+  // Indices in the order of status.proto's service: GetStatus 0, ListPods 1.
+  const auto serve = [](std::function<grpc::Status(const Bytes&, Bytes*)> answer) {
+    return new grpc::internal::StreamedUnaryHandler<Bytes, Bytes>(
+        [answer = std::move(answer)](grpc::ServerContext*, Streamer* streamer) {
+          yield_to_the_loop();
+          Bytes request;
+          Bytes response;
+          if (!streamer->Read(&request))
+            return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "no request");
+          grpc::Status status = answer(request, &response);
+          if (status.ok() && !streamer->Write(response))
+            status = grpc::Status(grpc::StatusCode::UNAVAILABLE, "the client went away");
+          return status;
+        });
+  };
+  MarkMethodStreamed(
+      0, serve([this](const Bytes&, Bytes* response) { return get_status_bytes(response); }));
+  MarkMethodStreamed(1, serve([this](const Bytes& request, Bytes* response) {
+                       return list_pods_bytes(request, response);
+                     }));
+}
 
 std::shared_ptr<const StatusSnapshot> StatusService::snapshot_or_unavailable(
     grpc::Status* status) const {
@@ -277,32 +300,23 @@ std::shared_ptr<const StatusService::Rankings> StatusService::rankings(
   return fresh;
 }
 
-grpc::ServerUnaryReactor* StatusService::GetStatus(grpc::CallbackServerContext* context,
-                                                   const grpc::ByteBuffer*,
-                                                   grpc::ByteBuffer* response_bytes) {
-  // Not lowered here: callback methods run on gRPC's shared threads, and this answer is cached.
-  auto* reactor = context->DefaultReactor();
+grpc::Status StatusService::get_status_bytes(grpc::ByteBuffer* response_bytes) {
   grpc::Status status;
   const auto snapshot = snapshot_or_unavailable(&status);
-  if (!snapshot) {
-    reactor->Finish(status);
-    return reactor;
-  }
+  if (!snapshot)
+    return status;
   std::lock_guard lock(status_mutex_);
   if (status_snapshot_ != snapshot) {
     v1::NodeStatus response;
     status = get_status(*snapshot, &response);
-    if (!status.ok()) {
-      reactor->Finish(status);
-      return reactor;
-    }
+    if (!status.ok())
+      return status;
     status_answer_ = grpc::Slice(response.SerializeAsString());
     status_snapshot_ = snapshot;
   }
   grpc::Slice shared = status_answer_;
   *response_bytes = grpc::ByteBuffer(&shared, 1);
-  reactor->Finish(grpc::Status::OK);
-  return reactor;
+  return grpc::Status::OK;
 }
 
 grpc::Status StatusService::get_status(const StatusSnapshot& snapshot_ref,
@@ -384,21 +398,17 @@ grpc::Status StatusService::get_status(const StatusSnapshot& snapshot_ref,
   return grpc::Status::OK;
 }
 
-grpc::ServerUnaryReactor* StatusService::ListPods(grpc::CallbackServerContext* context,
-                                                  const grpc::ByteBuffer* request_bytes,
-                                                  grpc::ByteBuffer* response_bytes) {
-  auto* reactor = context->DefaultReactor();
+grpc::Status StatusService::list_pods_bytes(const grpc::ByteBuffer& request_bytes,
+                                            grpc::ByteBuffer* response_bytes) {
   v1::ListPodsRequest request;
   std::vector<grpc::Slice> slices;
   std::string serialized;
-  if (request_bytes->Dump(&slices).ok()) {
+  if (request_bytes.Dump(&slices).ok()) {
     for (const auto& slice : slices)
       serialized.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
   }
-  if (!request.ParseFromString(serialized)) {
-    reactor->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "not a ListPodsRequest"));
-    return reactor;
-  }
+  if (!request.ParseFromString(serialized))
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "not a ListPodsRequest");
   const auto snapshot = snapshots_.current();
   if (snapshot) {
     std::lock_guard lock(list_pods_mutex_);
@@ -410,8 +420,7 @@ grpc::ServerUnaryReactor* StatusService::ListPods(grpc::CallbackServerContext* c
     if (cached != list_pods_cache_.by_signal.end()) {
       grpc::Slice shared = cached->second;
       *response_bytes = grpc::ByteBuffer(&shared, 1);
-      reactor->Finish(grpc::Status::OK);
-      return reactor;
+      return grpc::Status::OK;
     }
   }
   v1::ListPodsResponse response;
@@ -426,8 +435,7 @@ grpc::ServerUnaryReactor* StatusService::ListPods(grpc::CallbackServerContext* c
     }
     *response_bytes = grpc::ByteBuffer(&slice, 1);
   }
-  reactor->Finish(status);
-  return reactor;
+  return status;
 }
 
 grpc::Status StatusService::list_pods(const v1::ListPodsRequest& request_message,

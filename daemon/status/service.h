@@ -22,24 +22,21 @@ struct ServiceOptions {
   std::chrono::milliseconds watch_poll{1000};  // how often a quiet stream checks for cancellation
 };
 
-// ListPods is served raw: its answer (the largest, ~150 KB at 1 000 pods) is serialized once per
-// snapshot of the pods and handed to every caller as a shared slice, so that a thousand requests a
-// second cost a thousand reference counts rather than a thousand builds.
-// GetStatus is served the same way, one build per published snapshot.
-class StatusService final : public v1::Status::WithRawCallbackMethod_GetStatus<
-                                v1::Status::WithRawCallbackMethod_ListPods<v1::Status::Service>> {
+// GetStatus and ListPods are served as bytes: each answer is serialized once per snapshot
+// (ListPods, the largest — ~60 KB at 1 000 pods — once per snapshot of the pods and signal) and
+// handed to every caller as a shared slice, so that a thousand requests a second cost a thousand
+// reference counts rather than a thousand builds. They stay on the synchronous server (a
+// streamed-unary handler with byte buffers): the callback API would add two polling threads to an
+// idle daemon.
+class StatusService final : public v1::Status::Service {
  public:
   StatusService(const SnapshotBox& snapshots, HistorySource history, EventHub& events,
                 ServiceOptions options = {});
 
-  grpc::ServerUnaryReactor* GetStatus(grpc::CallbackServerContext* context,
-                                      const grpc::ByteBuffer* request,
-                                      grpc::ByteBuffer* response) override;
+  grpc::Status get_status_bytes(grpc::ByteBuffer* response);
   // The answer GetStatus serves, built from the current snapshot.
   grpc::Status get_status(const StatusSnapshot& snapshot, v1::NodeStatus* response);
-  grpc::ServerUnaryReactor* ListPods(grpc::CallbackServerContext* context,
-                                     const grpc::ByteBuffer* request,
-                                     grpc::ByteBuffer* response) override;
+  grpc::Status list_pods_bytes(const grpc::ByteBuffer& request, grpc::ByteBuffer* response);
   // The answer ListPods serves, built from the current snapshot.
   grpc::Status list_pods(const v1::ListPodsRequest& request, v1::ListPodsResponse* response);
   grpc::Status Explain(grpc::ServerContext* context, const v1::ExplainRequest* request,
