@@ -137,6 +137,7 @@ int oom_race(ContainerdHarness& harness, const std::string& dir, int runs,
     }
     int won = 0;
     int lost = 0;
+    size_t log_mark = daemon.log().size();
     std::vector<double> workload_gone;
     for (int run = 0; run < runs && !g_interrupted; ++run) {
       TestPod leak;
@@ -193,10 +194,19 @@ int oom_race(ContainerdHarness& harness, const std::string& dir, int runs,
         if (decided > 0)
           workload_gone.push_back(static_cast<double>(workload_gone_ms - decided));
       }
-      if (evicted && !killed)
+      if (evicted && !killed) {
         ++won;
-      else
+      } else {
         ++lost;
+        // What evictd said about this leak, to tell a late decision from none at all (the previous
+        // pod not gone yet, the leak not listed yet).
+        std::printf("  run %d lost (%s): evictd's lines since the previous run:\n", run + 1,
+                    killed ? "killed by the kernel" : "not evicted");
+        std::istringstream lines(daemon.log().substr(log_mark));
+        for (std::string line; std::getline(lines, line);)
+          std::printf("    %s\n", line.c_str());
+      }
+      log_mark = daemon.log().size();
       // Whatever happened, the pod goes before the next run.
       (void)harness.client().stop_pod_sandbox(leak.sandbox_id, std::chrono::seconds(10));
       std::this_thread::sleep_for(std::chrono::milliseconds(700));

@@ -79,7 +79,8 @@ INSTANTIATE_TEST_SUITE_P(
             "evictedPodMetricRetention, "
             "softEvictionMode, dryRun, "
             "nodeConditions, "
-            "stateDirectory, metricsAddress, statusSocket, statusSocketGroup, statusAddress, logLevel"},
+            "stateDirectory, metricsAddress, statusSocket, statusSocketGroup, statusAddress, "
+            "logLevel"},
         Bad{"cgroupDriver: cgroupv2\n",
             "/etc/evictd/config.yaml:1: cgroupDriver: must be cgroupfs or systemd, not cgroupv2"},
         Bad{"monitoringInterval: 0s\n",
