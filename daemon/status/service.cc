@@ -189,18 +189,6 @@ std::optional<EvictionView> parse_page_token(const std::string& token) {
 
 }  // namespace
 
-std::string_view mode_name(Mode mode) {
-  switch (mode) {
-    case Mode::kNormal:
-      return "normal";
-    case Mode::kStandalone:
-      return "standalone";
-    case Mode::kDryRun:
-      return "dry-run";
-  }
-  return "unknown";
-}
-
 void to_proto(const Event& event, const std::string& epoch, v1::Event* out) {
   out->set_epoch(epoch);
   out->set_sequence(event.sequence);

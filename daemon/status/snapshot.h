@@ -93,6 +93,4 @@ class SnapshotBox {
   std::shared_ptr<const StatusSnapshot> current_;
 };
 
-std::string_view mode_name(Mode mode);
-
 }  // namespace evictd::status

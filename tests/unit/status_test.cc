@@ -644,10 +644,31 @@ TEST(StatusServiceTest, NothingToServeBeforeTheFirstSample) {
       grpc::CreateChannel("unix:" + directory + "/s.sock", grpc::InsecureChannelCredentials()));
   grpc::ClientContext context;
   v1::NodeStatus node;
-  EXPECT_EQ(stub->GetStatus(&context, {}, &node).error_code(), grpc::StatusCode::UNAVAILABLE);
+  // Our service's answer (nothing sampled yet), not a transport failure.
+  const auto status = stub->GetStatus(&context, {}, &node);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_NE(status.error_message().find("has not sampled"), std::string::npos)
+      << status.error_message();
   (*server)->stop();
   EXPECT_FALSE(std::filesystem::exists(directory + "/s.sock"));
   std::filesystem::remove_all(directory);
+}
+
+TEST(StatusServiceTest, AnOptionalLoopbackTcpListenerServesTheSameApi) {
+  SnapshotBox snapshots;
+  EventHub events;
+  StatusService service(snapshots, {}, events);
+  auto server = StatusServer::start(
+      ServerConfig{.socket_path = "", .socket_group = "", .tcp_address = "127.0.0.1:0"}, service,
+      events);
+  ASSERT_TRUE(server) << server.error().message;
+  ASSERT_GT((*server)->tcp_port(), 0);
+  auto stub = v1::Status::NewStub(grpc::CreateChannel(
+      "127.0.0.1:" + std::to_string((*server)->tcp_port()), grpc::InsecureChannelCredentials()));
+  grpc::ClientContext context;
+  v1::NodeStatus node;
+  EXPECT_EQ(stub->GetStatus(&context, {}, &node).error_code(), grpc::StatusCode::UNAVAILABLE);
+  (*server)->stop();
 }
 
 TEST(EvictctlFormatTest, SinceAcceptsDurationsAndRfc3339) {
