@@ -110,10 +110,8 @@ bool EventHub::Stream::cancelled() const {
   return cancelled_;
 }
 
-std::vector<Event> EventHub::Stream::next(uint64_t after, std::chrono::milliseconds wait,
-                                          bool* gap) {
+std::vector<Event> EventHub::Stream::next(std::chrono::milliseconds wait, bool* gap) {
   std::unique_lock lock(hub_->mutex_);
-  cursor_ = after;
   const auto available = [&] {
     return hub_->closed_ || cancelled_ || hub_->next_sequence_ - 1 > cursor_;
   };

@@ -64,9 +64,10 @@ class EventHub {
     ~Stream();
     Stream(const Stream&) = delete;
     Stream& operator=(const Stream&) = delete;
-    // Events after `after`, waiting up to `wait` for one; sets `*gap` when some were dropped from
-    // the ring before this reader got them. Returns empty on timeout or when the hub closes.
-    std::vector<Event> next(uint64_t after, std::chrono::milliseconds wait, bool* gap);
+    // The events after the last one handed out (at first: after the resume point given to open),
+    // waiting up to `wait` for one; sets `*gap` when some were dropped from the ring before this
+    // reader got them. Returns empty on timeout, when cancelled or when the hub closes.
+    std::vector<Event> next(std::chrono::milliseconds wait, bool* gap);
     bool cancelled() const;
 
    private:

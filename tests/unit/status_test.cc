@@ -421,6 +421,22 @@ TEST(StatusServiceTest, WatchStreamsEventsAndResumesWithoutGaps) {
   }
 }
 
+TEST(StatusServiceTest, WatchResumePointBeyondTheLastEventStartsFromNow) {
+  Fixture fixture;
+  fixture.events->publish(pressure(EventType::kPressureBegun));
+  grpc::ClientContext context;
+  v1::WatchRequest request;
+  request.set_epoch("epoch-1");
+  request.set_after_sequence(1000);  // a sequence this run never reached
+  auto reader = fixture.stub()->Watch(&context, request);
+  reader->WaitForInitialMetadata();
+  fixture.events->publish(pressure(EventType::kPressureEnded));
+  const auto events = read_events(*reader, 1);
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].sequence(), 2u);
+  context.TryCancel();
+}
+
 TEST(StatusServiceTest, WatchResumePointOlderThanTheRingGetsAGap) {
   Fixture fixture(/*ring=*/4);
   for (int i = 0; i < 10; ++i)
