@@ -296,9 +296,7 @@ grpc::Status StatusService::get_status_bytes(grpc::ByteBuffer* response_bytes) {
   std::lock_guard lock(status_mutex_);
   if (status_snapshot_ != snapshot) {
     v1::NodeStatus response;
-    status = get_status(*snapshot, &response);
-    if (!status.ok())
-      return status;
+    fill_status(*snapshot, &response);
     status_answer_ = grpc::Slice(response.SerializeAsString());
     status_snapshot_ = snapshot;
   }
@@ -307,10 +305,8 @@ grpc::Status StatusService::get_status_bytes(grpc::ByteBuffer* response_bytes) {
   return grpc::Status::OK;
 }
 
-grpc::Status StatusService::get_status(const StatusSnapshot& snapshot_ref,
-                                       v1::NodeStatus* response) {
-  const StatusSnapshot* snapshot = &snapshot_ref;
-  const DaemonInfo& info = *snapshot->info;
+void StatusService::fill_status(const StatusSnapshot& snapshot, v1::NodeStatus* response) {
+  const DaemonInfo& info = *snapshot.info;
   response->set_node_name(info.node_name);
   response->set_mode(mode_proto(info.mode));
   response->set_version(info.version);
@@ -319,30 +315,30 @@ grpc::Status StatusService::get_status(const StatusSnapshot& snapshot_ref,
   auto* runtime = response->mutable_runtime();
   runtime->set_endpoint(info.runtime_endpoint);
   runtime->set_configured(true);
-  runtime->set_connected(snapshot->runtime.connected);
-  set_time(snapshot->runtime.since, runtime->mutable_since());
+  runtime->set_connected(snapshot.runtime.connected);
+  set_time(snapshot.runtime.since, runtime->mutable_since());
   auto* api = response->mutable_api_server();
   api->set_endpoint(info.api_server);
   api->set_configured(!info.api_server.empty());
-  api->set_connected(snapshot->api.connected);
-  set_time(snapshot->api.since, api->mutable_since());
+  api->set_connected(snapshot.api.connected);
+  set_time(snapshot.api.since, api->mutable_since());
   auto* cgroups = response->mutable_cgroups();
   cgroups->set_version(info.cgroup_version);
   cgroups->set_driver(info.cgroup_driver);
   cgroups->set_kubepods(info.kubepods);
-  if (snapshot->notifications) {
-    for (const auto& line : *snapshot->notifications)
+  if (snapshot.notifications) {
+    for (const auto& line : *snapshot.notifications)
       response->add_notifications()->set_description(line);
   }
-  if (snapshot->notification_errors) {
-    for (const auto& line : *snapshot->notification_errors)
+  if (snapshot.notification_errors) {
+    for (const auto& line : *snapshot.notification_errors)
       response->add_notification_errors(line);
   }
   response->set_polling_interval_ms(
       std::chrono::duration_cast<std::chrono::milliseconds>(info.polling_interval).count());
-  const auto& thresholds = *snapshot->thresholds;
+  const auto& thresholds = *snapshot.thresholds;
   for (Signal signal : kAllSignals) {
-    const auto& observation = snapshot->observations.get(signal);
+    const auto& observation = snapshot.observations.get(signal);
     if (!observation)
       continue;
     auto* out = response->add_signals();
@@ -351,8 +347,8 @@ grpc::Status StatusService::get_status(const StatusSnapshot& snapshot_ref,
     out->set_capacity(observation->capacity);
     out->set_unit(std::string(unit_of(signal)));
     const Nanos age =
-        observation->time ? snapshot->sampled_monotonic - *observation->time : Nanos{0};
-    set_time(snapshot->sampled_at - std::chrono::duration_cast<WallTime::duration>(age),
+        observation->time ? snapshot.sampled_monotonic - *observation->time : Nanos{0};
+    set_time(snapshot.sampled_at - std::chrono::duration_cast<WallTime::duration>(age),
              out->mutable_observed_at());
     const Quantity capacity = Quantity::from_int(observation->capacity, observation_format(signal));
     for (size_t i = 0; i < thresholds.size(); ++i) {
@@ -365,40 +361,37 @@ grpc::Status StatusService::get_status(const StatusSnapshot& snapshot_ref,
       t->set_grace_period(format_go_duration(threshold.grace_period));
       const int64_t value = threshold.value.resolve(capacity).value();
       t->set_threshold(value);
-      t->set_met(std::find(snapshot->met.begin(), snapshot->met.end(), i) != snapshot->met.end());
+      t->set_met(std::find(snapshot.met.begin(), snapshot.met.end(), i) != snapshot.met.end());
       t->set_margin(observation->available - value);
       if (threshold.min_reclaim)
         t->set_min_reclaim(threshold.min_reclaim->text());
     }
   }
-  for (const auto& condition : snapshot->conditions) {
+  for (const auto& condition : snapshot.conditions) {
     auto* out = response->add_conditions();
     out->set_type(std::string(condition_name(condition.condition)));
     set_time(condition.since, out->mutable_since());
   }
-  set_time(snapshot->sampled_at, response->mutable_last_sample_at());
+  set_time(snapshot.sampled_at, response->mutable_last_sample_at());
   response->set_last_sample_duration_us(
-      std::chrono::duration_cast<std::chrono::microseconds>(snapshot->sample_duration).count());
-  response->set_pods(snapshot->pods ? static_cast<int32_t>(snapshot->pods->entries.size()) : 0);
-  response->set_evictions_in_flight(snapshot->evictions_in_flight);
-  response->set_evictions_pending_writes(snapshot->evictions_pending_writes);
-  response->set_evictions_total(snapshot->evictions_total);
-  return grpc::Status::OK;
+      std::chrono::duration_cast<std::chrono::microseconds>(snapshot.sample_duration).count());
+  response->set_pods(snapshot.pods ? static_cast<int32_t>(snapshot.pods->entries.size()) : 0);
+  response->set_evictions_in_flight(snapshot.evictions_in_flight);
+  response->set_evictions_pending_writes(snapshot.evictions_pending_writes);
+  response->set_evictions_total(snapshot.evictions_total);
 }
 
 grpc::Status StatusService::list_pods_bytes(const grpc::ByteBuffer& request_bytes,
                                             grpc::ByteBuffer* response_bytes) {
   v1::ListPodsRequest request;
-  std::vector<grpc::Slice> slices;
-  std::string serialized;
-  if (request_bytes.Dump(&slices).ok()) {
-    for (const auto& slice : slices)
-      serialized.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
-  }
-  if (!request.ParseFromString(serialized))
+  grpc::ByteBuffer bytes = request_bytes;  // shares the slices; deserializing consumes it
+  if (!grpc::SerializationTraits<v1::ListPodsRequest>::Deserialize(&bytes, &request).ok())
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "not a ListPodsRequest");
-  const auto snapshot = snapshots_.current();
-  if (snapshot) {
+  grpc::Status status;
+  const auto snapshot = snapshot_or_unavailable(&status);
+  if (!snapshot)
+    return status;
+  {
     std::lock_guard lock(list_pods_mutex_);
     if (list_pods_cache_.pods != snapshot->pods ||
         list_pods_cache_.thresholds != snapshot->thresholds) {
@@ -412,10 +405,10 @@ grpc::Status StatusService::list_pods_bytes(const grpc::ByteBuffer& request_byte
     }
   }
   v1::ListPodsResponse response;
-  const grpc::Status status = list_pods(request, &response);
+  status = list_pods(*snapshot, request, &response);
   if (status.ok()) {
     grpc::Slice slice(response.SerializeAsString());
-    if (snapshot) {
+    {
       std::lock_guard lock(list_pods_mutex_);
       if (list_pods_cache_.pods == snapshot->pods &&
           list_pods_cache_.thresholds == snapshot->thresholds)
@@ -426,33 +419,29 @@ grpc::Status StatusService::list_pods_bytes(const grpc::ByteBuffer& request_byte
   return status;
 }
 
-grpc::Status StatusService::list_pods(const v1::ListPodsRequest& request_message,
+grpc::Status StatusService::list_pods(const StatusSnapshot& snapshot,
+                                      const v1::ListPodsRequest& request,
                                       v1::ListPodsResponse* response) {
-  const v1::ListPodsRequest* request = &request_message;
-  grpc::Status status;
-  const auto snapshot = snapshot_or_unavailable(&status);
-  if (!snapshot)
-    return status;
   std::vector<Signal> signals;
-  if (!request->signal().empty()) {
-    const auto signal = parse_signal(request->signal());
+  if (!request.signal().empty()) {
+    const auto signal = parse_signal(request.signal());
     if (!signal) {
       return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                          "signal: unknown eviction signal \"" + request->signal() + "\"");
+                          "signal: unknown eviction signal \"" + request.signal() + "\"");
     }
     signals.push_back(*signal);
   } else {
-    signals = ranked_signals(*snapshot->thresholds);
+    signals = ranked_signals(*snapshot.thresholds);
   }
-  const auto ranked = rankings(*snapshot);
-  set_time(snapshot->pods_at, response->mutable_sampled_at());
+  const auto ranked = rankings(snapshot);
+  set_time(snapshot.pods_at, response->mutable_sampled_at());
   for (Signal signal : signals)
     response->add_signals(std::string(signal_name(signal)));
-  if (!snapshot->pods)
+  if (!snapshot.pods)
     return grpc::Status::OK;
-  const agent::PodView& view = *snapshot->pods;
+  const agent::PodView& view = *snapshot.pods;
   std::vector<size_t> order;
-  if (!request->signal().empty()) {
+  if (!request.signal().empty()) {
     order = ranked->rankings[signal_index(signals.front())].order;
   } else {
     order.resize(view.entries.size());
@@ -635,14 +624,9 @@ grpc::Status StatusService::Watch(grpc::ServerContext* context, const v1::WatchR
     return writer->Write(gap);
   };
   bool first = true;
-  uint64_t cursor = after;
-  while (!context->IsCancelled()) {
+  while (!context->IsCancelled() && !stream->cancelled()) {
     bool gap = false;
-    const auto events = stream->next(cursor, options_.watch_poll, &gap);
-    if (stream->cancelled()) {
-      return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
-                          "the client did not keep up with the events and was dropped");
-    }
+    const auto events = stream->next(options_.watch_poll, &gap);
     if (events.empty())
       continue;
     if ((restarted && first) || gap) {
@@ -658,7 +642,6 @@ grpc::Status StatusService::Watch(grpc::ServerContext* context, const v1::WatchR
       to_proto(event, epoch, &out);
       if (!writer->Write(out))
         return grpc::Status::OK;  // the client went away
-      cursor = event.sequence;
     }
   }
   if (stream->cancelled()) {

@@ -34,11 +34,12 @@ class StatusService final : public v1::Status::Service {
                 ServiceOptions options = {});
 
   grpc::Status get_status_bytes(grpc::ByteBuffer* response);
-  // The answer GetStatus serves, built from the current snapshot.
-  grpc::Status get_status(const StatusSnapshot& snapshot, v1::NodeStatus* response);
+  // The answer GetStatus serves, built from one snapshot.
+  void fill_status(const StatusSnapshot& snapshot, v1::NodeStatus* response);
   grpc::Status list_pods_bytes(const grpc::ByteBuffer& request, grpc::ByteBuffer* response);
-  // The answer ListPods serves, built from the current snapshot.
-  grpc::Status list_pods(const v1::ListPodsRequest& request, v1::ListPodsResponse* response);
+  // The answer ListPods serves, built from one snapshot.
+  grpc::Status list_pods(const StatusSnapshot& snapshot, const v1::ListPodsRequest& request,
+                         v1::ListPodsResponse* response);
   grpc::Status Explain(grpc::ServerContext* context, const v1::ExplainRequest* request,
                        v1::ExplainResponse* response) override;
   grpc::Status ListEvictions(grpc::ServerContext* context, const v1::ListEvictionsRequest* request,
