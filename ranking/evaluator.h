@@ -92,6 +92,11 @@ class Evaluator {
   // before still is with its minimum reclaim. When not, the pods' usage is not read by the step,
   // and a sampler may skip reading it.
   bool needs_pod_stats(const Observations& observations) const;
+  // The thresholds met on these observations (available strictly below the threshold; grace
+  // periods and min-reclaim aside), in the order of thresholds().
+  std::vector<ThresholdState> met_now(const Observations& observations) const {
+    return met_thresholds(all_thresholds_, observations, false);
+  }
 
   const std::vector<Threshold>& thresholds() const { return thresholds_; }
   const std::vector<std::string>& warnings() const { return warnings_; }

@@ -57,18 +57,11 @@ bool is_disk_signal(Signal signal) {
 
 // A disk threshold met on these observations (min-reclaim aside: this only decides whether the
 // runtime's disk stats are fetched before the step).
-bool disk_threshold_met(const std::vector<Threshold>& thresholds,
-                        const Observations& observations) {
-  for (const auto& threshold : thresholds) {
-    const auto& observation = observations.get(threshold.signal);
-    if (!is_disk_signal(threshold.signal) || !observation)
-      continue;
-    const auto quantity = threshold.value.resolve(
-        Quantity::from_int(observation->capacity, QuantityFormat::kBinarySI));
-    if (observation->available < quantity.value())
-      return true;
-  }
-  return false;
+bool disk_threshold_met(const Evaluator& evaluator, const Observations& observations) {
+  const auto met = evaluator.met_now(observations);
+  return std::any_of(met.begin(), met.end(), [](const ThresholdState& state) {
+    return is_disk_signal(state.threshold.signal);
+  });
 }
 
 bool has_local_storage_limits(const PodView& view) {
@@ -206,10 +199,6 @@ std::string random_epoch() {
   return text;
 }
 
-}  // namespace
-
-namespace {
-
 // The evaluator's port for node-level reclaim: unused containers and images through the runtime,
 // then a fresh decision sample.
 class RuntimeReclaimPort : public NodeReclaimer {
@@ -244,10 +233,6 @@ class RuntimeReclaimPort : public NodeReclaimer {
   cgroups::Sampler& sampler_;
   Nanos now_;
 };
-
-}  // namespace
-
-namespace {
 
 void track_connection(status::EventHub& events, status::ConnectionState& state, bool connected,
                       status::EventType lost, status::EventType restored) {
@@ -548,8 +533,8 @@ Result<bool> Agent::start() {
 
   log::info("evictd " EVICTD_VERSION " started",
             {{"node", config.node_name},
-             {"mode", config.dry_run ? "dry-run" : (s.api_reads ? "normal" : "standalone")},
-             {"cgroups", std::string(cgroups::cgroup_version_name(s.layout.version))},
+             {"mode", std::string(status::mode_name(s.info->mode))},
+             {"cgroups", s.info->cgroup_version},
              {"thresholds", std::to_string(s.evaluator->thresholds().size())},
              {"metrics", config.metrics_address},
              {"status", config.status_socket}});
@@ -635,7 +620,7 @@ int Agent::run() {
     // Copied: node-level reclaim samples again while the evaluator still reads these.
     const Observations observations = sample.observations;
 
-    const bool disk_met = disk_threshold_met(s.evaluator->thresholds(), sample.observations);
+    const bool disk_met = disk_threshold_met(*s.evaluator, sample.observations);
     if (disk_met && s.runtime->age(now) > kRuntimeRefreshEvery)
       s.runtime->refresh_now_with_stats();  // disk stats as fresh as the kubelet's
     auto runtime = s.runtime->snapshot();

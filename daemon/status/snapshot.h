@@ -9,6 +9,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "daemon/agent/pod_view.h"
@@ -20,6 +21,9 @@ namespace evictd::status {
 using WallTime = std::chrono::system_clock::time_point;
 
 enum class Mode { kNormal, kStandalone, kDryRun };
+inline std::string_view mode_name(Mode mode) {
+  return mode == Mode::kNormal ? "normal" : mode == Mode::kStandalone ? "standalone" : "dry-run";
+}
 
 // What does not change while the daemon runs.
 struct DaemonInfo {

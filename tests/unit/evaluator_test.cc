@@ -139,6 +139,22 @@ TEST(Evaluator, MinReclaimKeepsAThresholdMetAboveItsValue) {
   EXPECT_TRUE(d.evictions.empty());
 }
 
+TEST(Evaluator, MetNowIgnoresMinReclaimAndGracePeriods) {
+  EvictionSettings s;
+  s.eviction_hard = SignalMap{{"memory.available", "1Gi"}};
+  s.eviction_minimum_reclaim = SignalMap{{"memory.available", "500Mi"}};
+  Evaluator evaluator(config_of(s), FilesystemLayout::kShared);
+  World w;
+  w.add(pod("a", {container("c")}), memory_stats("1Gi"));
+  EXPECT_TRUE(evaluator.met_now(memory_at("1Gi", seconds(1))).empty());  // strictly below only
+  ASSERT_EQ(evaluator.met_now(memory_at("900Mi", seconds(1))).size(), 1U);
+  EXPECT_EQ(evaluator.met_now(memory_at("900Mi", seconds(1)))[0].quantity.to_string(), "1Gi");
+  evaluator.synchronize(memory_at("900Mi", seconds(1)), w.active(), seconds(1), nullptr);
+  // Still reclaiming to 1Gi + 500Mi, which needs_pod_stats counts and met_now does not.
+  EXPECT_TRUE(evaluator.needs_pod_stats(memory_at("1200Mi", seconds(2))));
+  EXPECT_TRUE(evaluator.met_now(memory_at("1200Mi", seconds(2))).empty());
+}
+
 TEST(Evaluator, ActsOnlyOnObservationsNewerThanTheLastOne) {
   EvictionSettings s;
   s.eviction_hard = SignalMap{{"memory.available", "1Gi"}};
