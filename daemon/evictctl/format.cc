@@ -39,35 +39,14 @@ std::string duration_text(int64_t seconds) {
   return text;
 }
 
+// The proto's own name without its prefix: EVENT_TYPE_PRESSURE_BEGUN -> PRESSURE-BEGUN.
 std::string event_type_text(v1::EventType type) {
-  switch (type) {
-    case v1::EVENT_TYPE_GAP:
-      return "GAP";
-    case v1::EVENT_TYPE_PRESSURE_BEGUN:
-      return "PRESSURE-BEGUN";
-    case v1::EVENT_TYPE_PRESSURE_ENDED:
-      return "PRESSURE-ENDED";
-    case v1::EVENT_TYPE_THRESHOLD_MET:
-      return "THRESHOLD-MET";
-    case v1::EVENT_TYPE_THRESHOLD_CLEARED:
-      return "THRESHOLD-CLEARED";
-    case v1::EVENT_TYPE_EVICTION_DECIDED:
-      return "EVICTION-DECIDED";
-    case v1::EVENT_TYPE_EVICTION_STEP:
-      return "EVICTION-STEP";
-    case v1::EVENT_TYPE_EVICTION_FINISHED:
-      return "EVICTION-FINISHED";
-    case v1::EVENT_TYPE_RUNTIME_LOST:
-      return "RUNTIME-LOST";
-    case v1::EVENT_TYPE_RUNTIME_RESTORED:
-      return "RUNTIME-RESTORED";
-    case v1::EVENT_TYPE_API_LOST:
-      return "API-LOST";
-    case v1::EVENT_TYPE_API_RESTORED:
-      return "API-RESTORED";
-    default:
-      return "UNKNOWN";
-  }
+  std::string name = v1::EventType_Name(type);
+  if (name.empty())
+    return "UNKNOWN";
+  name.erase(0, std::string_view("EVENT_TYPE_").size());
+  std::replace(name.begin(), name.end(), '_', '-');
+  return name;
 }
 
 std::string mode_text(v1::Mode mode) {
@@ -313,9 +292,9 @@ std::string format_explain(const v1::ExplainResponse& explanation) {
   return out.str();
 }
 
-std::string format_evictions(const std::vector<v1::EvictionRecord>& evictions) {
+std::string format_evictions(const v1::ListEvictionsResponse& evictions) {
   std::vector<std::vector<std::string>> rows;
-  for (const auto& eviction : evictions) {
+  for (const auto& eviction : evictions.evictions()) {
     std::string message = eviction.message();
     if (message.size() > 72)
       message = message.substr(0, 69) + "...";

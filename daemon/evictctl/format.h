@@ -24,7 +24,7 @@ std::string human_age(const google::protobuf::Timestamp& time,
 std::string format_status(const v1::NodeStatus& status, std::chrono::system_clock::time_point now);
 std::string format_pods(const v1::ListPodsResponse& pods);
 std::string format_explain(const v1::ExplainResponse& explanation);
-std::string format_evictions(const std::vector<v1::EvictionRecord>& evictions);
+std::string format_evictions(const v1::ListEvictionsResponse& evictions);
 std::string format_event(const v1::Event& event);
 
 // "30s", "10m", "2h", "7d" before now, or an RFC 3339 time.

@@ -167,24 +167,18 @@ int run_evictions(const Options& options, const std::string& since, int limit) {
         std::chrono::duration_cast<std::chrono::nanoseconds>(from->time_since_epoch()).count());
   }
   Client client(options);
-  std::vector<v1::EvictionRecord> evictions;
-  v1::ListEvictionsResponse all;
+  v1::ListEvictionsResponse all;  // every page, in order
   do {
-    request.set_page_size(limit > 0 ? std::min(limit - static_cast<int>(evictions.size()), 1000)
-                                    : 1000);
+    request.set_page_size(limit > 0 ? std::min(limit - all.evictions_size(), 1000) : 1000);
     v1::ListEvictionsResponse page;
     if (auto result = client.stub().ListEvictions(client.context().get(), request, &page);
         !result.ok())
       return report(result, options);
-    for (const auto& eviction : page.evictions()) {
-      evictions.push_back(eviction);
-      *all.add_evictions() = eviction;
-    }
+    all.mutable_evictions()->MergeFrom(page.evictions());
     request.set_page_token(page.next_page_token());
-  } while (!request.page_token().empty() &&
-           (limit <= 0 || static_cast<int>(evictions.size()) < limit));
+  } while (!request.page_token().empty() && (limit <= 0 || all.evictions_size() < limit));
   std::cout << (options.output == "json" ? json(all, true) + "\n"
-                                         : evictctl::format_evictions(evictions));
+                                         : evictctl::format_evictions(all));
   return 0;
 }
 

@@ -4,36 +4,6 @@
 
 namespace evictd::status {
 
-std::string_view event_type_name(EventType type) {
-  switch (type) {
-    case EventType::kGap:
-      return "gap";
-    case EventType::kPressureBegun:
-      return "pressureBegun";
-    case EventType::kPressureEnded:
-      return "pressureEnded";
-    case EventType::kThresholdMet:
-      return "thresholdMet";
-    case EventType::kThresholdCleared:
-      return "thresholdCleared";
-    case EventType::kEvictionDecided:
-      return "evictionDecided";
-    case EventType::kEvictionStep:
-      return "evictionStep";
-    case EventType::kEvictionFinished:
-      return "evictionFinished";
-    case EventType::kRuntimeLost:
-      return "runtimeLost";
-    case EventType::kRuntimeRestored:
-      return "runtimeRestored";
-    case EventType::kApiLost:
-      return "apiLost";
-    case EventType::kApiRestored:
-      return "apiRestored";
-  }
-  return "unknown";
-}
-
 EventHub::EventHub(size_t capacity, size_t max_streams)
     : capacity_(std::max<size_t>(capacity, 1)), max_streams_(max_streams) {}
 

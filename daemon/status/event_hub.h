@@ -33,7 +33,6 @@ enum class EventType {
   kApiLost,
   kApiRestored,
 };
-std::string_view event_type_name(EventType type);
 
 struct Event {
   uint64_t sequence = 0;

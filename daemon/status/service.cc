@@ -67,7 +67,11 @@ v1::Mode mode_proto(Mode mode) {
   return v1::MODE_UNSPECIFIED;
 }
 
+// The hub's events are the proto's, in the same order after its UNSPECIFIED.
 v1::EventType event_type_proto(EventType type) {
+  static_assert(static_cast<int>(EventType::kGap) + 1 == v1::EVENT_TYPE_GAP);
+  static_assert(static_cast<int>(EventType::kApiRestored) + 1 == v1::EVENT_TYPE_API_RESTORED);
+  static_assert(v1::EventType_MAX == v1::EVENT_TYPE_API_RESTORED);
   return static_cast<v1::EventType>(static_cast<int>(type) + 1);
 }
 

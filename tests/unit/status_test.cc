@@ -695,6 +695,18 @@ TEST(EvictctlFormatTest, SinceAcceptsDurationsAndRfc3339) {
   EXPECT_FALSE(evictctl::parse_since("soon", now));
   EXPECT_FALSE(evictctl::parse_since("10x", now));
   EXPECT_EQ(evictctl::human_bytes(1536), "1.5Ki");
+
+  v1::Event event;
+  event.set_type(v1::EVENT_TYPE_EVICTION_FINISHED);
+  event.set_namespace_("e2e");
+  event.set_name("hog");
+  event.set_step("done");
+  const std::string line = evictctl::format_event(event);
+  EXPECT_NE(line.find("EVICTION-FINISHED  e2e/hog  step=done"), std::string::npos) << line;
+  event.set_type(v1::EVENT_TYPE_PRESSURE_BEGUN);
+  EXPECT_NE(evictctl::format_event(event).find("PRESSURE-BEGUN"), std::string::npos);
+  event.set_type(static_cast<v1::EventType>(99));  // from a newer daemon
+  EXPECT_NE(evictctl::format_event(event).find("UNKNOWN"), std::string::npos);
   EXPECT_EQ(evictctl::table({"A", "BB"}, {{"xyz", "1"}}), "A    BB\nxyz  1\n");
 }
 
