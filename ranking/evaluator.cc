@@ -219,6 +219,12 @@ Decision Evaluator::synchronize(const Observations& observations, std::span<cons
       decision.notes.push_back("cannot evict a critical pod: " + candidate.pod->key());
       continue;
     }
+    if (candidate.soft_eviction_refused && !target.threshold.hard()) {
+      decision.skipped_refused.push_back(index);
+      decision.notes.push_back("passing over " + candidate.pod->key() +
+                               ": its disruption budget refused an eviction a moment ago");
+      continue;
+    }
     Eviction eviction;
     eviction.pod_index = index;
     eviction.cause = EvictionCause::kThreshold;

@@ -76,6 +76,7 @@ struct Decision {
   std::optional<Ranking> ranking;
   std::vector<Eviction> evictions;
   std::vector<size_t> skipped_critical;  // pods passed over: critical pods are never evicted
+  std::vector<size_t> skipped_refused;   // passed over by a soft threshold: a budget refused it
   std::vector<std::string> notes;        // what happened, one line each, for logs and explanations
 };
 

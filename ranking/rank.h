@@ -20,6 +20,9 @@ namespace evictd {
 struct ActivePod {
   const Pod* pod = nullptr;
   const PodStats* stats = nullptr;
+  // Its PodDisruptionBudget refused an eviction through the Eviction API a moment ago: soft
+  // thresholds pass over it for now (hard thresholds never ask the API, so they do not).
+  bool soft_eviction_refused = false;
 };
 
 enum class RankKind { kMemory, kDisk, kPids };

@@ -142,6 +142,9 @@ struct Agent::State {
   std::unique_ptr<kube::ApiClient> api_writes;
   std::unique_ptr<kube::ApiClient> api_reads;
   std::unique_ptr<kube::EvictionWriter> writer;
+  // Soft threshold evictions go through the Eviction API (softEvictionMode api with an API server;
+  // check-config requires a kubeconfig for it).
+  bool api_evictions = false;
   std::unique_ptr<ApiCache> api_cache;
   std::unique_ptr<ConditionPublisher> conditions;
   std::unique_ptr<RuntimeCache> runtime;
@@ -344,6 +347,8 @@ Result<bool> Agent::start() {
     // The ledger feeds the metrics after a restart: pods evicted before it are still evicted.
     for (const auto& eviction : replayed.evictions) {
       const auto& d = eviction.decision;
+      if (d.eviction_api)
+        continue;
       s.metrics->pod_evicted(
           d.namespace_name, d.pod_name, d.pod_uid, d.disruption_target,
           std::chrono::system_clock::time_point(std::chrono::milliseconds(d.time_unix_ms)));
@@ -385,10 +390,6 @@ Result<bool> Agent::start() {
   s.sampler = std::make_unique<cgroups::Sampler>(s.layout, sampler_config);
   s.limits = cgroup_limit_lookup(s.layout, config.cgroup_driver);
 
-  if (config.soft_eviction_mode == config::SoftEvictionMode::kApi) {
-    log::warning(
-        "softEvictionMode api is not wired into run yet: soft evictions stop the pod directly");
-  }
   s.evaluator = std::make_unique<Evaluator>(config.eviction, s.filesystems);
   for (const auto& warning : s.evaluator->warnings())
     log::warning(warning);
@@ -451,11 +452,17 @@ Result<bool> Agent::start() {
       ports.post_event = [&s](const kube::EvictionRecord& record) {
         return s.writer->post_event(record);
       };
+      ports.evict = [&s](const kube::EvictionRecord& record, int64_t grace) {
+        return s.writer->evict(record.namespace_name, record.name, grace);
+      };
     }
     if (config.node_conditions && !config.dry_run)
       s.conditions = std::make_unique<ConditionPublisher>(*s.api_writes, config.node_name);
   }
 
+  s.api_evictions = s.writer && config.soft_eviction_mode == config::SoftEvictionMode::kApi;
+  if (s.api_evictions)
+    log::info("soft evictions go through the Eviction API, which respects PodDisruptionBudgets");
   ExecutorOptions executor_options;
   executor_options.dry_run = config.dry_run;
   executor_options.on_step = [&s](const ledger::EvictionState& eviction,
@@ -582,6 +589,9 @@ int Agent::run() {
               fresh->monitoring_interval != s.config.monitoring_interval)
             log::warning("dryRun and monitoringInterval take effect at the next restart");
           s.config.eviction = fresh->eviction;
+          s.config.soft_eviction_mode = fresh->soft_eviction_mode;
+          s.api_evictions =
+              s.writer && s.config.soft_eviction_mode == config::SoftEvictionMode::kApi;
           s.config.log_level = fresh->log_level;
           s.config.evicted_pod_retention = fresh->evicted_pod_retention;
         }
@@ -693,8 +703,22 @@ int Agent::run() {
                                                                : kIdleRuntimeRefreshEvery);
     const PodView& view = *s.view;
 
+    // Pods whose disruption budget just refused an eviction through the API are passed over by
+    // soft thresholds for a while (the view is shared, so they are marked on a copy).
+    std::span<const ActivePod> active = view.active;
+    std::vector<ActivePod> marked;
+    if (s.api_evictions) {
+      if (const auto refused = s.executor->refused_pods(); !refused.empty()) {
+        marked = view.active;
+        for (auto& pod : marked) {
+          pod.soft_eviction_refused =
+              std::find(refused.begin(), refused.end(), pod.pod->uid) != refused.end();
+        }
+        active = marked;
+      }
+    }
     RuntimeReclaimPort reclaim(s.reclaimer_mutex, *s.reclaimer, *s.sampler, now);
-    const Decision decision = s.evaluator->synchronize(observations, view.active, now, &reclaim);
+    const Decision decision = s.evaluator->synchronize(observations, active, now, &reclaim);
     const auto decided = cgroups::PressureNotifier::monotonic_now();
 
     s.metrics->observe_signals(observations, s.evaluator->thresholds());
@@ -811,6 +835,8 @@ int Agent::run() {
         record.hard = decision.to_reclaim && decision.to_reclaim->threshold.hard() &&
                       eviction.cause == EvictionCause::kThreshold;
         record.disruption_target = eviction.disruption_target;
+        record.eviction_api =
+            s.api_evictions && !record.hard && eviction.cause == EvictionCause::kThreshold;
         record.node_name = s.config.node_name;
         if (!entry.cgroup.empty()) {
           const std::string root =
@@ -835,7 +861,9 @@ int Agent::run() {
                       {"detection_ms", std::to_string(latency * 1000)},
                       {"dry_run", s.config.dry_run ? "true" : "false"}});
         s.metrics->eviction_decided(signal, stats_age, latency);
-        if (!s.config.dry_run) {
+        // Through the Eviction API the pod is deleted, not left Failed/Evicted: kube-state-metrics
+        // would not report it, and neither does evictd.
+        if (!s.config.dry_run && !record.eviction_api) {
           s.metrics->pod_evicted(entry.pod.namespace_name, entry.pod.name, entry.pod.uid,
                                  eviction.disruption_target, std::chrono::system_clock::now());
         }

@@ -143,6 +143,17 @@ void Executor::nudge() {
   wake_.notify_all();
 }
 
+std::vector<std::string> Executor::refused_pods() const {
+  std::lock_guard lock(mutex_);
+  std::vector<std::string> uids;
+  const auto now = Clock::now();
+  for (const auto& [uid, when] : refused_) {
+    if (now - when < options_.refusal_hold)
+      uids.push_back(uid);
+  }
+  return uids;
+}
+
 void Executor::run() {
   while (!stopping_) {
     std::optional<Work> work;
@@ -262,9 +273,10 @@ void Executor::execute(Work& work) {
   const auto fields = pod_fields(decision);
   if (options_.dry_run) {
     const auto pod = ports_.find_pod(decision.pod_uid);
-    if (pod && *pod)
+    if (pod && *pod && !decision.eviction_api)
       ports_.stop(**pod, decision.grace_period_seconds, decision.hard);  // a dry-run stopper
-    log::info("dry-run: would evict " + decision.namespace_name + "/" + decision.pod_name + ": " +
+    log::info("dry-run: would evict " + decision.namespace_name + "/" + decision.pod_name +
+                  (decision.eviction_api ? " through the Eviction API" : "") + ": " +
                   decision.message,
               fields);
     ledger::Record done;
@@ -276,13 +288,18 @@ void Executor::execute(Work& work) {
   }
   if (!work.replayed)
     record(work, ledger::Step::kDecided, "");
+  if (decision.eviction_api && !work.state.has(ledger::Step::kApiAccepted) &&
+      !request_api_eviction(work))
+    return;
 
   const auto record_for_api = api_record(decision);
   // The status write runs beside the stop: under memory pressure a slow API server must not delay
   // the stop by even one round trip (the kubelet, too, kills first and lets its status manager
-  // write). Both are covered by the `decided` record already on disk.
+  // write). Both are covered by the `decided` record already on disk. After the Eviction API the
+  // pod object is being deleted: there is no status of evictd's to write.
   std::future<Result<bool>> status;
-  if (ports_.patch_status && !work.state.has(ledger::Step::kStatusWritten)) {
+  if (ports_.patch_status && !decision.eviction_api &&
+      !work.state.has(ledger::Step::kStatusWritten)) {
     status = std::async(std::launch::async,
                         [this, &record_for_api] { return ports_.patch_status(record_for_api); });
   }
@@ -300,40 +317,23 @@ void Executor::execute(Work& work) {
   };
 
   if (!work.state.has(ledger::Step::kStopped)) {
-    const auto deadline = Clock::now() + options_.wait_for_gone;
-    while (true) {
-      const auto pod = ports_.find_pod(decision.pod_uid);
-      cri::StopReport report;
-      if (pod && !*pod) {
-        record(work, ledger::Step::kStopped, "no ready sandbox left");
-        break;
-      }
-      if (pod)
-        report = ports_.stop(**pod, decision.grace_period_seconds, decision.hard);
-      else
-        report.steps.push_back(
-            cri::StopStep{.what = "ListPodSandbox", .detail = pod.error().message});
-      if (report.stopped) {
-        record(work, ledger::Step::kStopped, summary(report));
-        log::info("stopped the pod through the runtime", [&] {
-          auto with = fields;
-          with.emplace_back("steps", summary(report));
-          return with;
-        }());
-        break;
-      }
-      if (metrics_ != nullptr)
-        metrics_->runtime_error();
-      log::warning("stopping the pod failed, retrying: " + summary(report), fields);
-      if (Clock::now() >= deadline || stopping_) {
-        // The decision is dropped, not the node's protection: the loop decides again on its next
-        // round while the pressure lasts.
-        collect_status();
-        record(work, ledger::Step::kFailed,
-               "the runtime could not stop the pod: " + summary(report));
+    // After the Eviction API the node's kubelet stops the pod on the deletion (with its preStop
+    // hooks); evictd steps in only when it has not within the grace period and a margin.
+    const auto handover =
+        std::chrono::seconds(std::max<int64_t>(0, decision.grace_period_seconds)) +
+        options_.api_handover;
+    if (decision.eviction_api && wait_until_gone(decision.pod_uid, handover)) {
+      record(work, ledger::Step::kStopped, "gone after the API server's deletion");
+    } else if (decision.eviction_api && stopping_) {
+      return;  // the ledger has it; the next start carries on
+    } else {
+      if (decision.eviction_api)
+        log::warning("the pod is still running " + std::to_string(handover.count()) +
+                         " ms after the Eviction API accepted its eviction (grace period and " +
+                         "margin); evictd stops it through the runtime",
+                     fields);
+      if (!stop_through_runtime(work, collect_status))
         return;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(500));
     }
   }
 
@@ -350,17 +350,7 @@ void Executor::execute(Work& work) {
   }
 
   // Like the kubelet, wait for the pod to be gone (bounded) before the next eviction.
-  const auto deadline = Clock::now() + options_.wait_for_gone;
-  bool gone = false;
-  while (!stopping_) {
-    if (ports_.pod_gone(decision.pod_uid)) {
-      gone = true;
-      break;
-    }
-    if (Clock::now() >= deadline)
-      break;
-    std::this_thread::sleep_for(options_.poll);
-  }
+  const bool gone = wait_until_gone(decision.pod_uid, options_.wait_for_gone);
   const double seconds = std::chrono::duration<double>(Clock::now() - work.decided_at).count();
   if (gone) {
     if (metrics_ != nullptr && !work.replayed)
@@ -374,10 +364,111 @@ void Executor::execute(Work& work) {
   finish_if_done(work);
 }
 
+// Asks the API server to evict the pod; false when it did not (recorded as failed: the loop decides
+// again, passing over a pod whose budget refused).
+bool Executor::request_api_eviction(Work& work) {
+  const auto& decision = work.state.decision;
+  Result<kube::ApiEvictionOutcome> outcome =
+      ports_.evict ? ports_.evict(api_record(decision), decision.grace_period_seconds)
+                   : Result<kube::ApiEvictionOutcome>(make_error("no API server is configured"));
+  if (!outcome) {
+    if (metrics_ != nullptr)
+      metrics_->api_error();
+    record(work, ledger::Step::kFailed,
+           "the Eviction API could not be asked: " + outcome.error().message);
+    return false;
+  }
+  std::string refusal;
+  switch (*outcome) {
+    case kube::ApiEvictionOutcome::kEvicted:
+      record(work, ledger::Step::kApiAccepted,
+             "the API server deletes the pod with a " +
+                 std::to_string(decision.grace_period_seconds) + " s grace period");
+      return true;
+    case kube::ApiEvictionOutcome::kGone:
+      // Whatever still runs on the node is an orphan now; the stop below takes care of it.
+      record(work, ledger::Step::kApiAccepted, "the pod object is already gone");
+      return true;
+    case kube::ApiEvictionOutcome::kBlockedByDisruptionBudget:
+      refusal = "refused: its PodDisruptionBudget allows no disruption now (429)";
+      break;
+    case kube::ApiEvictionOutcome::kMisconfigured:
+      refusal = "refused: more than one PodDisruptionBudget selects the pod (500)";
+      break;
+  }
+  {
+    std::lock_guard lock(mutex_);
+    refused_[decision.pod_uid] = Clock::now();
+    // Forget refusals long past, so the map stays as small as the set of guarded pods.
+    std::erase_if(refused_, [this](const auto& entry) {
+      return Clock::now() - entry.second > 10 * options_.refusal_hold;
+    });
+  }
+  log::info("the Eviction API " + refusal + "; passing over the pod for " +
+                std::to_string(options_.refusal_hold.count()) + " ms",
+            pod_fields(decision));
+  record(work, ledger::Step::kFailed, refusal);
+  return false;
+}
+
+// Stops the pod through the runtime, retrying until the bounded wait runs out; false when it could
+// not (recorded as failed, after `before_failing`).
+bool Executor::stop_through_runtime(Work& work, const std::function<void()>& before_failing) {
+  const auto& decision = work.state.decision;
+  const auto fields = pod_fields(decision);
+  const auto deadline = Clock::now() + options_.wait_for_gone;
+  while (true) {
+    const auto pod = ports_.find_pod(decision.pod_uid);
+    cri::StopReport report;
+    if (pod && !*pod) {
+      record(work, ledger::Step::kStopped, "no ready sandbox left");
+      return true;
+    }
+    if (pod)
+      report = ports_.stop(**pod, decision.grace_period_seconds, decision.hard);
+    else
+      report.steps.push_back(
+          cri::StopStep{.what = "ListPodSandbox", .detail = pod.error().message});
+    if (report.stopped) {
+      record(work, ledger::Step::kStopped, summary(report));
+      log::info("stopped the pod through the runtime", [&] {
+        auto with = fields;
+        with.emplace_back("steps", summary(report));
+        return with;
+      }());
+      return true;
+    }
+    if (metrics_ != nullptr)
+      metrics_->runtime_error();
+    log::warning("stopping the pod failed, retrying: " + summary(report), fields);
+    if (Clock::now() >= deadline || stopping_) {
+      // The decision is dropped, not the node's protection: the loop decides again on its next
+      // round while the pressure lasts.
+      before_failing();
+      record(work, ledger::Step::kFailed, "the runtime could not stop the pod: " + summary(report));
+      return false;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
+}
+
+bool Executor::wait_until_gone(const std::string& uid, std::chrono::milliseconds timeout) {
+  const auto deadline = Clock::now() + timeout;
+  while (!stopping_) {
+    if (ports_.pod_gone(uid))
+      return true;
+    if (Clock::now() >= deadline)
+      return false;
+    std::this_thread::sleep_for(options_.poll);
+  }
+  return false;
+}
+
 bool Executor::write_pending(Work& work) {
   const auto& decision = work.state.decision;
   const auto record_for_api = api_record(decision);
-  if (ports_.patch_status && !work.state.has(ledger::Step::kStatusWritten)) {
+  if (ports_.patch_status && !decision.eviction_api &&
+      !work.state.has(ledger::Step::kStatusWritten)) {
     auto written = ports_.patch_status(record_for_api);
     if (!written)
       return false;
@@ -395,7 +486,8 @@ bool Executor::write_pending(Work& work) {
 }
 
 void Executor::finish_if_done(Work& work) {
-  const bool status_done = !ports_.patch_status || work.state.has(ledger::Step::kStatusWritten);
+  const bool status_done = !ports_.patch_status || work.state.decision.eviction_api ||
+                           work.state.has(ledger::Step::kStatusWritten);
   const bool event_done = !ports_.post_event || work.state.has(ledger::Step::kEventWritten);
   if (status_done && event_done && work.state.has(ledger::Step::kStopped) && !work.state.finished())
     record(work, ledger::Step::kDone, "");

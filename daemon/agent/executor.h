@@ -4,6 +4,12 @@
 // (bounded) for the pod to be gone before the next threshold eviction. API writes that fail wait in
 // the ledger and are retried until the API server takes them; after a restart, replay finishes
 // whatever was left.
+//
+// An eviction through the Eviction API (softEvictionMode api) asks the API server instead, which
+// checks the pod's disruption budget: refused, the eviction fails and the pod is passed over for a
+// while; accepted, the API server deletes the pod gracefully and the node's kubelet stops it —
+// and when the pod is still running its grace period plus a margin later, evictd stops it through
+// the runtime itself, the budget having allowed it.
 #pragma once
 
 #include <atomic>
@@ -11,6 +17,7 @@
 #include <condition_variable>
 #include <deque>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -38,6 +45,10 @@ struct ExecutorPorts {
   // Empty when no API server is configured (standalone): nothing to write, nothing pending.
   std::function<Result<bool>(const kube::EvictionRecord& record)> patch_status;
   std::function<Result<bool>(const kube::EvictionRecord& record)> post_event;
+  // POST pods/<name>/eviction with the decided grace period; empty without an API server.
+  std::function<Result<kube::ApiEvictionOutcome>(const kube::EvictionRecord& record,
+                                                 int64_t grace_seconds)>
+      evict;
 };
 
 struct ExecutorOptions {
@@ -46,6 +57,11 @@ struct ExecutorOptions {
   std::chrono::milliseconds poll{20};
   std::chrono::milliseconds retry_interval{2'000};
   size_t keep_finished = 1000;  // finished evictions kept by ledger compaction
+  // After the Eviction API accepted: how long past the pod's grace period its kubelet is given to
+  // stop it before evictd does.
+  std::chrono::milliseconds api_handover{10'000};
+  // How long a pod whose disruption budget refused an eviction is passed over by soft thresholds.
+  std::chrono::milliseconds refusal_hold{10'000};
   // Told of every step as it is recorded (the status API's events); must not block.
   std::function<void(const ledger::EvictionState& eviction, const ledger::Record& step)> on_step;
 };
@@ -83,6 +99,8 @@ class Executor {
   std::vector<EvictionProgress> history() const;
   // Wakes the worker to retry pending writes now (the API server is back).
   void nudge();
+  // UIDs of the pods whose disruption budget refused an eviction within refusal_hold.
+  std::vector<std::string> refused_pods() const;
 
  private:
   struct Work {
@@ -93,6 +111,9 @@ class Executor {
 
   void run();
   void execute(Work& work);
+  bool request_api_eviction(Work& work);
+  bool stop_through_runtime(Work& work, const std::function<void()>& before_failing);
+  bool wait_until_gone(const std::string& uid, std::chrono::milliseconds timeout);
   bool write_pending(Work& work);
   void record(Work& work, ledger::Step step, const std::string& detail);
   void finish_if_done(Work& work);
@@ -110,6 +131,7 @@ class Executor {
   std::deque<Work> queue_;     // replayed evictions still to stop
   std::vector<Work> pending_;  // stopped, with API writes waiting
   std::vector<EvictionProgress> finished_;
+  std::map<std::string, std::chrono::steady_clock::time_point> refused_;  // uid -> when
   std::atomic<bool> stopping_{false};
   bool nudged_ = false;
   size_t finished_since_compaction_ = 0;  // the worker's own

@@ -159,6 +159,11 @@ Result<Config> parse_config(const std::string& text, const std::string& path) {
         return located(path, error_at(root["softEvictionMode"], "softEvictionMode",
                                       "must be direct or api, not " + mode));
       }
+      if (mode == "api" && config.kubeconfig.empty()) {
+        return located(path,
+                       error_at(root["softEvictionMode"], "softEvictionMode",
+                                "api needs kubeconfig: the Eviction API is the API server's"));
+      }
       config.soft_eviction_mode =
           mode == "api" ? SoftEvictionMode::kApi : SoftEvictionMode::kDirect;
     }

@@ -281,7 +281,8 @@ std::string format_explain(const v1::ExplainResponse& explanation) {
       out << "  observed available " << eviction.observed() << ", threshold "
           << eviction.threshold() << "\n";
     out << "  grace period " << eviction.grace_period_seconds() << "s"
-        << (eviction.hard() ? " (hard threshold)" : "") << "\n";
+        << (eviction.hard() ? " (hard threshold)" : "")
+        << (eviction.eviction_api() ? ", through the Eviction API" : "") << "\n";
     for (const auto& step : eviction.steps()) {
       out << "  " << human_time(step.time()) << "  " << step.step();
       if (!step.detail().empty())

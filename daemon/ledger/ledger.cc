@@ -46,6 +46,8 @@ Json to_json(const Record& r) {
     j["grace"] = r.grace_period_seconds;
     j["hard"] = r.hard;
     j["disruptionTarget"] = r.disruption_target;
+    if (r.eviction_api)
+      j["evictionApi"] = true;
     j["node"] = r.node_name;
     if (!r.observed.empty())
       j["observed"] = r.observed;
@@ -79,6 +81,7 @@ std::optional<Record> from_json(const Json& j) {
   r.grace_period_seconds = j.value("grace", int64_t{0});
   r.hard = j.value("hard", false);
   r.disruption_target = j.value("disruptionTarget", false);
+  r.eviction_api = j.value("evictionApi", false);
   r.node_name = j.value("node", "");
   r.observed = j.value("observed", "");
   r.threshold = j.value("threshold", "");
@@ -154,6 +157,8 @@ std::string_view step_name(Step step) {
   switch (step) {
     case Step::kDecided:
       return "decided";
+    case Step::kApiAccepted:
+      return "api-accepted";
     case Step::kStatusWritten:
       return "status-written";
     case Step::kStopped:
@@ -169,8 +174,8 @@ std::string_view step_name(Step step) {
 }
 
 std::optional<Step> parse_step(std::string_view name) {
-  for (Step step : {Step::kDecided, Step::kStatusWritten, Step::kStopped, Step::kEventWritten,
-                    Step::kDone, Step::kFailed}) {
+  for (Step step : {Step::kDecided, Step::kApiAccepted, Step::kStatusWritten, Step::kStopped,
+                    Step::kEventWritten, Step::kDone, Step::kFailed}) {
     if (step_name(step) == name)
       return step;
   }

@@ -18,6 +18,7 @@ namespace evictd::ledger {
 // The steps of one eviction, in the order they are taken.
 enum class Step {
   kDecided,        // the decision, with everything needed to finish it
+  kApiAccepted,    // the Eviction API accepted it: the API server deletes the pod gracefully
   kStatusWritten,  // the pod's status (Evicted + DisruptionTarget) is in the API server
   kStopped,        // the runtime stopped the pod
   kEventWritten,   // the Evicted event is in the API server
@@ -42,6 +43,9 @@ struct Record {
   int64_t grace_period_seconds = 0;
   bool hard = false;
   bool disruption_target = false;  // the status gets the DisruptionTarget condition
+  // Through the Eviction API (softEvictionMode api): the API server checks the pod's disruption
+  // budget and deletes it; evictd writes no status of its own.
+  bool eviction_api = false;
   std::string node_name;
   std::string observed;   // the signal's available quantity at the decision (empty: not a signal)
   std::string threshold;  // the threshold acted on

@@ -223,6 +223,7 @@ void to_proto(const EvictionView& eviction, v1::EvictionRecord* out) {
   set_time(from_unix_ms(d.time_unix_ms), out->mutable_decided_at());
   out->set_observed(d.observed);
   out->set_threshold(d.threshold);
+  out->set_eviction_api(d.eviction_api);
   const auto add_step = [&](const ledger::Record& record) {
     auto* step = out->add_steps();
     step->set_step(std::string(ledger::step_name(record.step)));

@@ -10,7 +10,11 @@ documented API, and checked against the real kubectl by the tests.
 - PATCH pods/status with application/strategic-merge-patch+json: maps merge, status.conditions merge by
   type; application/merge-patch+json too.
 - POST pods/eviction (policy/v1 Eviction) against a PodDisruptionBudget model: 429 TooManyRequests when a
-  budget allows no disruption, 500 when several budgets match, 404 for a missing pod; 201 evicts (deletes).
+  budget allows no disruption, 500 when several budgets match, 404 for a missing pod; budgets are not
+  consulted for pods that are Pending, Succeeded, Failed or already terminating. 201 sets the DisruptionTarget
+  condition (EvictionByEvictionAPI) and deletes gracefully: a pod bound to a node keeps existing with
+  deletionTimestamp and deletionGracePeriodSeconds (kubectl shows Terminating) until its kubelet's final
+  delete (the /_test/pods DELETE control here); a grace period of 0 or an unbound pod goes at once.
 - POST/GET events.
 - Test controls under /_test/ (no authentication): add pods and PDBs, inject faults (status codes, delays,
   dropped connections), compact resourceVersions, cut watches, read what was written.
@@ -106,7 +110,8 @@ def pod_table(pods, rv):
         containers = pod.get("spec", {}).get("containers", [])
         ready = sum(1 for s in status.get("containerStatuses", []) if s.get("ready"))
         rows.append({"cells": [pod["metadata"]["name"], "%d/%d" % (ready, len(containers)),
-                               status.get("reason") or status.get("phase", "Pending"), 0, "1m"],
+                               "Terminating" if pod["metadata"].get("deletionTimestamp")
+                               else status.get("reason") or status.get("phase", "Pending"), 0, "1m"],
                      "object": {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1",
                                 "metadata": pod["metadata"]}})
     columns = [{"name": n, "type": t, "format": f, "description": n, "priority": 0}
@@ -392,8 +397,11 @@ class Handler(BaseHTTPRequestHandler):
                 return self.send_json(404, status_body(404, "NotFound", 'pods "%s" not found' % name,
                                                        {"name": name, "kind": "pods"}))
             labels = pod["metadata"].get("labels", {})
-            budgets = [b for b in STATE["pdbs"] if b["namespace"] == ns and
-                       all(labels.get(k) == v for k, v in b["selector"].items())]
+            ignore_budgets = (pod.get("status", {}).get("phase") in ("Pending", "Succeeded", "Failed") or
+                              pod["metadata"].get("deletionTimestamp"))
+            budgets = [] if ignore_budgets else [
+                b for b in STATE["pdbs"] if b["namespace"] == ns and
+                all(labels.get(k) == v for k, v in b["selector"].items())]
             if len(budgets) > 1:
                 return self.send_json(500, status_body(
                     500, "InternalError",
@@ -408,11 +416,25 @@ class Handler(BaseHTTPRequestHandler):
             if budgets:
                 budgets[0]["disruptionsAllowed"] -= 1
             grace = (body.get("deleteOptions") or {}).get("gracePeriodSeconds")
-            del STATE["pods"][(ns, name)]
-            pod["metadata"]["deletionTimestamp"] = now_rfc3339()
-            pod["metadata"]["deletionGracePeriodSeconds"] = grace
-            record("DELETED", pod)
+            if grace is None:
+                grace = pod.get("spec", {}).get("terminationGracePeriodSeconds", 30)
             STATE["evictions"] = STATE.get("evictions", []) + [{"namespace": ns, "name": name, "grace": grace}]
+            if not pod["metadata"].get("deletionTimestamp"):
+                conditions = [c for c in pod.setdefault("status", {}).get("conditions", [])
+                              if c.get("type") != "DisruptionTarget"]
+                conditions.append({"type": "DisruptionTarget", "status": "True",
+                                   "reason": "EvictionByEvictionAPI", "message": "Eviction API: evicting",
+                                   "lastTransitionTime": now_rfc3339()})
+                pod["status"]["conditions"] = conditions
+            if grace == 0 or not pod.get("spec", {}).get("nodeName"):
+                del STATE["pods"][(ns, name)]
+                record("DELETED", pod)
+            elif not pod["metadata"].get("deletionTimestamp"):
+                pod["metadata"]["deletionTimestamp"] = (datetime.datetime.now(datetime.timezone.utc) +
+                                                        datetime.timedelta(seconds=grace)).strftime(
+                                                            "%Y-%m-%dT%H:%M:%SZ")
+                pod["metadata"]["deletionGracePeriodSeconds"] = grace
+                record("MODIFIED", pod)
         self.send_json(201, {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201})
 
     # --- test controls

@@ -103,7 +103,8 @@ class DaemonE2eTest : public testing::Test {
   static std::string add_pod(TestPod& pod, const std::string& name, const std::string& tier,
                              int mib, const std::string& resources, int64_t limit = 0,
                              const std::string& spec_extra = "",
-                             std::map<std::string, std::string> annotations = {}, bool api = true) {
+                             std::map<std::string, std::string> annotations = {}, bool api = true,
+                             const std::string& labels = "{}") {
     pod.name = name;
     pod.namespace_name = "e2e";
     pod.tier = tier;
@@ -120,7 +121,8 @@ class DaemonE2eTest : public testing::Test {
                                                     : "BestEffort";
       const std::string body =
           R"({"metadata":{"name":")" + name + R"(","namespace":"e2e","uid":")" + pod.uid +
-          R"(","annotations":)" + annotation_json + R"(},"spec":{"nodeName":")" + kNode +
+          R"(","labels":)" + labels + R"(,"annotations":)" + annotation_json +
+          R"(},"spec":{"nodeName":")" + kNode +
           R"(","terminationGracePeriodSeconds":30,"containers":[{"name":"app","resources":)" +
           resources + "}]" + spec_extra + R"(},"status":{"phase":"Running","qosClass":")" + qos +
           R"("}})";
@@ -403,6 +405,99 @@ TEST_F(DaemonE2eTest, DryRunDecidesAndLogsButStopsNothing) {
   // Relieve the pressure for the next test.
   ASSERT_TRUE(harness_->client().stop_pod_sandbox(hog.sandbox_id, std::chrono::seconds(10)).ok());
   ASSERT_TRUE(eventually([&] { return processes_in(hog) == 0; }, std::chrono::seconds(10)));
+}
+
+// softEvictionMode api: a soft threshold asks the Eviction API. The pod ranked first is guarded by
+// a PodDisruptionBudget that allows no disruption: the API refuses (429), evictd passes over it and
+// asks for the next one, which the API server deletes gracefully (kubectl shows it Terminating with
+// the API's DisruptionTarget reason); the test plays the node's kubelet and stops it. The guarded
+// pod keeps running, evictd writes no Failed/Evicted status of its own and exports no
+// kube_pod_status_reason for a pod that was deleted.
+TEST_F(DaemonE2eTest, SoftEvictionsThroughTheEvictionApiRespectDisruptionBudgets) {
+  // The soft threshold is met once the two new pods' 135 MiB are in (at 95 MiB above today's
+  // usage) and no longer once the spare's 60 MiB are gone; the hard ones stay far away.
+  std::string usage_text =
+      testing_util::read_text("/sys/fs/cgroup/memory/kubepods/memory.usage_in_bytes");
+  const int64_t usage_mib = std::stoll(usage_text) / kMiB;
+  const int64_t soft_mib = 600 - usage_mib - 95;
+  ASSERT_GT(soft_mib, 80) << "kubepods already holds " << usage_mib << " MiB";
+  const std::string text =
+      std::string("nodeName: ") + kNode + "\n" + "kubeconfig: " + api_->dir() + "/kubeconfig\n" +
+      "softEvictionMode: api\n" + "eviction:\n  evictionHard: {memory.available: \"50Mi\"}\n" +
+      "  evictionSoft: {allocatableMemory.available: \"" + std::to_string(soft_mib) + "Mi\"}\n" +
+      "  evictionSoftGracePeriod: {allocatableMemory.available: \"1s\"}\n" +
+      "  evictionMaxPodGracePeriod: 2\n  evictionPressureTransitionPeriod: 5s\n" +
+      "containerRuntimeEndpoint: " + harness_->endpoint() + "\n" +
+      "podSandboxImage: " + ContainerdHarness::kPauseImage + "\n" + "nodefsPath: " + dir_ + "\n" +
+      "stateDirectory: " + dir_ + "/state\n" + "monitoringInterval: 1s\n";
+  ASSERT_TRUE(control(
+      "POST", "/_test/pdbs",
+      R"({"namespace":"e2e","name":"guard","selector":{"app":"guarded"},"disruptionsAllowed":0})"));
+  TestPod guarded;
+  TestPod spare;
+  // Both rank above every bystander: usage above requests 65 and 50 MiB (batch: 40).
+  ASSERT_EQ(add_pod(guarded, "guarded", "burstable", 75, R"({"requests":{"memory":"10Mi"}})", 0, "",
+                    {}, true, R"({"app":"guarded"})"),
+            "");
+  ASSERT_EQ(add_pod(spare, "spare", "burstable", 60, R"({"requests":{"memory":"10Mi"}})"), "");
+  Daemon daemon(dir_, text);
+  ASSERT_TRUE(daemon.start()) << daemon.log();
+
+  ASSERT_TRUE(eventually(
+      [&] { return kubectl("get pods -n e2e spare").find("Terminating") != std::string::npos; },
+      std::chrono::seconds(20)))
+      << daemon.log();
+  EXPECT_EQ(kubectl("get pod -n e2e spare -o jsonpath='{.metadata.deletionGracePeriodSeconds} "
+                    "{.status.conditions[?(@.type==\"DisruptionTarget\")].reason}'"),
+            "2 EvictionByEvictionAPI");
+  EXPECT_EQ(pod_status("spare"), "Running  EvictionByEvictionAPI") << "no status of evictd's";
+  EXPECT_NE(daemon.log().find("refused: its PodDisruptionBudget allows no disruption now (429)"),
+            std::string::npos)
+      << daemon.log();
+
+  // The node's kubelet acts on the deletion: it stops the pod, then removes the object.
+  ASSERT_TRUE(harness_->client().stop_pod_sandbox(spare.sandbox_id, std::chrono::seconds(10)).ok());
+  ASSERT_TRUE(control("DELETE", "/_test/pods?namespace=e2e&name=spare"));
+  ASSERT_TRUE(eventually(
+      [&] {
+        auto replayed = ledger::replay_file(dir_ + "/state/ledger");
+        return replayed.ok() && !replayed->evictions.empty() &&
+               replayed->evictions.back().has(ledger::Step::kDone);
+      },
+      std::chrono::seconds(15)))
+      << daemon.log();
+  std::this_thread::sleep_for(std::chrono::seconds(3));  // pressure gone: nothing more happens
+  EXPECT_GT(processes_in(guarded), 0) << "the budget protected it";
+  expect_bystanders_running();
+
+  auto replayed = ledger::replay_file(dir_ + "/state/ledger");
+  ASSERT_TRUE(replayed.ok());
+  std::vector<std::string> story;
+  for (const auto& eviction : replayed->evictions) {
+    EXPECT_TRUE(eviction.decision.eviction_api);
+    EXPECT_FALSE(eviction.decision.hard);
+    std::string line = eviction.decision.pod_name + ":";
+    for (const auto& step : eviction.steps)
+      line += " " + std::string(ledger::step_name(step.step));
+    story.push_back(line);
+  }
+  ASSERT_FALSE(story.empty());
+  EXPECT_EQ(story.front(), "guarded: failed");
+  EXPECT_EQ(story.back(), "spare: api-accepted stopped event-written done");
+  for (const auto& line : story)
+    EXPECT_TRUE(line == "guarded: failed" || &line == &story.back()) << line;
+  EXPECT_NE(replayed->evictions.back().steps[1].detail.find("gone after the API server's deletion"),
+            std::string::npos)
+      << replayed->evictions.back().steps[1].detail;
+  const std::string metrics = daemon.metrics();
+  EXPECT_EQ(metrics.find("kube_pod_status_reason{"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("evictd_evictions_total{signal=\"allocatableMemory.available\"}"),
+            std::string::npos);
+  EXPECT_EQ(daemon.stop(SIGTERM), 0);
+  ASSERT_TRUE(
+      harness_->client().stop_pod_sandbox(guarded.sandbox_id, std::chrono::seconds(10)).ok());
+  ASSERT_TRUE(eventually([&] { return processes_in(guarded) == 0; }, std::chrono::seconds(10)));
+  control("DELETE", "/_test/pods?namespace=e2e&name=guarded");
 }
 
 TEST_F(DaemonE2eTest, ApiServerFailingDuringEvictionStillStopsThePodAndWritesTheStatusLater) {

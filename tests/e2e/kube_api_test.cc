@@ -240,6 +240,16 @@ TEST_F(KubeApiTest, EvictionApiRespectsDisruptionBudgets) {
   EXPECT_EQ(*writer.evict("web", "guarded", 30), ApiEvictionOutcome::kBlockedByDisruptionBudget);
   EXPECT_EQ(*writer.evict("web", "double", 30), ApiEvictionOutcome::kMisconfigured);
   EXPECT_EQ(*writer.evict("web", "free", 30), ApiEvictionOutcome::kEvicted);
+  // A graceful deletion: the pod stays, terminating, until its kubelet's final delete, with the
+  // API server's DisruptionTarget condition.
+  const std::string terminating = kubectl("get pods -n web");
+  EXPECT_NE(terminating.find("Terminating"), std::string::npos) << terminating;
+  EXPECT_EQ(kubectl("get pod free -n web -o jsonpath='{.metadata.deletionGracePeriodSeconds}/"
+                    "{.status.conditions[?(@.type==\"DisruptionTarget\")].reason}'"),
+            "30/EvictionByEvictionAPI");
+  // A terminating pod is evicted again without its budget being consulted.
+  EXPECT_EQ(*writer.evict("web", "free", 30), ApiEvictionOutcome::kEvicted);
+  control("DELETE", "/_test/pods?namespace=web&name=free");  // the kubelet's final delete
   EXPECT_EQ(*writer.evict("web", "free", 30), ApiEvictionOutcome::kGone);
   EXPECT_NE(kubectl("get pods -n web").find("guarded"), std::string::npos);
 }

@@ -37,6 +37,9 @@ struct FakeWorld {
   bool pod_running = true;
   bool api_up = true;
   bool runtime_can_stop = true;
+  // The Eviction API's answer, or an error when unset; whether a kubelet acts on the deletion.
+  std::optional<kube::ApiEvictionOutcome> eviction_outcome = kube::ApiEvictionOutcome::kEvicted;
+  bool kubelet_stops_deleted_pods = true;
 
   void note(const std::string& call) {
     std::lock_guard lock(mutex);
@@ -86,6 +89,16 @@ struct FakeWorld {
         if (!api_up)
           return make_error("create events: 503");
         return true;
+      };
+      ports.evict = [this](const kube::EvictionRecord& record,
+                           int64_t grace) -> Result<kube::ApiEvictionOutcome> {
+        note("evict " + record.name + " grace=" + std::to_string(grace));
+        std::lock_guard lock(mutex);
+        if (!api_up || !eviction_outcome)
+          return make_error("create pods/eviction: 503");
+        if (*eviction_outcome == kube::ApiEvictionOutcome::kEvicted && kubelet_stops_deleted_pods)
+          pod_running = false;
+        return *eviction_outcome;
       };
     }
     return ports;
@@ -286,6 +299,91 @@ TEST_F(ExecutorTest, ARuntimeThatCannotStopThePodFailsTheEvictionSoTheLoopDecide
   executor.stop();
   EXPECT_EQ(steps_in(dir_), (std::vector<std::string>{"decided", "status-written", "failed"}))
       << "the status was written beside the failing stop";
+}
+
+ledger::Record soft_api_decision(const std::string& id = "e1") {
+  auto record = decision(id);
+  record.hard = false;
+  record.grace_period_seconds = 0;
+  record.eviction_api = true;
+  return record;
+}
+
+TEST_F(ExecutorTest, AnEvictionTheApiAcceptsIsLeftToTheKubeletWithoutAStatusOfOurOwn) {
+  FakeWorld world;
+  auto ledger = open_ledger();
+  Executor executor(ledger.get(), world.ports(), nullptr, fast());
+  executor.start();
+  ASSERT_TRUE(
+      executor.submit(EvictionOrder{soft_api_decision(), std::chrono::steady_clock::now()}));
+  ASSERT_TRUE(eventually([&] { return !executor.busy(); }));
+  executor.stop();
+  EXPECT_EQ(world.seen(), (std::vector<std::string>{"evict web grace=0", "event web"}));
+  EXPECT_EQ(steps_in(dir_), (std::vector<std::string>{"decided", "api-accepted", "stopped",
+                                                      "event-written", "done"}));
+  EXPECT_TRUE(executor.refused_pods().empty());
+  auto replayed = ledger::replay_file(dir_ + "/ledger");
+  ASSERT_TRUE(replayed.ok());
+  EXPECT_TRUE(replayed->evictions[0].decision.eviction_api);
+}
+
+TEST_F(ExecutorTest, APodStillRunningAfterTheHandoverIsStoppedThroughTheRuntime) {
+  FakeWorld world;
+  world.kubelet_stops_deleted_pods = false;
+  auto ledger = open_ledger();
+  auto options = fast();
+  options.api_handover = std::chrono::milliseconds(100);
+  Executor executor(ledger.get(), world.ports(), nullptr, options);
+  executor.start();
+  const auto started = std::chrono::steady_clock::now();
+  ASSERT_TRUE(
+      executor.submit(EvictionOrder{soft_api_decision(), std::chrono::steady_clock::now()}));
+  ASSERT_TRUE(eventually([&] { return !executor.busy(); }));
+  executor.stop();
+  EXPECT_GE(std::chrono::steady_clock::now() - started, options.api_handover);
+  EXPECT_EQ(world.seen(),
+            (std::vector<std::string>{"evict web grace=0", "stop web grace=0", "event web"}));
+  EXPECT_EQ(steps_in(dir_), (std::vector<std::string>{"decided", "api-accepted", "stopped",
+                                                      "event-written", "done"}));
+}
+
+TEST_F(ExecutorTest, ABudgetsRefusalFailsTheEvictionAndHoldsThePodBackForAWhile) {
+  FakeWorld world;
+  world.eviction_outcome = kube::ApiEvictionOutcome::kBlockedByDisruptionBudget;
+  auto ledger = open_ledger();
+  auto options = fast();
+  options.refusal_hold = std::chrono::milliseconds(300);
+  Executor executor(ledger.get(), world.ports(), nullptr, options);
+  executor.start();
+  ASSERT_TRUE(
+      executor.submit(EvictionOrder{soft_api_decision(), std::chrono::steady_clock::now()}));
+  ASSERT_TRUE(eventually([&] { return !executor.busy(); }));
+  EXPECT_EQ(executor.refused_pods(), std::vector<std::string>{"uid-web"});
+  EXPECT_TRUE(world.pod_running) << "nothing stopped";
+  EXPECT_EQ(world.seen(), std::vector<std::string>{"evict web grace=0"});
+  EXPECT_TRUE(eventually([&] { return executor.refused_pods().empty(); })) << "the hold ends";
+  // Several budgets (the API's 500) are a refusal too; an API server that cannot be asked is not:
+  // the pod is not held back and the loop asks again.
+  world.eviction_outcome = kube::ApiEvictionOutcome::kMisconfigured;
+  ASSERT_TRUE(
+      executor.submit(EvictionOrder{soft_api_decision("e2"), std::chrono::steady_clock::now()}));
+  ASSERT_TRUE(eventually([&] { return !executor.busy(); }));
+  EXPECT_EQ(executor.refused_pods(), std::vector<std::string>{"uid-web"});
+  EXPECT_TRUE(eventually([&] { return executor.refused_pods().empty(); }));
+  world.eviction_outcome.reset();
+  ASSERT_TRUE(
+      executor.submit(EvictionOrder{soft_api_decision("e3"), std::chrono::steady_clock::now()}));
+  ASSERT_TRUE(eventually([&] { return !executor.busy(); }));
+  executor.stop();
+  EXPECT_TRUE(executor.refused_pods().empty());
+  EXPECT_TRUE(world.pod_running);
+  EXPECT_EQ(steps_in(dir_), (std::vector<std::string>{"decided", "failed", "decided", "failed",
+                                                      "decided", "failed"}));
+  const auto history = executor.history();
+  ASSERT_EQ(history.size(), 3u);
+  EXPECT_NE(history[0].state.steps.back().detail.find("PodDisruptionBudget allows no disruption"),
+            std::string::npos);
+  EXPECT_NE(history[2].state.steps.back().detail.find("could not be asked"), std::string::npos);
 }
 
 // --- the pod view

@@ -97,6 +97,9 @@ INSTANTIATE_TEST_SUITE_P(
             "must be positive: 0"},
         Bad{"softEvictionMode: pdb\n",
             "/etc/evictd/config.yaml:1: softEvictionMode: must be direct or api, not pdb"},
+        Bad{"softEvictionMode: api\n",
+            "/etc/evictd/config.yaml:1: softEvictionMode: api needs kubeconfig: the Eviction API "
+            "is the API server's"},
         Bad{"statusAddress: 0.0.0.0:9852\n",
             "/etc/evictd/config.yaml:1: statusAddress: must be a loopback address (127.0.0.1:PORT, "
             "[::1]:PORT or localhost:PORT), not 0.0.0.0:9852"}));

@@ -192,6 +192,29 @@ TEST(Evaluator, CriticalPodsAreSkippedForTheNextCandidate) {
   EXPECT_EQ(d.notes.back(), "unable to evict any pods from the node");
 }
 
+TEST(Evaluator, SoftThresholdsPassOverPodsWhoseBudgetRefusedAndHardOnesDoNot) {
+  EvictionSettings s;
+  s.eviction_soft = SignalMap{{"memory.available", "2Gi"}};
+  s.eviction_soft_grace_period = SignalMap{{"memory.available", "10s"}};
+  s.eviction_hard = SignalMap{{"memory.available", "500Mi"}};
+  Evaluator evaluator(config_of(s), FilesystemLayout::kShared);
+  World w;
+  w.add(pod("guarded", {container("c")}), memory_stats("3Gi"));
+  w.add(pod("next", {container("c")}), memory_stats("1Gi"));
+  auto active = w.active();
+  active[0].soft_eviction_refused = true;
+  evaluator.synchronize(memory_at("1Gi", seconds(1)), active, seconds(1), nullptr);
+  auto d = evaluator.synchronize(memory_at("1Gi", seconds(12)), active, seconds(12), nullptr);
+  ASSERT_EQ(d.evictions.size(), 1U);
+  EXPECT_EQ(evicted_name(d, w), "next");
+  EXPECT_EQ(d.skipped_refused, std::vector<size_t>{0});
+  // Below the hard threshold the budget is not asked: the first in rank goes.
+  d = evaluator.synchronize(memory_at("400Mi", seconds(13)), active, seconds(13), nullptr);
+  ASSERT_EQ(d.evictions.size(), 1U);
+  EXPECT_EQ(evicted_name(d, w), "guarded");
+  EXPECT_TRUE(d.skipped_refused.empty());
+}
+
 TEST(Evaluator, AllocatableMemoryThresholdIsDerivedFromTheHardMemoryThreshold) {
   EvictionSettings s;
   s.eviction_hard = SignalMap{{"memory.available", "500Mi"}};
