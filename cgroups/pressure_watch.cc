@@ -61,13 +61,19 @@ void PressureWatch::rearm(const NodeSample& sample, const std::vector<Threshold>
         memcg_threshold_bytes(observation->capacity, threshold.value.resolve(capacity).value(),
                               *usage.usage_bytes, *usage.working_set_bytes);
     const std::string name = std::string(signal_name(threshold.signal)) + "#" + std::to_string(i);
-    // Inactive file pages move the point a little on every sample; re-registering costs a handful
-    // of syscalls, so a move under 1 MiB (well within any threshold's meaning) keeps the old one.
-    constexpr uint64_t kTolerance = 1 << 20;
+    // Inactive file pages move the point a little on every sample, and re-registering costs a
+    // handful of syscalls and an RCU grace period in the kernel. A point that moved down must be
+    // followed (the notification would come late), but a move under 1 MiB is within any
+    // threshold's meaning. A point that moved up only makes the armed one early: usage reaching it
+    // wakes the loop, which samples and arms the right point, so it is followed lazily — as long
+    // as usage is still below the armed point (the kernel signals crossings, not levels).
+    constexpr uint64_t kLateTolerance = 1 << 20;
+    constexpr uint64_t kEarlyTolerance = 64 << 20;
     const auto previous = armed_.find(name);
     if (previous != armed_.end() &&
-        (previous->second > bytes ? previous->second - bytes : bytes - previous->second) <
-            kTolerance)
+        (previous->second > bytes
+             ? previous->second - bytes < kLateTolerance
+             : bytes - previous->second < kEarlyTolerance && *usage.usage_bytes < previous->second))
       continue;
     const std::string dir = node ? sampler_.root_memory_dir() : sampler_.kubepods_memory_dir();
     if (auto armed = notifier_.arm_memory_threshold(name, dir, bytes); !armed) {

@@ -222,11 +222,15 @@ void Sampler::sample_node(NodeSample& out, Nanos now, SampleDepth depth) {
   // CPU (reports, not decisions) are read with the pods.
   const bool node_round = depth == SampleDepth::kNode;
   NodeFiles& files = *node_files_;
-  out.meminfo = MemInfo{};
-  if (auto text = files.meminfo.read(buffer_))
-    out.meminfo = parse_meminfo(*text);
-  if (!out.meminfo.mem_total)
-    out.problems.push_back(config_.proc_root + "/meminfo: no MemTotal");
+  // A v1 node round needs only MemTotal (the capacity) from meminfo, which the last full round
+  // has (the kubelet reads it once, at start); v2 needs MemFree every round.
+  if (!node_round || layout_.version == CgroupVersion::kV2 || !out.meminfo.mem_total) {
+    out.meminfo = MemInfo{};
+    if (auto text = files.meminfo.read(buffer_))
+      out.meminfo = parse_meminfo(*text);
+    if (!out.meminfo.mem_total)
+      out.problems.push_back(config_.proc_root + "/meminfo: no MemTotal");
+  }
 
   // The node's working set: the root cgroup's usage minus inactive file pages. v2 has no
   // memory.current at the root; its usage is MemTotal − MemFree, as runc and cAdvisor compute it.

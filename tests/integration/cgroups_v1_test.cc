@@ -172,6 +172,47 @@ TEST_F(RealV1Test, KubeletThresholdsArePlacedFromTheSampleAndFire) {
   EXPECT_EQ(wake.source, "allocatableMemory.available#1");
 }
 
+// The armed point follows a move down at once (1 MiB), and a move up only lazily (64 MiB), unless
+// usage has already passed the armed point (the kernel signals crossings, not levels).
+TEST_F(RealV1Test, ThresholdPointsFollowMovesDownAtOnceAndMovesUpLazily) {
+  SamplerConfig config;
+  config.kubepods = kubepods_;
+  config.nodefs_path = "/";
+  Sampler sampler(layout_, config);
+  PressureNotifier notifier(std::chrono::seconds(60));
+  PressureWatch watch(notifier, sampler);
+  EvictionSettings settings;
+  settings.eviction_hard = EvictionSettings::SignalMap{{"memory.available", "100Mi"}};
+  auto config_or = build_eviction_config(settings);
+  ASSERT_TRUE(config_or.ok());
+  NodeSample sample = sampler.sample(Nanos{1});
+  ASSERT_TRUE(sample.kubepods.memory.usage_bytes.has_value());
+  const auto armed_at = [&] {
+    for (const auto& line : notifier.describe()) {
+      if (line.find("allocatableMemory.available#1") != std::string::npos)
+        return std::stoull(line.substr(line.rfind(' ') + 1));
+    }
+    return 0ULL;
+  };
+  // 512 MiB kubepods, 100Mi threshold, 20 MiB used of which 4 MiB inactive files: 416 MiB.
+  const auto place = [&](uint64_t usage_mib, uint64_t inactive_mib) {
+    sample.kubepods.memory.usage_bytes = usage_mib * kMiB;
+    sample.kubepods.memory.working_set_bytes = (usage_mib - inactive_mib) * kMiB;
+    sample.observations.set(
+        Signal::kAllocatableMemoryAvailable,
+        SignalObservation{static_cast<int64_t>((512 - usage_mib + inactive_mib) * kMiB),
+                          static_cast<int64_t>(512 * kMiB), Nanos{1}});
+    watch.rearm(sample, config_or->thresholds);
+    EXPECT_TRUE(watch.errors().empty()) << watch.errors().front();
+    return armed_at() / kMiB;
+  };
+  EXPECT_EQ(place(20, 4), 416U);
+  EXPECT_EQ(place(20, 3), 415U) << "down by 1 MiB: followed";
+  EXPECT_EQ(place(40, 23), 415U) << "up by 20 MiB with usage below the point: kept";
+  EXPECT_EQ(place(120, 83), 495U) << "up by 80 MiB: followed";
+  EXPECT_EQ(place(500, 93), 495U + 10U) << "usage past the armed point: followed at once";
+}
+
 TEST_F(RealV1Test, PsiTriggerFallsBackToTheSmallestAcceptedWindow) {
   if (layout_.unified_root.empty())
     GTEST_FAIL() << "this machine kind has a cgroup2 mount";
