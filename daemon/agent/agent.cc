@@ -142,9 +142,6 @@ struct Agent::State {
   std::unique_ptr<kube::ApiClient> api_writes;
   std::unique_ptr<kube::ApiClient> api_reads;
   std::unique_ptr<kube::EvictionWriter> writer;
-  // Soft threshold evictions go through the Eviction API (softEvictionMode api with an API server;
-  // check-config requires a kubeconfig for it).
-  bool api_evictions = false;
   std::unique_ptr<ApiCache> api_cache;
   std::unique_ptr<ConditionPublisher> conditions;
   std::unique_ptr<RuntimeCache> runtime;
@@ -180,6 +177,12 @@ struct Agent::State {
   status::ConnectionState api_state;
   std::map<NodeCondition, status::WallTime> condition_since;
   uint64_t evictions_decided = 0;
+
+  // Soft threshold evictions go through the Eviction API (softEvictionMode api with an API server;
+  // check-config requires a kubeconfig for it).
+  bool api_evictions() const {
+    return writer && config.soft_eviction_mode == config::SoftEvictionMode::kApi;
+  }
 };
 
 namespace {
@@ -460,8 +463,7 @@ Result<bool> Agent::start() {
       s.conditions = std::make_unique<ConditionPublisher>(*s.api_writes, config.node_name);
   }
 
-  s.api_evictions = s.writer && config.soft_eviction_mode == config::SoftEvictionMode::kApi;
-  if (s.api_evictions)
+  if (s.api_evictions())
     log::info("soft evictions go through the Eviction API, which respects PodDisruptionBudgets");
   ExecutorOptions executor_options;
   executor_options.dry_run = config.dry_run;
@@ -590,8 +592,6 @@ int Agent::run() {
             log::warning("dryRun and monitoringInterval take effect at the next restart");
           s.config.eviction = fresh->eviction;
           s.config.soft_eviction_mode = fresh->soft_eviction_mode;
-          s.api_evictions =
-              s.writer && s.config.soft_eviction_mode == config::SoftEvictionMode::kApi;
           s.config.log_level = fresh->log_level;
           s.config.evicted_pod_retention = fresh->evicted_pod_retention;
         }
@@ -707,7 +707,7 @@ int Agent::run() {
     // soft thresholds for a while (the view is shared, so they are marked on a copy).
     std::span<const ActivePod> active = view.active;
     std::vector<ActivePod> marked;
-    if (s.api_evictions) {
+    if (s.api_evictions()) {
       if (const auto refused = s.executor->refused_pods(); !refused.empty()) {
         marked = view.active;
         for (auto& pod : marked) {
@@ -836,7 +836,7 @@ int Agent::run() {
                       eviction.cause == EvictionCause::kThreshold;
         record.disruption_target = eviction.disruption_target;
         record.eviction_api =
-            s.api_evictions && !record.hard && eviction.cause == EvictionCause::kThreshold;
+            s.api_evictions() && !record.hard && eviction.cause == EvictionCause::kThreshold;
         record.node_name = s.config.node_name;
         if (!entry.cgroup.empty()) {
           const std::string root =

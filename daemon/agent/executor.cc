@@ -298,8 +298,7 @@ void Executor::execute(Work& work) {
   // write). Both are covered by the `decided` record already on disk. After the Eviction API the
   // pod object is being deleted: there is no status of evictd's to write.
   std::future<Result<bool>> status;
-  if (ports_.patch_status && !decision.eviction_api &&
-      !work.state.has(ledger::Step::kStatusWritten)) {
+  if (status_owed(work.state)) {
     status = std::async(std::launch::async,
                         [this, &record_for_api] { return ports_.patch_status(record_for_api); });
   }
@@ -398,10 +397,11 @@ bool Executor::request_api_eviction(Work& work) {
   }
   {
     std::lock_guard lock(mutex_);
-    refused_[decision.pod_uid] = Clock::now();
+    const auto now = Clock::now();
+    refused_[decision.pod_uid] = now;
     // Forget refusals long past, so the map stays as small as the set of guarded pods.
-    std::erase_if(refused_, [this](const auto& entry) {
-      return Clock::now() - entry.second > 10 * options_.refusal_hold;
+    std::erase_if(refused_, [&](const auto& entry) {
+      return now - entry.second > 10 * options_.refusal_hold;
     });
   }
   log::info("the Eviction API " + refusal + "; passing over the pod for " +
@@ -467,8 +467,7 @@ bool Executor::wait_until_gone(const std::string& uid, std::chrono::milliseconds
 bool Executor::write_pending(Work& work) {
   const auto& decision = work.state.decision;
   const auto record_for_api = api_record(decision);
-  if (ports_.patch_status && !decision.eviction_api &&
-      !work.state.has(ledger::Step::kStatusWritten)) {
+  if (status_owed(work.state)) {
     auto written = ports_.patch_status(record_for_api);
     if (!written)
       return false;
@@ -485,11 +484,17 @@ bool Executor::write_pending(Work& work) {
   return true;
 }
 
+// Whether evictd still has the pod's status to write: not without an API server, not after the
+// Eviction API (the object is being deleted), not once written.
+bool Executor::status_owed(const ledger::EvictionState& state) const {
+  return ports_.patch_status && !state.decision.eviction_api &&
+         !state.has(ledger::Step::kStatusWritten);
+}
+
 void Executor::finish_if_done(Work& work) {
-  const bool status_done = !ports_.patch_status || work.state.decision.eviction_api ||
-                           work.state.has(ledger::Step::kStatusWritten);
   const bool event_done = !ports_.post_event || work.state.has(ledger::Step::kEventWritten);
-  if (status_done && event_done && work.state.has(ledger::Step::kStopped) && !work.state.finished())
+  if (!status_owed(work.state) && event_done && work.state.has(ledger::Step::kStopped) &&
+      !work.state.finished())
     record(work, ledger::Step::kDone, "");
 }
 

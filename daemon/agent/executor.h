@@ -116,6 +116,7 @@ class Executor {
   bool wait_until_gone(const std::string& uid, std::chrono::milliseconds timeout);
   bool write_pending(Work& work);
   void record(Work& work, ledger::Step step, const std::string& detail);
+  bool status_owed(const ledger::EvictionState& state) const;
   void finish_if_done(Work& work);
   void compact_ledger();
   kube::EvictionRecord api_record(const ledger::Record& decision) const;

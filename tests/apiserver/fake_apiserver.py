@@ -50,8 +50,9 @@ STATE = {
 TOKENS = set()
 
 
-def now_rfc3339():
-    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+def now_rfc3339(seconds_from_now=0):
+    return (datetime.datetime.now(datetime.timezone.utc) +
+            datetime.timedelta(seconds=seconds_from_now)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def status_body(code, reason, message, details=None):
@@ -430,9 +431,7 @@ class Handler(BaseHTTPRequestHandler):
                 del STATE["pods"][(ns, name)]
                 record("DELETED", pod)
             elif not pod["metadata"].get("deletionTimestamp"):
-                pod["metadata"]["deletionTimestamp"] = (datetime.datetime.now(datetime.timezone.utc) +
-                                                        datetime.timedelta(seconds=grace)).strftime(
-                                                            "%Y-%m-%dT%H:%M:%SZ")
+                pod["metadata"]["deletionTimestamp"] = now_rfc3339(grace)
                 pod["metadata"]["deletionGracePeriodSeconds"] = grace
                 record("MODIFIED", pod)
         self.send_json(201, {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201})
