@@ -235,6 +235,9 @@ int oom_race(ContainerdHarness& harness, const std::string& dir, int runs,
 struct ProcessCost {
   double cpu_seconds = 0;
   long rss_kib = 0;
+  long rss_anon_kib = 0;
+  long rss_file_kib = 0;
+  std::map<std::string, double> seconds_by_thread;  // by thread name (comm)
 };
 
 ProcessCost cost_of(pid_t pid) {
@@ -261,8 +264,13 @@ ProcessCost cost_of(pid_t pid) {
        std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task", error)) {
     std::istringstream schedstat(evictd::testing_util::read_text(task.path() / "schedstat"));
     double run_ns = 0;
-    if (schedstat >> run_ns)
+    if (schedstat >> run_ns) {
       task_seconds += run_ns / 1e9;
+      std::string comm = evictd::testing_util::read_text(task.path() / "comm");
+      while (!comm.empty() && comm.back() == '\n')
+        comm.pop_back();
+      cost.seconds_by_thread[comm] += run_ns / 1e9;
+    }
   }
   if (task_seconds > 0)
     cost.cpu_seconds = task_seconds;
@@ -271,6 +279,10 @@ ProcessCost cost_of(pid_t pid) {
   for (std::string line; std::getline(status, line);) {
     if (line.starts_with("VmRSS:"))
       cost.rss_kib = std::stol(line.substr(6));
+    if (line.starts_with("RssAnon:"))
+      cost.rss_anon_kib = std::stol(line.substr(8));
+    if (line.starts_with("RssFile:"))
+      cost.rss_file_kib = std::stol(line.substr(8));
   }
   return cost;
 }
@@ -302,6 +314,15 @@ int idle(ContainerdHarness& harness, const std::string& dir, int pods, int secon
               after.cpu_seconds - before.cpu_seconds,
               (after.cpu_seconds - before.cpu_seconds) * 1000.0 / seconds,
               static_cast<double>(after.rss_kib) / 1024.0);
+  std::printf("  RSS anonymous %.1f MiB, file-backed %.1f MiB\n",
+              static_cast<double>(after.rss_anon_kib) / 1024.0,
+              static_cast<double>(after.rss_file_kib) / 1024.0);
+  // Where the CPU went, by thread name (threads of one name summed).
+  for (const auto& [name, total] : after.seconds_by_thread) {
+    const auto was = before.seconds_by_thread.find(name);
+    const double spent = total - (was == before.seconds_by_thread.end() ? 0 : was->second);
+    std::printf("  thread %-16s %.4f s\n", name.c_str(), spent);
+  }
   daemon.stop(SIGTERM);
   return 0;
 }

@@ -19,6 +19,7 @@
 #include "daemon/agent/condition_publisher.h"
 #include "daemon/agent/executor.h"
 #include "daemon/agent/pod_view.h"
+#include "daemon/agent/resident_pages.h"
 #include "daemon/agent/runtime_cache.h"
 #include "daemon/cri/runtime_pods.h"
 #include "daemon/kube/eviction_writer.h"
@@ -553,6 +554,7 @@ Result<bool> Agent::start() {
 int Agent::run() {
   auto& s = *state_;
   bool ready = false;
+  bool startup_released = false;
   Nanos last_full{0};
   // A pod that starts causing pressure is read in that round anyway (a threshold is met); the
   // listing every 10 s keeps the runtime's list current on an idle node.
@@ -902,6 +904,22 @@ int Agent::run() {
         exists = [&s](const std::string& uid) { return s.api_cache->find(uid).has_value(); };
       s.metrics->expire(std::chrono::system_clock::now(), s.config.evicted_pod_retention, exists);
       last_housekeeping = steady_now;
+      // Once, when start-up is over everywhere (the first runtime and API lists included), and
+      // never while a threshold is crossed: it stalls the loop for a few milliseconds.
+      if (ready && !startup_released && decision.crossed.empty() && !s.executor->busy()) {
+        const long before = resident_kib();
+        const auto started = SteadyClock::now();
+        const auto released = release_startup_pages();
+        log::info(
+            "start-up pages released",
+            {{"rss_before_kib", std::to_string(before)},
+             {"rss_after_kib", std::to_string(resident_kib())},
+             {"ranges", std::to_string(released.ranges)},
+             {"took_ms",
+              std::to_string(std::chrono::duration<double, std::milli>(SteadyClock::now() - started)
+                                 .count())}});
+        startup_released = true;
+      }
     }
   }
   s.systemd.stopping();
