@@ -18,6 +18,7 @@
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <map>
 #include <regex>
@@ -215,6 +216,10 @@ int oom_race(ContainerdHarness& harness, const std::string& dir, int runs,
       load->stop();
     const std::string log = daemon.log();
     daemon.stop(SIGTERM);
+    // The whole log for a closer look at the slow runs.
+    if (const char* keep = std::getenv("EVICTD_BENCH_LOG_DIR")) {
+      std::ofstream(std::string(keep) + "/oom-race-" + std::to_string(pod_number) + ".log") << log;
+    }
     std::printf("\n%-28s won %d/%d before the kernel OOM killer (lost %d)\n", mode.name, won, runs,
                 lost);
     if (load) {
