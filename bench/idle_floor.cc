@@ -66,7 +66,8 @@ Usage usage_of(pid_t pid) {
     epoll_event ready{};
     epoll_wait(poll, &ready, 1, -1);
     uint64_t expirations = 0;
-    if (read(timer, &expirations, sizeof expirations) < 0 || pread(fd, buffer, sizeof buffer, 0) < 0)
+    if (read(timer, &expirations, sizeof expirations) < 0 ||
+        pread(fd, buffer, sizeof buffer, 0) < 0)
       std::_Exit(1);
   }
 }
@@ -91,7 +92,8 @@ Usage usage_of(pid_t pid) {
 int main(int argc, char** argv) {
   const int seconds = argc > 1 ? std::atoi(argv[1]) : 60;
   const std::string socket =
-      (std::filesystem::temp_directory_path() / ("idle-floor-" + std::to_string(getpid()))).string();
+      (std::filesystem::temp_directory_path() / ("idle-floor-" + std::to_string(getpid())))
+          .string();
   const std::vector<std::pair<const char*, std::function<void()>>> cases = {
       {"1 Hz timerfd loop, one pread", [] { timerfd_loop(); }},
       {"gRPC sync server, one service, idle", [&] { idle_grpc_server(false, socket); }},

@@ -1,14 +1,40 @@
 #include "systemd/journal.h"
 
+#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/uio.h>
-#include <systemd/sd-journal.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include <cctype>
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 
 namespace evictd::systemd {
+namespace {
+
+void append_field(std::string& entry, const std::string& name, const std::string& value) {
+  if (value.find('\n') == std::string::npos) {
+    entry += name;
+    entry += '=';
+    entry += value;
+    entry += '\n';
+    return;
+  }
+  // A value with a newline goes as NAME, newline, its length as 64-bit little-endian, the bytes.
+  entry += name;
+  entry += '\n';
+  uint64_t size = value.size();
+  for (int byte = 0; byte < 8; ++byte) {
+    entry += static_cast<char>(size & 0xff);
+    size >>= 8;
+  }
+  entry += value;
+  entry += '\n';
+}
+
+}  // namespace
 
 bool stderr_is_journal() {
   const char* stream = std::getenv("JOURNAL_STREAM");
@@ -24,26 +50,46 @@ bool stderr_is_journal() {
   return st.st_dev == device && st.st_ino == inode;
 }
 
-bool journal_send(int priority, const std::string& message,
-                  const std::vector<std::pair<std::string, std::string>>& fields) {
-  std::vector<std::string> items;
-  items.reserve(fields.size() + 3);
-  items.push_back("MESSAGE=" + message);
-  items.push_back("PRIORITY=" + std::to_string(priority));
-  items.push_back("SYSLOG_IDENTIFIER=evictd");
+std::string journal_entry(int priority, const std::string& message,
+                          const std::vector<std::pair<std::string, std::string>>& fields) {
+  std::string entry;
+  append_field(entry, "MESSAGE", message);
+  append_field(entry, "PRIORITY", std::to_string(priority));
+  append_field(entry, "SYSLOG_IDENTIFIER", "evictd");
   for (const auto& [key, value] : fields) {
-    // Journal field names are upper-case letters, digits and underscores.
+    // Journal field names are upper-case letters, digits and underscores, not starting with one.
     std::string name;
     for (char c : key)
       name +=
           std::isalnum(static_cast<unsigned char>(c)) ? static_cast<char>(std::toupper(c)) : '_';
-    items.push_back(name + "=" + value);
+    if (name.empty() || name.front() == '_' || std::isdigit(static_cast<unsigned char>(name[0])))
+      name = "F" + name;
+    append_field(entry, name, value);
   }
-  std::vector<iovec> vectors;
-  vectors.reserve(items.size());
-  for (auto& item : items)
-    vectors.push_back(iovec{item.data(), item.size()});
-  return sd_journal_sendv(vectors.data(), static_cast<int>(vectors.size())) == 0;
+  return entry;
+}
+
+bool journal_send(int priority, const std::string& message,
+                  const std::vector<std::pair<std::string, std::string>>& fields,
+                  const char* socket_path) {
+  // One socket for the process (sendto on it is safe from every thread); created on first use.
+  static const int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0)
+    return false;
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  if (std::strlen(socket_path) >= sizeof address.sun_path)
+    return false;
+  std::strcpy(address.sun_path, socket_path);
+  const std::string entry = journal_entry(priority, message, fields);
+  ssize_t sent;
+  do {
+    sent = sendto(fd, entry.data(), entry.size(), MSG_NOSIGNAL,
+                  reinterpret_cast<const sockaddr*>(&address), sizeof address);
+  } while (sent < 0 && errno == EINTR);
+  // Too large for a datagram (EMSGSIZE) or no journal: the caller writes the line to stderr,
+  // which systemd also keeps.
+  return sent == static_cast<ssize_t>(entry.size());
 }
 
 }  // namespace evictd::systemd

@@ -1,7 +1,14 @@
 // The service manager protocol (sd_notify): READY=1 once evictd can protect the node, STATUS= with
 // a one-line summary, WATCHDOG=1 from the loop itself (so a stuck loop, not just a dead process, is
 // restarted), STOPPING=1 on the way out. Every call is a no-op when not run by systemd.
+//
+// The protocol is one datagram per message to $NOTIFY_SOCKET; spoken here rather than through
+// libsystemd, which would map seven more libraries (compression, gcrypt) into a process that
+// sends a few short strings.
 #pragma once
+
+#include <sys/socket.h>
+#include <sys/un.h>
 
 #include <chrono>
 #include <optional>
@@ -12,8 +19,11 @@ namespace evictd::systemd {
 class Notifier {
  public:
   Notifier();
+  ~Notifier();
+  Notifier(const Notifier&) = delete;
+  Notifier& operator=(const Notifier&) = delete;
 
-  bool enabled() const { return enabled_; }
+  bool enabled() const { return fd_ >= 0; }
   // The interval at which the loop must ping, half of WatchdogSec (nullopt when no watchdog).
   std::optional<std::chrono::microseconds> watchdog_interval() const { return watchdog_; }
 
@@ -24,7 +34,11 @@ class Notifier {
   void reloading(const std::string& status);
 
  private:
-  bool enabled_ = false;
+  bool send(const std::string& state);
+
+  int fd_ = -1;
+  sockaddr_un address_{};
+  socklen_t address_size_ = 0;
   std::optional<std::chrono::microseconds> watchdog_;
 };
 
