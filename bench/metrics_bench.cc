@@ -1,4 +1,4 @@
-// The /metrics scrape: rendering the registry and a full HTTP GET through prometheus-cpp's exposer,
+// The /metrics scrape: rendering the registry and a full HTTP GET through evictd's /metrics server,
 // with 1 000 evicted pods in kube_pod_status_reason (two series each) beside every other metric.
 #include <benchmark/benchmark.h>
 #include <curl/curl.h>
@@ -57,7 +57,7 @@ void BM_HttpScrape(benchmark::State& state) {
         return size * count;
       });
   curl_easy_setopt(handle, CURLOPT_WRITEDATA, &body);
-  // A connection per scrape: the exposer's server does not keep connections alive.
+  // A connection per scrape: evictd's server closes each one after the response.
   curl_easy_setopt(handle, CURLOPT_FORBID_REUSE, 1L);
   for (auto _ : state) {
     body.clear();

@@ -1,6 +1,5 @@
 #include "daemon/metrics/metrics.h"
 
-#include <prometheus/exposer.h>
 #include <prometheus/text_serializer.h>
 
 #include <exception>
@@ -94,12 +93,10 @@ Metrics::Metrics(const std::string& version)
 Metrics::~Metrics() = default;
 
 Result<bool> Metrics::serve(const std::string& address) {
-  try {
-    exposer_ = std::make_unique<prometheus::Exposer>(address);
-  } catch (const std::exception& e) {
-    return make_error("metricsAddress " + address + ": cannot listen: " + e.what());
-  }
-  exposer_->RegisterCollectable(registry_);
+  auto server = HttpServer::start(address, [this] { return render(); });
+  if (!server)
+    return server.error();
+  server_ = std::move(server).value();
   return true;
 }
 

@@ -20,13 +20,10 @@
 #include <string>
 #include <vector>
 
+#include "daemon/metrics/http_server.h"
 #include "ranking/result.h"
 #include "ranking/stats.h"
 #include "ranking/threshold.h"
-
-namespace prometheus {
-class Exposer;
-}
 
 namespace evictd::metrics {
 
@@ -67,7 +64,7 @@ class Metrics {
   };
 
   std::shared_ptr<prometheus::Registry> registry_;
-  std::unique_ptr<prometheus::Exposer> exposer_;
+  std::unique_ptr<HttpServer> server_;  // after registry_: stopped before the registry goes
   prometheus::Family<prometheus::Gauge>& pod_status_reason_;
   prometheus::Family<prometheus::Counter>& evictions_;
   prometheus::Histogram& stats_age_;

@@ -1,0 +1,223 @@
+#include "daemon/metrics/http_server.h"
+
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <optional>
+
+namespace evictd::metrics {
+namespace {
+
+constexpr int kRequestTimeoutMs = 2000;
+constexpr size_t kMaxRequestBytes = 16 * 1024;
+constexpr const char* kContentType = "text/plain; version=0.0.4; charset=utf-8";
+
+struct HostPort {
+  std::string host;  // empty: every address
+  std::string port;
+};
+
+std::optional<HostPort> split_address(const std::string& address) {
+  if (address.starts_with('[')) {
+    const auto close = address.find(']');
+    if (close == std::string::npos || address.size() < close + 3 || address[close + 1] != ':')
+      return std::nullopt;
+    return HostPort{address.substr(1, close - 1), address.substr(close + 2)};
+  }
+  const auto colon = address.rfind(':');
+  if (colon == std::string::npos || colon + 1 == address.size() || address.find(':') != colon)
+    return std::nullopt;
+  return HostPort{address.substr(0, colon), address.substr(colon + 1)};
+}
+
+// Writes all of `data`; false when the peer is gone or too slow.
+bool send_all(int connection, const char* data, size_t size) {
+  while (size > 0) {
+    const ssize_t sent = send(connection, data, size, MSG_NOSIGNAL);
+    if (sent < 0) {
+      if (errno == EINTR)
+        continue;
+      return false;
+    }
+    data += sent;
+    size -= static_cast<size_t>(sent);
+  }
+  return true;
+}
+
+void respond(int connection, const std::string& status, const std::string& body, bool head,
+             const std::string& extra_headers = "") {
+  std::string response = "HTTP/1.1 " + status + "\r\nContent-Type: " +
+                         (status.starts_with("200") ? kContentType : "text/plain; charset=utf-8") +
+                         "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n" +
+                         extra_headers + "Connection: close\r\n\r\n";
+  if (!head)
+    response += body;
+  send_all(connection, response.data(), response.size());
+}
+
+// Closing with unread request bytes makes the kernel reset the connection, and a reset can reach
+// the client before it has read our response. So: no more writes, read what is left until the
+// client closes (as it does after "Connection: close"), for at most a short while.
+void close_gently(int connection) {
+  shutdown(connection, SHUT_WR);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(200);
+  char buffer[4096];
+  for (;;) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          deadline - std::chrono::steady_clock::now())
+                          .count();
+    pollfd fd{connection, POLLIN, 0};
+    if (left <= 0 || poll(&fd, 1, static_cast<int>(left)) <= 0)
+      break;
+    const ssize_t got = recv(connection, buffer, sizeof buffer, MSG_DONTWAIT);
+    if (got == 0 || (got < 0 && errno != EAGAIN && errno != EINTR))
+      break;  // the client closed, or the connection is gone
+  }
+  close(connection);
+}
+
+}  // namespace
+
+Result<std::unique_ptr<HttpServer>> HttpServer::start(const std::string& address, Render render) {
+  const auto parts = split_address(address);
+  if (!parts)
+    return make_error("metricsAddress " + address + ": not host:port, [v6]:port or :port");
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+  addrinfo* found = nullptr;
+  if (const int error = getaddrinfo(parts->host.empty() ? nullptr : parts->host.c_str(),
+                                    parts->port.c_str(), &hints, &found);
+      error != 0) {
+    return make_error("metricsAddress " + address + ": " + gai_strerror(error));
+  }
+  std::string why = "no address";
+  int listener = -1;
+  for (addrinfo* candidate = found; candidate != nullptr; candidate = candidate->ai_next) {
+    listener = socket(candidate->ai_family, candidate->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK,
+                      candidate->ai_protocol);
+    if (listener < 0) {
+      why = std::strerror(errno);
+      continue;
+    }
+    const int on = 1;
+    setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+    if (bind(listener, candidate->ai_addr, candidate->ai_addrlen) == 0 && listen(listener, 16) == 0)
+      break;
+    why = std::strerror(errno);
+    close(listener);
+    listener = -1;
+  }
+  freeaddrinfo(found);
+  if (listener < 0)
+    return make_error("metricsAddress " + address + ": cannot listen: " + why);
+  sockaddr_storage bound{};
+  socklen_t bound_size = sizeof bound;
+  getsockname(listener, reinterpret_cast<sockaddr*>(&bound), &bound_size);
+  const uint16_t port =
+      ntohs(bound.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port
+                                        : reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
+  const int wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (wake < 0) {
+    close(listener);
+    return make_error("metricsAddress " + address + ": eventfd: " + std::strerror(errno));
+  }
+  return std::unique_ptr<HttpServer>(new HttpServer(listener, wake, port, std::move(render)));
+}
+
+HttpServer::HttpServer(int listener, int wake, uint16_t port, Render render)
+    : listener_(listener), wake_(wake), port_(port), render_(std::move(render)) {
+  thread_ = std::thread([this] { run(); });
+}
+
+HttpServer::~HttpServer() {
+  const uint64_t one = 1;
+  if (write(wake_, &one, sizeof one) < 0) {
+    // The eventfd cannot be full with one write; nothing else to do.
+  }
+  thread_.join();
+  close(listener_);
+  close(wake_);
+}
+
+void HttpServer::run() {
+  for (;;) {
+    pollfd fds[2] = {{listener_, POLLIN, 0}, {wake_, POLLIN, 0}};
+    if (poll(fds, 2, -1) < 0) {
+      if (errno == EINTR)
+        continue;
+      return;
+    }
+    if (fds[1].revents != 0)
+      return;
+    const int connection = accept4(listener_, nullptr, nullptr, SOCK_CLOEXEC);
+    if (connection < 0)
+      continue;  // gone before we took it, or out of descriptors for a moment
+    // A client that stops reading must not hold the endpoint for longer than this.
+    const timeval send_timeout{5, 0};
+    setsockopt(connection, SOL_SOCKET, SO_SNDTIMEO, &send_timeout, sizeof send_timeout);
+    serve(connection);
+    close_gently(connection);
+  }
+}
+
+void HttpServer::serve(int connection) {
+  // The request line and headers, until the blank line; a body is never expected.
+  std::string request;
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(kRequestTimeoutMs);
+  while (request.find("\r\n\r\n") == std::string::npos) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          deadline - std::chrono::steady_clock::now())
+                          .count();
+    pollfd fd{connection, POLLIN, 0};
+    if (left <= 0 || poll(&fd, 1, static_cast<int>(left)) <= 0)
+      return;
+    char buffer[4096];
+    const ssize_t got = recv(connection, buffer, sizeof buffer, MSG_DONTWAIT);
+    if (got < 0 && (errno == EAGAIN || errno == EINTR))
+      continue;
+    if (got <= 0)
+      return;
+    request.append(buffer, static_cast<size_t>(got));
+    if (request.size() > kMaxRequestBytes) {
+      respond(connection, "431 Request Header Fields Too Large", "request too large\n", false);
+      return;
+    }
+  }
+  const auto line_end = request.find("\r\n");
+  const std::string line = request.substr(0, line_end);
+  const auto first_space = line.find(' ');
+  const auto second_space = line.find(' ', first_space + 1);
+  if (first_space == std::string::npos || second_space == std::string::npos ||
+      line.compare(second_space + 1, 5, "HTTP/") != 0) {
+    respond(connection, "400 Bad Request", "bad request line\n", false);
+    return;
+  }
+  const std::string method = line.substr(0, first_space);
+  std::string target = line.substr(first_space + 1, second_space - first_space - 1);
+  target = target.substr(0, target.find('?'));
+  const bool head = method == "HEAD";
+  if (method != "GET" && !head) {
+    respond(connection, "405 Method Not Allowed", "only GET and HEAD\n", false,
+            "Allow: GET, HEAD\r\n");
+    return;
+  }
+  if (target != "/metrics") {
+    respond(connection, "404 Not Found", "evictd serves /metrics\n", head);
+    return;
+  }
+  respond(connection, "200 OK", render_(), head);
+}
+
+}  // namespace evictd::metrics
