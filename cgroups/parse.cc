@@ -267,11 +267,11 @@ std::optional<CpuTimes> parse_proc_stat_cpu(std::string_view text) {
   for (size_t i = 1; i < fields.size() && i <= 8;
        ++i) {  // user nice system idle iowait irq softirq steal
     const auto value = to_uint(fields[i]);
-    if (!value)
+    // A total past 2^64 ticks is no kernel's: refused rather than wrapped below the busy part.
+    if (!value || __builtin_add_overflow(times.total, *value, &times.total))
       return std::nullopt;
-    times.total += *value;
     if (i != 4 && i != 5)
-      times.busy += *value;
+      times.busy += *value;  // a part of total, so it cannot overflow either
   }
   return times;
 }

@@ -93,6 +93,12 @@ TEST(CpuStat, ReadsUsage) {
   EXPECT_EQ(cpu->busy, 160U);
   EXPECT_EQ(cpu->total, 1180U);
   EXPECT_FALSE(parse_proc_stat_cpu("intr 1 2 3\n"));
+  // Found by the fuzzer: ticks whose sum passes 2^64 wrapped the total below the busy part.
+  EXPECT_FALSE(parse_proc_stat_cpu("cpu 0 0 18446744073709551615 2 0 0 0\n"));
+  const auto largest = parse_proc_stat_cpu("cpu 0 0 18446744073709551613 2 0 0 0\n");
+  ASSERT_TRUE(largest);
+  EXPECT_EQ(largest->total, 18446744073709551615U);
+  EXPECT_LE(largest->busy, largest->total);
 }
 
 TEST(MemoryEvents, ReadsCounters) {
