@@ -67,17 +67,22 @@ void respond(int connection, const std::string& status, const std::string& body,
 // Closing with unread request bytes makes the kernel reset the connection, and a reset can reach
 // the client before it has read our response. So: no more writes, read what is left until the
 // client closes (as it does after "Connection: close"), for at most a short while.
+using Deadline = std::chrono::steady_clock::time_point;
+
+// Waits until `connection` has something to read (or its peer closed); false at the deadline.
+bool readable_before(int connection, Deadline deadline) {
+  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                        deadline - std::chrono::steady_clock::now())
+                        .count();
+  pollfd fd{connection, POLLIN, 0};
+  return left > 0 && poll(&fd, 1, static_cast<int>(left)) > 0;
+}
+
 void close_gently(int connection) {
   shutdown(connection, SHUT_WR);
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(200);
+  const Deadline deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(200);
   char buffer[4096];
-  for (;;) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-                          deadline - std::chrono::steady_clock::now())
-                          .count();
-    pollfd fd{connection, POLLIN, 0};
-    if (left <= 0 || poll(&fd, 1, static_cast<int>(left)) <= 0)
-      break;
+  while (readable_before(connection, deadline)) {
     const ssize_t got = recv(connection, buffer, sizeof buffer, MSG_DONTWAIT);
     if (got == 0 || (got < 0 && errno != EAGAIN && errno != EINTR))
       break;  // the client closed, or the connection is gone
@@ -174,14 +179,10 @@ void HttpServer::run() {
 void HttpServer::serve(int connection) {
   // The request line and headers, until the blank line; a body is never expected.
   std::string request;
-  const auto deadline =
+  const Deadline deadline =
       std::chrono::steady_clock::now() + std::chrono::milliseconds(kRequestTimeoutMs);
   while (request.find("\r\n\r\n") == std::string::npos) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-                          deadline - std::chrono::steady_clock::now())
-                          .count();
-    pollfd fd{connection, POLLIN, 0};
-    if (left <= 0 || poll(&fd, 1, static_cast<int>(left)) <= 0)
+    if (!readable_before(connection, deadline))
       return;
     char buffer[4096];
     const ssize_t got = recv(connection, buffer, sizeof buffer, MSG_DONTWAIT);
