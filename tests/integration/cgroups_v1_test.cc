@@ -61,6 +61,22 @@ class RealV1Test : public testing::Test {
     }
   }
 
+  // The sampler over this test's kubepods tree.
+  SamplerConfig sampler_config() const {
+    SamplerConfig config;
+    config.kubepods = kubepods_;
+    config.nodefs_path = "/";
+    return config;
+  }
+  // The kubelet's default hard threshold, memory.available<100Mi, with what it derives; empty if
+  // it could not be built.
+  static std::vector<Threshold> hard_memory_100mi() {
+    EvictionSettings settings;
+    settings.eviction_hard = EvictionSettings::SignalMap{{"memory.available", "100Mi"}};
+    auto config = build_eviction_config(settings);
+    return config.ok() ? config->thresholds : std::vector<Threshold>{};
+  }
+
   std::string container_dir(const std::string& root) const { return root + "/" + relative_.back(); }
   std::string pod_dir(const std::string& root) const { return root + "/" + relative_[2]; }
 
@@ -85,10 +101,7 @@ class RealV1Test : public testing::Test {
 TEST_F(RealV1Test, WorkingSetOfAChildThatAllocatesAKnownAmount) {
   start_child();
   ASSERT_GE(child_->allocate(64 * kMiB), 0);
-  SamplerConfig config;
-  config.kubepods = kubepods_;
-  config.nodefs_path = "/";
-  Sampler sampler(layout_, config);
+  Sampler sampler(layout_, sampler_config());
   const NodeSample& sample = sampler.sample(Nanos{1});
   ASSERT_EQ(sample.pods.size(), 1U) << (sample.problems.empty() ? "" : sample.problems.front());
   const PodSample& pod = sample.pods[0];
@@ -145,19 +158,14 @@ TEST_F(RealV1Test, EventfdThresholdFiresWhenTheChildCrossesIt) {
 TEST_F(RealV1Test, KubeletThresholdsArePlacedFromTheSampleAndFire) {
   start_child();
   ASSERT_GE(child_->allocate(32 * kMiB), 0);
-  SamplerConfig config;
-  config.kubepods = kubepods_;
-  config.nodefs_path = "/";
-  Sampler sampler(layout_, config);
+  Sampler sampler(layout_, sampler_config());
   PressureNotifier notifier(std::chrono::seconds(60));
   PressureWatch watch(notifier, sampler);
   watch.start();
-  EvictionSettings settings;
-  settings.eviction_hard = EvictionSettings::SignalMap{{"memory.available", "100Mi"}};
-  auto config_or = build_eviction_config(settings);
-  ASSERT_TRUE(config_or.ok());
+  const std::vector<Threshold> thresholds = hard_memory_100mi();
+  ASSERT_FALSE(thresholds.empty());
   // Derived: allocatableMemory.available<100Mi on the 512 MiB kubepods: fires near 412 MiB used.
-  watch.rearm(sampler.sample(Nanos{1}), config_or->thresholds);
+  watch.rearm(sampler.sample(Nanos{1}), thresholds);
   ASSERT_TRUE(watch.errors().empty()) << watch.errors().front();
   bool armed = false;
   for (const auto& line : notifier.describe()) {
@@ -175,16 +183,11 @@ TEST_F(RealV1Test, KubeletThresholdsArePlacedFromTheSampleAndFire) {
 // The armed point follows a move down at once (1 MiB), and a move up only lazily (64 MiB), unless
 // usage has already passed the armed point (the kernel signals crossings, not levels).
 TEST_F(RealV1Test, ThresholdPointsFollowMovesDownAtOnceAndMovesUpLazily) {
-  SamplerConfig config;
-  config.kubepods = kubepods_;
-  config.nodefs_path = "/";
-  Sampler sampler(layout_, config);
+  Sampler sampler(layout_, sampler_config());
   PressureNotifier notifier(std::chrono::seconds(60));
   PressureWatch watch(notifier, sampler);
-  EvictionSettings settings;
-  settings.eviction_hard = EvictionSettings::SignalMap{{"memory.available", "100Mi"}};
-  auto config_or = build_eviction_config(settings);
-  ASSERT_TRUE(config_or.ok());
+  const std::vector<Threshold> thresholds = hard_memory_100mi();
+  ASSERT_FALSE(thresholds.empty());
   NodeSample sample = sampler.sample(Nanos{1});
   ASSERT_TRUE(sample.kubepods.memory.usage_bytes.has_value());
   const auto armed_at = [&] {
@@ -202,7 +205,7 @@ TEST_F(RealV1Test, ThresholdPointsFollowMovesDownAtOnceAndMovesUpLazily) {
         Signal::kAllocatableMemoryAvailable,
         SignalObservation{static_cast<int64_t>((512 - usage_mib + inactive_mib) * kMiB),
                           static_cast<int64_t>(512 * kMiB), Nanos{1}});
-    watch.rearm(sample, config_or->thresholds);
+    watch.rearm(sample, thresholds);
     EXPECT_TRUE(watch.errors().empty()) << watch.errors().front();
     return armed_at() / kMiB;
   };
