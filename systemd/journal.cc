@@ -2,14 +2,12 @@
 
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
-#include <unistd.h>
 
 #include <cctype>
-#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
+
+#include "systemd/datagram.h"
 
 namespace evictd::systemd {
 namespace {
@@ -76,20 +74,10 @@ bool journal_send(int priority, const std::string& message,
   static const int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   if (fd < 0)
     return false;
-  sockaddr_un address{};
-  address.sun_family = AF_UNIX;
-  if (std::strlen(socket_path) >= sizeof address.sun_path)
-    return false;
-  std::strcpy(address.sun_path, socket_path);
-  const std::string entry = journal_entry(priority, message, fields);
-  ssize_t sent;
-  do {
-    sent = sendto(fd, entry.data(), entry.size(), MSG_NOSIGNAL,
-                  reinterpret_cast<const sockaddr*>(&address), sizeof address);
-  } while (sent < 0 && errno == EINTR);
+  const auto journal = unix_address(socket_path);
   // Too large for a datagram (EMSGSIZE) or no journal: the caller writes the line to stderr,
   // which systemd also keeps.
-  return sent == static_cast<ssize_t>(entry.size());
+  return journal && send_datagram(fd, *journal, journal_entry(priority, message, fields));
 }
 
 }  // namespace evictd::systemd

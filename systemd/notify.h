@@ -3,16 +3,15 @@
 // restarted), STOPPING=1 on the way out. Every call is a no-op when not run by systemd.
 //
 // The protocol is one datagram per message to $NOTIFY_SOCKET; spoken here rather than through
-// libsystemd, which would map seven more libraries (compression, gcrypt) into a process that
+// libsystemd, which would map six more libraries (compression, gcrypt) into a process that
 // sends a few short strings.
 #pragma once
-
-#include <sys/socket.h>
-#include <sys/un.h>
 
 #include <chrono>
 #include <optional>
 #include <string>
+
+#include "systemd/datagram.h"
 
 namespace evictd::systemd {
 
@@ -37,8 +36,7 @@ class Notifier {
   bool send(const std::string& state);
 
   int fd_ = -1;
-  sockaddr_un address_{};
-  socklen_t address_size_ = 0;
+  UnixAddress manager_;
   std::optional<std::chrono::microseconds> watchdog_;
 };
 

@@ -64,9 +64,6 @@ void respond(int connection, const std::string& status, const std::string& body,
   send_all(connection, response.data(), response.size());
 }
 
-// Closing with unread request bytes makes the kernel reset the connection, and a reset can reach
-// the client before it has read our response. So: no more writes, read what is left until the
-// client closes (as it does after "Connection: close"), for at most a short while.
 using Deadline = std::chrono::steady_clock::time_point;
 
 // Waits until `connection` has something to read (or its peer closed); false at the deadline.
@@ -78,6 +75,9 @@ bool readable_before(int connection, Deadline deadline) {
   return left > 0 && poll(&fd, 1, static_cast<int>(left)) > 0;
 }
 
+// Closing with unread request bytes makes the kernel reset the connection, and a reset can reach
+// the client before it has read our response. So: no more writes, read what is left until the
+// client closes (as it does after "Connection: close"), for at most a short while.
 void close_gently(int connection) {
   shutdown(connection, SHUT_WR);
   const Deadline deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(200);

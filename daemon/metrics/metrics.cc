@@ -2,8 +2,6 @@
 
 #include <prometheus/text_serializer.h>
 
-#include <exception>
-
 #include "ranking/signal.h"
 
 namespace evictd::metrics {
