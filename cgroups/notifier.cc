@@ -12,6 +12,8 @@
 #include <cstring>
 #include <ctime>
 
+#include "cgroups/parse.h"
+
 namespace evictd::cgroups {
 namespace {
 
@@ -99,8 +101,9 @@ void PressureNotifier::remove(const std::string& name) {
   sources_.erase(it);  // closing the eventfd also unregisters a memcg threshold
 }
 
-Result<bool> PressureNotifier::arm_memory_threshold(const std::string& name,
-                                                    const std::string& cgroup_dir, uint64_t bytes) {
+Result<uint64_t> PressureNotifier::arm_memory_threshold(const std::string& name,
+                                                        const std::string& cgroup_dir,
+                                                        uint64_t bytes) {
   remove(name);
   auto source = std::make_unique<Source>();
   source->cause = WakeCause::kMemoryThreshold;
@@ -120,8 +123,16 @@ Result<bool> PressureNotifier::arm_memory_threshold(const std::string& name,
   }
   source->description = "memcg threshold " + name + ": " + cgroup_dir +
                         "/memory.usage_in_bytes crosses " + std::to_string(bytes);
+  char text[32];
+  const ssize_t length = ::pread(source->keep.get(), text, sizeof(text), 0);
+  const auto usage =
+      length > 0 ? parse_uint(std::string_view(text, static_cast<size_t>(length))) : std::nullopt;
   add(std::move(source), EPOLLIN);
-  return true;
+  if (!usage) {
+    return make_error("cannot read " + cgroup_dir + "/memory.usage_in_bytes after arming: " +
+                      (length < 0 ? errno_text() : "not a number"));
+  }
+  return *usage;
 }
 
 PsiTriggerStatus PressureNotifier::add_psi_trigger(const std::string& name,

@@ -44,9 +44,11 @@ class PressureNotifier {
   bool ok() const { return epoll_.valid() && timer_.valid(); }
 
   // v1: an eventfd that fires when <cgroup_dir>/memory.usage_in_bytes crosses `bytes` (either way).
-  // Re-arming the same name replaces the previous threshold.
-  Result<bool> arm_memory_threshold(const std::string& name, const std::string& cgroup_dir,
-                                    uint64_t bytes);
+  // Re-arming the same name replaces the previous threshold. Returns the usage read just after the
+  // kernel took the threshold: at or above `bytes`, usage passed it before it was armed, and that
+  // crossing will not be signalled.
+  Result<uint64_t> arm_memory_threshold(const std::string& name, const std::string& cgroup_dir,
+                                        uint64_t bytes);
   // v2: a PSI trigger "some <stall> <window>" on a pressure file. A refused window falls back to
   // the smallest window the kernel accepts without CAP_SYS_RESOURCE (2 s), then to polling.
   PsiTriggerStatus add_psi_trigger(const std::string& name, const std::string& pressure_file,

@@ -41,10 +41,11 @@ std::vector<std::string> PressureWatch::start() {
   return notifier_.describe();
 }
 
-void PressureWatch::rearm(const NodeSample& sample, const std::vector<Threshold>& thresholds) {
+bool PressureWatch::rearm(const NodeSample& sample, const std::vector<Threshold>& thresholds) {
   if (sampler_.layout().memory_root.empty())
-    return;  // memcg thresholds are a cgroup v1 interface
+    return false;  // memcg thresholds are a cgroup v1 interface
   errors_.clear();
+  bool passed = false;
   for (size_t i = 0; i < thresholds.size(); ++i) {
     const Threshold& threshold = thresholds[i];
     if (!threshold.hard())
@@ -81,8 +82,14 @@ void PressureWatch::rearm(const NodeSample& sample, const std::vector<Threshold>
       armed_.erase(name);
     } else {
       armed_[name] = bytes;
+      // Typically after an early notification (the point had moved up): the sample found the
+      // threshold not yet met, and a fast leak passed the new point during the registration
+      // (which waits for an RCU grace period). Usage already past the point at the sample is
+      // what that sample judged, not a crossing it missed.
+      passed = passed || (*usage.usage_bytes < bytes && *armed >= bytes);
     }
   }
+  return passed;
 }
 
 }  // namespace evictd::cgroups

@@ -28,8 +28,10 @@ class PressureWatch {
   // per path armed or fallen back, for the log.
   std::vector<std::string> start();
   // Re-places the memcg thresholds for the hard memory.available and allocatableMemory.available
-  // thresholds from a fresh sample (v1 only; a no-op elsewhere).
-  void rearm(const NodeSample& sample, const std::vector<Threshold>& thresholds);
+  // thresholds from a fresh sample (v1 only; a no-op elsewhere). Returns true when usage passed a
+  // point between the sample and its arming: the kernel signals crossings after the arming only,
+  // so the caller must sample again now rather than wait for a notification that will not come.
+  bool rearm(const NodeSample& sample, const std::vector<Threshold>& thresholds);
   const std::vector<std::string>& errors() const { return errors_; }
 
  private:

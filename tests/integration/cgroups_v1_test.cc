@@ -216,6 +216,36 @@ TEST_F(RealV1Test, ThresholdPointsFollowMovesDownAtOnceAndMovesUpLazily) {
   EXPECT_EQ(place(500, 93), 495U + 10U) << "usage past the armed point: followed at once";
 }
 
+// The kernel signals crossings after a threshold is registered only: usage that passed the point
+// between the sample and the registration is reported by rearm, so the loop samples again.
+TEST_F(RealV1Test, APointPassedBeforeItWasArmedAsksForAnotherSample) {
+  start_child();
+  Sampler sampler(layout_, sampler_config());
+  const std::vector<Threshold> thresholds = hard_memory_100mi();
+  ASSERT_FALSE(thresholds.empty());
+  const NodeSample before = sampler.sample(Nanos{1});
+  {
+    PressureNotifier notifier(std::chrono::seconds(60));
+    PressureWatch watch(notifier, sampler);
+    EXPECT_FALSE(watch.rearm(before, thresholds)) << "usage far below the point (about 412 MiB)";
+    ASSERT_TRUE(watch.errors().empty()) << watch.errors().front();
+  }
+  ASSERT_GE(child_->allocate(430 * kMiB), 0);
+
+  // Armed from the sample taken before the 430 MiB: usage is past the point when it is armed.
+  PressureNotifier notifier(std::chrono::seconds(60));
+  PressureWatch watch(notifier, sampler);
+  EXPECT_TRUE(watch.rearm(before, thresholds));
+  ASSERT_TRUE(watch.errors().empty()) << watch.errors().front();
+  // And the kernel stays silent about it: this is why the loop must not wait.
+  EXPECT_EQ(notifier.wait(std::chrono::milliseconds(200)).cause, WakeCause::kTimer);
+
+  // A sample that already shows the usage judged it: no second sample is asked for.
+  PressureNotifier fresh_notifier(std::chrono::seconds(60));
+  PressureWatch fresh_watch(fresh_notifier, sampler);
+  EXPECT_FALSE(fresh_watch.rearm(sampler.sample(Nanos{2}), thresholds));
+}
+
 TEST_F(RealV1Test, PsiTriggerFallsBackToTheSmallestAcceptedWindow) {
   if (layout_.unified_root.empty())
     GTEST_FAIL() << "this machine kind has a cgroup2 mount";
