@@ -120,6 +120,12 @@ std::string human_bytes(int64_t bytes) {
   return text;
 }
 
+std::string milliseconds_text(Nanos duration) {
+  char text[32];
+  std::snprintf(text, sizeof(text), "%.3f", static_cast<double>(duration.count()) / 1e6);
+  return text;
+}
+
 }  // namespace
 
 struct Agent::State {
@@ -566,8 +572,13 @@ int Agent::run() {
                               ? std::optional<Nanos>(*s.systemd.watchdog_interval())
                               : std::nullopt;
 
+  bool sample_again = false;  // usage passed a memcg threshold point while it was being armed
   while (!s.stop_requested) {
-    const auto wake = s.notifier->wait(wait_bound);
+    const auto wake =
+        sample_again ? cgroups::Wake{cgroups::WakeCause::kMemoryThreshold, "passed while armed",
+                                     cgroups::PressureNotifier::monotonic_now()}
+                     : s.notifier->wait(wait_bound);
+    sample_again = false;
     s.systemd.watchdog();
     if (s.stop_requested)
       break;
@@ -607,9 +618,15 @@ int Agent::run() {
     // Idle rounds read the node's signals only; the pods are read when a threshold is met (in the
     // same round, before deciding) and every 10 s with containers, CPU and PSI.
     const bool pressure = !s.last_conditions.empty() || !s.last_crossed.empty();
+    // A kernel notification usually means a threshold is met: the pods are read in the same pass
+    // as the node rather than after a node-only one (which read the node twice, 0.1-0.2 ms).
+    const bool notified = wake.cause == cgroups::WakeCause::kMemoryThreshold ||
+                          wake.cause == cgroups::WakeCause::kPsi ||
+                          wake.cause == cgroups::WakeCause::kMemoryEvents;
     auto depth = (now - last_full >= (pressure ? kFullSampleEvery : kIdleFullSampleEvery))
                      ? cgroups::SampleDepth::kFull
-                     : cgroups::SampleDepth::kNode;
+                 : notified ? cgroups::SampleDepth::kDecision
+                            : cgroups::SampleDepth::kNode;
     if (depth == cgroups::SampleDepth::kFull)
       last_full = now;
     const cgroups::NodeSample* sampled = &s.sampler->sample(now, depth);
@@ -624,12 +641,11 @@ int Agent::run() {
       sampled = &s.sampler->sample(now, depth);
     }
     const cgroups::NodeSample& sample = *sampled;
+    const Nanos sampled_at = cgroups::PressureNotifier::monotonic_now();
     if (depth != cgroups::SampleDepth::kNode || now - last_membership_check >= kFullSampleEvery)
       last_membership_check = now;
     const bool pods_read = depth != cgroups::SampleDepth::kNode;
     s.metrics->sample_finished(std::chrono::duration<double>(sample.duration).count());
-    if (s.config.pressure_notifications)
-      s.watch->rearm(sample, s.evaluator->thresholds());
     // Copied: node-level reclaim samples again while the evaluator still reads these.
     const Observations observations = sample.observations;
 
@@ -637,6 +653,7 @@ int Agent::run() {
     if (disk_met && s.runtime->age(now) > kRuntimeRefreshEvery)
       s.runtime->refresh_now_with_stats();  // disk stats as fresh as the kubelet's
     auto runtime = s.runtime->snapshot();
+    Nanos listed_for{0};  // a runtime listing in the loop, for the eviction's log line
     // When the cgroups and the runtime's list disagree (a pod starting or gone), the list is
     // refreshed beside the loop; under pressure it is refreshed at once in the loop (the listing
     // only), since a pod that just started may be the one causing the pressure.
@@ -672,8 +689,10 @@ int Agent::run() {
       s.listed = std::move(listed);
       if (!differ.empty()) {
         if (threshold_met && starting && s.runtime->age(now) > std::chrono::milliseconds(100)) {
+          const Nanos list_start = cgroups::PressureNotifier::monotonic_now();
           s.runtime->refresh_now();
           runtime = s.runtime->snapshot();
+          listed_for = cgroups::PressureNotifier::monotonic_now() - list_start;
         } else if (differ != s.last_unknown) {
           // A starting pod's sandbox shows up some 100-300 ms after its cgroup: the runtime's list
           // is refreshed beside the loop until it has them (for at most 10 s: a leftover cgroup is
@@ -720,6 +739,7 @@ int Agent::run() {
         active = marked;
       }
     }
+    const Nanos viewed_at = cgroups::PressureNotifier::monotonic_now();
     RuntimeReclaimPort reclaim(s.reclaimer_mutex, *s.reclaimer, *s.sampler, now);
     const Decision decision = s.evaluator->synchronize(observations, active, now, &reclaim);
     const auto decided = cgroups::PressureNotifier::monotonic_now();
@@ -861,7 +881,14 @@ int Agent::run() {
                       {"grace_seconds", std::to_string(eviction.grace_period_seconds)},
                       {"spec", entry.spec_source == SpecSource::kApiServer ? "api" : "node"},
                       {"wake", std::string(wake_cause_name(wake.cause))},
+                      {"wake_source", wake.source},
                       {"detection_ms", std::to_string(latency * 1000)},
+                      // Where the detection time went: reading the cgroups, listing the
+                      // runtime's pods in the loop (a pod that just started), joining, deciding.
+                      {"sample_ms", milliseconds_text(sampled_at - wake.at)},
+                      {"runtime_list_ms", milliseconds_text(listed_for)},
+                      {"view_ms", milliseconds_text(viewed_at - sampled_at - listed_for)},
+                      {"decide_ms", milliseconds_text(decided - viewed_at)},
                       {"dry_run", s.config.dry_run ? "true" : "false"}});
         s.metrics->eviction_decided(signal, stats_age, latency);
         // Through the Eviction API the pod is deleted, not left Failed/Evicted: kube-state-metrics
@@ -880,6 +907,14 @@ int Agent::run() {
         ++s.evictions_decided;
         s.executor->submit(EvictionOrder{std::move(record), SteadyClock::now()});
       }
+    }
+    // The memcg thresholds are armed for the next crossing only once this round's eviction is on
+    // its way: re-registering one waits for an RCU grace period in the kernel (0.1-5 ms here),
+    // which before the decision was most of its time. The sample is the round's last (node-level
+    // reclaim may have sampled again).
+    if (s.config.pressure_notifications && s.watch->rearm(sample, s.evaluator->thresholds())) {
+      log::debug("memory usage passed a threshold point while it was being armed; sampling again");
+      sample_again = true;
     }
 
     publish_status(s, sample, observations, decision, now);
