@@ -206,6 +206,18 @@ void ContainerdHarness::stop_containerd() {
   containerd_ = -1;
 }
 
+bool ContainerdHarness::remove_pod_cgroups(const TestPod& pod) {
+  for (int attempt = 0; attempt < 40; ++attempt) {
+    bool left = false;
+    for (const auto& root : cgroup_hierarchies())
+      left |= !remove_cgroup_tree(root + pod.cgroup_parent);
+    if (!left)
+      return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return false;
+}
+
 std::string ContainerdHarness::create_pod(TestPod& pod,
                                           const std::vector<TestContainer>& containers) {
   if (pod.uid.empty())

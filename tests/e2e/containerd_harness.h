@@ -57,6 +57,10 @@ class ContainerdHarness {
 
   // Creates and starts a pod; returns an error message or "".
   std::string create_pod(TestPod& pod, const std::vector<TestContainer>& containers);
+  // Removes a stopped pod's cgroups in every hierarchy, as the kubelet does for a terminated pod at
+  // its next housekeeping; true when they are gone (retried for up to 2 s while the last tasks
+  // exit).
+  bool remove_pod_cgroups(const TestPod& pod);
   // Imports an image built from the pause program under another name (with distinct content).
   std::string import_extra_image(const std::string& name);
   // Runs `ctr` against this containerd.
