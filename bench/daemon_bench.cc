@@ -24,6 +24,7 @@
 #include <regex>
 #include <sstream>
 
+#include "apiserver/fake_apiserver_process.h"
 #include "bench/report.h"
 #include "bench/status_load.h"
 #include "daemon/ledger/ledger.h"
@@ -35,6 +36,7 @@ namespace {
 using evictd::testing_util::ContainerdHarness;
 using evictd::testing_util::Daemon;
 using evictd::testing_util::eventually;
+using evictd::testing_util::FakeApiServer;
 using evictd::testing_util::make_uid;
 using evictd::testing_util::TestContainer;
 using evictd::testing_util::TestPod;
@@ -295,12 +297,31 @@ ProcessCost cost_of(pid_t pid) {
   return cost;
 }
 
-int idle(ContainerdHarness& harness, const std::string& dir, int pods, int seconds) {
+// With `api`, the pods are also objects of the test API server and evictd watches them there (a
+// node's usual set-up: LIST + WATCH over TLS, the specs cached); without, it runs standalone.
+int idle(ContainerdHarness& harness, const std::string& dir, int pods, int seconds,
+         const FakeApiServer* api) {
   for (int i = 0; i < pods; ++i) {
     TestPod pod;
     pod.name = "idle-" + std::to_string(i);
     pod.namespace_name = "bench";
     pod.tier = i % 3 == 0 ? "" : (i % 3 == 1 ? "burstable" : "besteffort");
+    pod.uid = make_uid();
+    if (api != nullptr) {
+      const char* qos = i % 3 == 0 ? "Guaranteed" : (i % 3 == 1 ? "Burstable" : "BestEffort");
+      const std::string resources =
+          i % 3 == 0   ? R"({"requests":{"memory":"64Mi"},"limits":{"memory":"64Mi"}})"
+          : i % 3 == 1 ? R"({"requests":{"memory":"16Mi"}})"
+                       : "{}";
+      const std::string body =
+          R"({"metadata":{"name":")" + pod.name + R"(","namespace":"bench","uid":")" + pod.uid +
+          R"("},"spec":{"nodeName":"bench-node","containers":[{"name":"app",)" + R"("resources":)" +
+          resources + R"(}]},"status":{"phase":"Running","qosClass":")" + qos + R"("}})";
+      if (!evictd::testing_util::api_control(*api, "POST", "/_test/pods", body)) {
+        std::cerr << "the test API server refused pod " << pod.name << "\n";
+        return 1;
+      }
+    }
     if (auto error =
             harness.create_pod(pod, {TestContainer{"app", 1, false, i % 3 == 0 ? 64 * kMiB : 0}});
         !error.empty()) {
@@ -308,7 +329,10 @@ int idle(ContainerdHarness& harness, const std::string& dir, int pods, int secon
       return 1;
     }
   }
-  Daemon daemon(dir, base_config(harness, dir) + "monitoringInterval: 1s\n");
+  std::string config = base_config(harness, dir) + "monitoringInterval: 1s\n";
+  if (api != nullptr)
+    config += "kubeconfig: " + api->kubeconfig() + "\n";
+  Daemon daemon(dir, config);
   if (!daemon.start()) {
     std::cerr << daemon.log();
     return 1;
@@ -318,7 +342,12 @@ int idle(ContainerdHarness& harness, const std::string& dir, int pods, int secon
   for (int second = 0; second < seconds && !g_interrupted; ++second)
     std::this_thread::sleep_for(std::chrono::seconds(1));
   const auto after = cost_of(daemon.pid());
-  std::printf("idle, %d pods, %d s: CPU %.3f s (%.2f ms per second), RSS %.1f MiB\n", pods, seconds,
+  if (api != nullptr && daemon.log().find("API server connected") == std::string::npos) {
+    std::cerr << "evictd did not connect to the test API server:\n" << daemon.log();
+    return 1;
+  }
+  std::printf("idle%s, %d pods, %d s: CPU %.3f s (%.2f ms per second), RSS %.1f MiB\n",
+              api != nullptr ? " (API server)" : " (standalone)", pods, seconds,
               after.cpu_seconds - before.cpu_seconds,
               (after.cpu_seconds - before.cpu_seconds) * 1000.0 / seconds,
               static_cast<double>(after.rss_kib) / 1024.0);
@@ -419,7 +448,8 @@ int soak(ContainerdHarness& harness, const std::string& dir, int pods, int secon
 int main(int argc, char** argv) {
   if (argc < 3) {
     std::cerr
-        << "usage: daemon_bench oom-race RUNS | idle PODS SECONDS | soak PODS SECONDS [MiB/s]\n";
+        << "usage: daemon_bench oom-race RUNS | idle PODS SECONDS | idle-api PODS SECONDS | soak "
+           "PODS SECONDS [MiB/s]\n";
     return 2;
   }
   const std::string mode = argv[1];
@@ -440,7 +470,17 @@ int main(int argc, char** argv) {
     code = soak(harness, dir, std::atoi(argv[2]), std::atoi(argv[3]),
                 argc > 4 ? std::atoi(argv[4]) : 500);
   else if (mode == "idle" && argc > 3)
-    code = idle(harness, dir, std::atoi(argv[2]), std::atoi(argv[3]));
+    code = idle(harness, dir, std::atoi(argv[2]), std::atoi(argv[3]), nullptr);
+  else if (mode == "idle-api" && argc > 3) {
+    const char* source = std::getenv("EVICTD_SOURCE_DIR");
+    FakeApiServer api(source != nullptr ? source : ".", 60);  // kube-apiserver's bookmark pace
+    if (!api.running()) {
+      std::cerr << "the test API server did not start\n";
+      code = 1;
+    } else {
+      code = idle(harness, dir, std::atoi(argv[2]), std::atoi(argv[3]), &api);
+    }
+  }
   std::filesystem::remove_all(dir);
   return code;
 }

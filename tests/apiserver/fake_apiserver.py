@@ -48,6 +48,9 @@ STATE = {
     "watch_generation": 0,      # bumped to cut every open watch
 }
 TOKENS = set()
+# Seconds between BOOKMARK events on a quiet watch. kube-apiserver sends one about every minute;
+# the tests use 1 s so that a bookmark shows up quickly, benchmarks pass --bookmark-interval 60.
+BOOKMARK_INTERVAL = [1.0]
 
 
 def now_rfc3339(seconds_from_now=0):
@@ -348,7 +351,7 @@ class Handler(BaseHTTPRequestHandler):
                     pending = [(rv, t, p) for rv, t, p in STATE["history"] if rv > last and matches(p)]
                     if pending:
                         last = pending[-1][0]
-                    elif not bookmarks or time.time() - last_bookmark < 1:
+                    elif not bookmarks or time.time() - last_bookmark < BOOKMARK_INTERVAL[0]:
                         LOCK.wait(0.2)
                         continue
                     current = STATE["rv"]
@@ -492,8 +495,10 @@ def main():
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--certs", required=True)
     parser.add_argument("--token", action="append", default=[])
+    parser.add_argument("--bookmark-interval", type=float, default=1.0)
     args = parser.parse_args()
     TOKENS.update(args.token)
+    BOOKMARK_INTERVAL[0] = args.bookmark_interval
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(args.certs + "/server.crt", args.certs + "/server.key")
     context.load_verify_locations(args.certs + "/ca.crt")

@@ -16,8 +16,9 @@ namespace evictd::testing_util {
 
 class FakeApiServer {
  public:
-  // `source_dir` is the project's source tree (tests/apiserver/ under it).
-  explicit FakeApiServer(const std::string& source_dir) {
+  // `source_dir` is the project's source tree (tests/apiserver/ under it). Quiet watches get a
+  // BOOKMARK every `bookmark_interval_seconds` (kube-apiserver: about a minute; tests: 1 s).
+  explicit FakeApiServer(const std::string& source_dir, int bookmark_interval_seconds = 1) {
     std::string pattern = "/tmp/evictd-kube-XXXXXX";
     dir_ = mkdtemp(pattern.data());
     const std::string certs =
@@ -33,9 +34,10 @@ class FakeApiServer {
       close(out[0]);
       const std::string script = source_dir + "/tests/apiserver/fake_apiserver.py";
       const std::string cert_dir = dir_ + "/certs";
+      const std::string interval = std::to_string(bookmark_interval_seconds);
       execl("/usr/bin/python3", "python3", script.c_str(), "--port", "0", "--certs",
             cert_dir.c_str(), "--token", "secret-token", "--token", "rotated-token",
-            static_cast<char*>(nullptr));
+            "--bookmark-interval", interval.c_str(), static_cast<char*>(nullptr));
       _exit(127);
     }
     close(out[1]);
