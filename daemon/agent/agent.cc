@@ -567,6 +567,7 @@ int Agent::run() {
   // listing every 10 s keeps the runtime's list current on an idle node.
   Nanos last_membership_check{0};
   auto last_housekeeping = SteadyClock::now();
+  auto last_heap_return = SteadyClock::now();
   auto last_status = SteadyClock::now() - std::chrono::hours(1);
   const auto wait_bound = s.systemd.watchdog_interval()
                               ? std::optional<Nanos>(*s.systemd.watchdog_interval())
@@ -712,7 +713,8 @@ int Agent::run() {
     }
     // The view is rebuilt when the pods were read or the runtime's list changed; otherwise the
     // last one stands (its usage is only read when a threshold is met, and then it is fresh).
-    if (pods_read || runtime != s.view_runtime || !s.view) {
+    const bool new_runtime_list = runtime != s.view_runtime;
+    if (pods_read || new_runtime_list || !s.view) {
       SpecLookup specs;
       if (s.api_cache)
         specs = [&s](const std::string& uid) { return s.api_cache->find(uid); };
@@ -918,6 +920,18 @@ int Agent::run() {
     }
 
     publish_status(s, sample, observations, decision, now);
+    // The minute's work (the runtime's list and stats, a new view and status snapshot) leaves
+    // freed memory in the heap that glibc keeps: about 0.3 MiB on an idle node with 100 pods. It
+    // goes back once the round that took the new list has dropped the old one; at most every
+    // 30 s, and not while a threshold is crossed (the loop's time is the decision's then).
+    if (new_runtime_list && decision.crossed.empty() &&
+        SteadyClock::now() - last_heap_return >= kHousekeepingEvery) {
+      const auto started = SteadyClock::now();
+      return_free_heap();
+      last_heap_return = SteadyClock::now();
+      log::debug("free heap returned",
+                 {{"took_ms", milliseconds_text(last_heap_return - started)}});
+    }
     const auto steady_now = SteadyClock::now();
     if (!ready) {
       s.systemd.ready("watching " + std::to_string(view.entries.size()) + " pods");

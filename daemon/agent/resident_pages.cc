@@ -91,8 +91,12 @@ ReleasedPages release_startup_pages() {
       ++released.ranges;
     }
   }
-  malloc_trim(0);
+  return_free_heap();
   return released;
+}
+
+void return_free_heap() {
+  malloc_trim(0);
 }
 
 long resident_kib() {

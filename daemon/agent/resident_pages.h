@@ -20,6 +20,10 @@ struct ReleasedPages {
 // kernel. Safe while other threads run.
 ReleasedPages release_startup_pages();
 
+// Returns the heap's free pages to the kernel (glibc keeps freed memory that is not at the top of
+// an arena, in every arena).
+void return_free_heap();
+
 // This process's resident set in KiB (VmRSS), 0 when /proc cannot tell.
 long resident_kib();
 
