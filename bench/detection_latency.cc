@@ -19,6 +19,7 @@
 #include "cgroups/pressure_watch.h"
 #include "cgroups/sampler.h"
 #include "integration/allocating_child.h"
+#include "integration/v1_pod_tree.h"
 #include "ranking/evaluator.h"
 #include "report.h"
 
@@ -74,45 +75,25 @@ std::vector<double> measure_polling(AllocatingChild& child, const std::string& d
 // allocatableMemory.available<100Mi point lies 260 KiB above usage. Not here: the daemon's join
 // with the runtime's pods (0.03-0.15 ms in the OOM race).
 std::vector<double> measure_decision(const CgroupLayout& layout, int crossings) {
-  const std::string kubepods = "evictd-latency-kubepods-" + std::to_string(getpid());
-  const std::string uid = "6c4a3f1e-0d2b-4e5f-9a8b-7c6d5e4f3a2b";
-  const std::string container = std::string(64, 'c');
-  const std::vector<std::string> relative = {kubepods, kubepods + "/burstable",
-                                             kubepods + "/burstable/pod" + uid,
-                                             kubepods + "/burstable/pod" + uid + "/" + container};
-  std::vector<std::string> made;
+  testing_util::V1PodTree tree(layout, "evictd-latency-kubepods-" + std::to_string(getpid()));
   std::vector<double> result;
-  for (const auto& root : {layout.memory_root, layout.pids_root, layout.cpuacct_root}) {
-    for (const auto& dir : relative) {
-      if (::mkdir((root + "/" + dir).c_str(), 0755) == 0)
-        made.push_back(root + "/" + dir);
-    }
-  }
   {
-    std::vector<std::string> procs;
-    for (const auto& root : {layout.memory_root, layout.pids_root, layout.cpuacct_root})
-      procs.push_back(root + "/" + relative.back() + "/cgroup.procs");
-    AllocatingChild child(procs);
-    SamplerConfig config;
-    config.kubepods = kubepods;
-    config.nodefs_path = "/";
-    Sampler sampler(layout, config);
+    AllocatingChild child(tree.container_procs());
+    Sampler sampler(layout, tree.sampler_config());
     PressureNotifier notifier(std::chrono::seconds(3600));
     PressureWatch watch(notifier, sampler);
-    EvictionSettings settings;
-    settings.eviction_hard = EvictionSettings::SignalMap{{"memory.available", "100Mi"}};
-    auto eviction = build_eviction_config(settings);
-    if (!child.running() || !eviction) {
-      std::fprintf(stderr, "cannot set up the decision measurement\n");
+    const auto eviction = testing_util::hard_memory_100mi_config();
+    if (!tree.error().empty() || !child.running() || !eviction) {
+      std::fprintf(stderr, "cannot set up the decision measurement: %s\n", tree.error().c_str());
       crossings = 0;
     }
     Evaluator evaluator(eviction ? *eviction : EvictionConfig{}, FilesystemLayout::kShared);
     Pod pod;
     pod.name = "leak";
-    pod.uid = uid;
+    pod.uid = testing_util::V1PodTree::kUid;
     pod.status_qos_class = QosClass::kBurstable;
     child.allocate(8 * kMiB);
-    const std::string kubepods_dir = layout.memory_root + "/" + kubepods;
+    const std::string kubepods_dir = layout.memory_root + "/" + tree.kubepods();
     for (int i = 0; i < crossings; ++i) {
       const uint64_t limit = (read_usage(kubepods_dir) + 100 * kMiB + 260 * 1024 + 4095) & ~4095ULL;
       std::ofstream(kubepods_dir + "/memory.limit_in_bytes") << limit;
@@ -143,9 +124,7 @@ std::vector<double> measure_decision(const CgroupLayout& layout, int crossings) 
       result.push_back(static_cast<double>(decided.count() - started) / 1e6);
       watch.rearm(sample, evaluator.thresholds());
     }
-  }
-  for (auto it = made.rbegin(); it != made.rend(); ++it)
-    ::rmdir(it->c_str());
+  }  // the child is gone before the tree is removed
   return result;
 }
 

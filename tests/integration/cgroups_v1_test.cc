@@ -15,12 +15,15 @@
 #include "cgroups/pressure_watch.h"
 #include "cgroups/sampler.h"
 #include "integration/allocating_child.h"
+#include "integration/v1_pod_tree.h"
 #include "read_text.h"
 
 namespace evictd::cgroups {
 namespace {
 
 using testing_util::AllocatingChild;
+using testing_util::hard_memory_100mi;
+using testing_util::V1PodTree;
 
 constexpr uint64_t kMiB = 1024 * 1024;
 
@@ -40,17 +43,10 @@ class RealV1Test : public testing::Test {
     ASSERT_FALSE(layout->pids_root.empty());
     ASSERT_FALSE(layout->cpuacct_root.empty());
     layout_ = *layout;
-    kubepods_ = "evictd-test-" + std::to_string(getpid());
-    relative_ = {kubepods_, kubepods_ + "/burstable", kubepods_ + "/burstable/pod" + kUid,
-                 kubepods_ + "/burstable/pod" + std::string(kUid) + "/" + kContainer};
-    for (const auto& root : {layout_.memory_root, layout_.pids_root, layout_.cpuacct_root}) {
-      for (const auto& dir : relative_) {
-        const std::string path = root + "/" + dir;
-        ASSERT_EQ(::mkdir(path.c_str(), 0755), 0) << path << ": " << std::strerror(errno);
-        made_.push_back(path);
-      }
-    }
-    std::ofstream(layout_.memory_root + "/" + kubepods_ + "/memory.limit_in_bytes") << (512 * kMiB);
+    tree_ = std::make_unique<V1PodTree>(layout_, "evictd-test-" + std::to_string(getpid()));
+    ASSERT_TRUE(tree_->error().empty()) << tree_->error();
+    std::ofstream(layout_.memory_root + "/" + tree_->kubepods() + "/memory.limit_in_bytes")
+        << (512 * kMiB);
   }
 
   void TearDown() override {
@@ -59,42 +55,25 @@ class RealV1Test : public testing::Test {
       if (::rmdir(it->c_str()) != 0)
         ADD_FAILURE() << "cannot remove " << *it << ": " << std::strerror(errno);
     }
+    if (tree_ != nullptr) {
+      for (const auto& left : tree_->remove())
+        ADD_FAILURE() << "cannot remove " << left;
+    }
   }
 
-  // The sampler over this test's kubepods tree.
-  SamplerConfig sampler_config() const {
-    SamplerConfig config;
-    config.kubepods = kubepods_;
-    config.nodefs_path = "/";
-    return config;
-  }
-  // The kubelet's default hard threshold, memory.available<100Mi, with what it derives; empty if
-  // it could not be built.
-  static std::vector<Threshold> hard_memory_100mi() {
-    EvictionSettings settings;
-    settings.eviction_hard = EvictionSettings::SignalMap{{"memory.available", "100Mi"}};
-    auto config = build_eviction_config(settings);
-    return config.ok() ? config->thresholds : std::vector<Threshold>{};
-  }
-
-  std::string container_dir(const std::string& root) const { return root + "/" + relative_.back(); }
-  std::string pod_dir(const std::string& root) const { return root + "/" + relative_[2]; }
+  SamplerConfig sampler_config() const { return tree_->sampler_config(); }
+  std::string pod_dir(const std::string& root) const { return tree_->pod_dir(root); }
 
   void start_child() {
-    child_ = std::make_unique<AllocatingChild>(
-        std::vector<std::string>{container_dir(layout_.memory_root) + "/cgroup.procs",
-                                 container_dir(layout_.pids_root) + "/cgroup.procs",
-                                 container_dir(layout_.cpuacct_root) + "/cgroup.procs"});
+    child_ = std::make_unique<AllocatingChild>(tree_->container_procs());
     ASSERT_TRUE(child_->running());
   }
 
-  static constexpr const char* kUid = "5e0b4b5e-9c1f-4c47-8d3b-2f3a4b5c6d7e";
-  static constexpr const char* kContainer =
-      "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+  static constexpr const char* kUid = V1PodTree::kUid;
+  static constexpr const char* kContainer = V1PodTree::kContainer;
   CgroupLayout layout_;
-  std::string kubepods_;
-  std::vector<std::string> relative_;
-  std::vector<std::string> made_;
+  std::unique_ptr<V1PodTree> tree_;
+  std::vector<std::string> made_;  // directories a test makes beside the tree
   std::unique_ptr<AllocatingChild> child_;
 };
 
@@ -249,7 +228,7 @@ TEST_F(RealV1Test, APointPassedBeforeItWasArmedAsksForAnotherSample) {
 TEST_F(RealV1Test, PsiTriggerFallsBackToTheSmallestAcceptedWindow) {
   if (layout_.unified_root.empty())
     GTEST_FAIL() << "this machine kind has a cgroup2 mount";
-  const std::string dir = layout_.unified_root + "/" + kubepods_;
+  const std::string dir = layout_.unified_root + "/" + tree_->kubepods();
   ASSERT_EQ(::mkdir(dir.c_str(), 0755), 0) << std::strerror(errno);
   made_.push_back(dir);
   PressureNotifier notifier(std::chrono::seconds(1));
