@@ -884,7 +884,7 @@ int Agent::run() {
                       {"spec", entry.spec_source == SpecSource::kApiServer ? "api" : "node"},
                       {"wake", std::string(wake_cause_name(wake.cause))},
                       {"wake_source", wake.source},
-                      {"detection_ms", std::to_string(latency * 1000)},
+                      {"detection_ms", milliseconds_text(decided - wake.at)},
                       // Where the detection time went: reading the cgroups, listing the
                       // runtime's pods in the loop (a pod that just started), joining, deciding.
                       {"sample_ms", milliseconds_text(sampled_at - wake.at)},
