@@ -308,16 +308,17 @@ int idle(ContainerdHarness& harness, const std::string& dir, int pods, int secon
     pod.tier = i % 3 == 0 ? "" : (i % 3 == 1 ? "burstable" : "besteffort");
     pod.uid = make_uid();
     if (api != nullptr) {
-      const char* qos = i % 3 == 0 ? "Guaranteed" : (i % 3 == 1 ? "Burstable" : "BestEffort");
-      const std::string resources =
-          i % 3 == 0   ? R"({"requests":{"memory":"64Mi"},"limits":{"memory":"64Mi"}})"
-          : i % 3 == 1 ? R"({"requests":{"memory":"16Mi"}})"
-                       : "{}";
-      const std::string body =
-          R"({"metadata":{"name":")" + pod.name + R"(","namespace":"bench","uid":")" + pod.uid +
-          R"("},"spec":{"nodeName":"bench-node","containers":[{"name":"app",)" + R"("resources":)" +
-          resources + R"(}]},"status":{"phase":"Running","qosClass":")" + qos + R"("}})";
-      if (!evictd::testing_util::api_control(*api, "POST", "/_test/pods", body)) {
+      const evictd::testing_util::ApiPod object{
+          .name = pod.name,
+          .namespace_name = "bench",
+          .uid = pod.uid,
+          .node = "bench-node",
+          .qos_class = i % 3 == 0 ? "Guaranteed" : (i % 3 == 1 ? "Burstable" : "BestEffort"),
+          .resources = i % 3 == 0   ? R"({"requests":{"memory":"64Mi"},"limits":{"memory":"64Mi"}})"
+                       : i % 3 == 1 ? R"({"requests":{"memory":"16Mi"}})"
+                                    : "{}"};
+      if (!evictd::testing_util::api_control(*api, "POST", "/_test/pods",
+                                             evictd::testing_util::api_pod_json(object))) {
         std::cerr << "the test API server refused pod " << pod.name << "\n";
         return 1;
       }

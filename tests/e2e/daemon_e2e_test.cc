@@ -111,22 +111,18 @@ class DaemonE2eTest : public testing::Test {
     pod.uid = make_uid();
     pod.annotations = std::move(annotations);
     if (api) {
-      std::string annotation_json = "{";
-      for (const auto& [key, value] : pod.annotations)
-        annotation_json +=
-            (annotation_json.size() > 1 ? "," : "") + ("\"" + key + "\":\"" + value + "\"");
-      annotation_json += "}";
-      const std::string qos = tier.empty()          ? "Guaranteed"
-                              : tier == "burstable" ? "Burstable"
-                                                    : "BestEffort";
-      const std::string body =
-          R"({"metadata":{"name":")" + name + R"(","namespace":"e2e","uid":")" + pod.uid +
-          R"(","labels":)" + labels + R"(,"annotations":)" + annotation_json +
-          R"(},"spec":{"nodeName":")" + kNode +
-          R"(","terminationGracePeriodSeconds":30,"containers":[{"name":"app","resources":)" +
-          resources + "}]" + spec_extra + R"(},"status":{"phase":"Running","qosClass":")" + qos +
-          R"("}})";
-      if (!control("POST", "/_test/pods", body))
+      testing_util::ApiPod object{.name = name,
+                                  .namespace_name = "e2e",
+                                  .uid = pod.uid,
+                                  .node = kNode,
+                                  .qos_class = tier.empty()          ? "Guaranteed"
+                                               : tier == "burstable" ? "Burstable"
+                                                                     : "BestEffort",
+                                  .resources = resources,
+                                  .labels = labels,
+                                  .annotations = pod.annotations,
+                                  .spec_extra = spec_extra};
+      if (!control("POST", "/_test/pods", testing_util::api_pod_json(object)))
         return "cannot add pod " + name + " to the API server";
     }
     return harness_->create_pod(pod, {TestContainer{"app", mib, false, limit}});

@@ -17,6 +17,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <functional>
+#include <map>
 #include <random>
 #include <string>
 #include <thread>
@@ -88,6 +89,33 @@ bool api_control(const Server& server, const std::string& verb, const std::strin
   curl_slist_free_all(headers);
   curl_easy_cleanup(handle);
   return code == CURLE_OK && status == 200;
+}
+
+// A pod object for the test API server, as kubectl would show a running pod with one container
+// "app": the values are JSON text where the field is JSON (resources, labels, spec_extra).
+struct ApiPod {
+  std::string name{};
+  std::string namespace_name{};
+  std::string uid{};
+  std::string node{};
+  std::string qos_class{};  // Guaranteed, Burstable or BestEffort
+  std::string resources = "{}";
+  std::string labels = "{}";
+  std::map<std::string, std::string> annotations{};
+  std::string spec_extra{};  // more fields of the spec, each after a comma: ,"priority":10
+};
+
+inline std::string api_pod_json(const ApiPod& pod) {
+  std::string annotations = "{";
+  for (const auto& [key, value] : pod.annotations)
+    annotations += (annotations.size() > 1 ? ",\"" : "\"") + key + "\":\"" + value + "\"";
+  annotations += "}";
+  return R"({"metadata":{"name":")" + pod.name + R"(","namespace":")" + pod.namespace_name +
+         R"(","uid":")" + pod.uid + R"(","labels":)" + pod.labels + R"(,"annotations":)" +
+         annotations + R"(},"spec":{"nodeName":")" + pod.node +
+         R"(","terminationGracePeriodSeconds":30,"containers":[{"name":"app","resources":)" +
+         pod.resources + "}]" + pod.spec_extra + R"(},"status":{"phase":"Running","qosClass":")" +
+         pod.qos_class + R"("}})";
 }
 
 inline bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {

@@ -62,13 +62,15 @@ int main() {
   }
   const std::string kubectl = "kubectl --kubeconfig " + api.dir() + "/kubeconfig ";
   const auto add_to_api = [&](const DemoPod& demo) {
-    const std::string body =
-        R"({"metadata":{"name":")" + demo.pod.name + R"(","namespace":"demo","uid":")" +
-        demo.pod.uid +
-        R"("},"spec":{"nodeName":"demo-node","containers":[{"name":"app","resources":)" +
-        demo.resources + "}]" + demo.spec_extra + R"(},"status":{"phase":"Running","qosClass":")" +
-        demo.qos + R"("}})";
-    evictd::testing_util::api_control(api, "POST", "/_test/pods", body);
+    const evictd::testing_util::ApiPod object{.name = demo.pod.name,
+                                              .namespace_name = "demo",
+                                              .uid = demo.pod.uid,
+                                              .node = "demo-node",
+                                              .qos_class = demo.qos,
+                                              .resources = demo.resources,
+                                              .spec_extra = demo.spec_extra};
+    evictd::testing_util::api_control(api, "POST", "/_test/pods",
+                                      evictd::testing_util::api_pod_json(object));
   };
 
   std::vector<DemoPod> pods = {

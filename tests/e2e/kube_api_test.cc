@@ -65,11 +65,15 @@ class KubeApiTest : public testing::Test {
   }
   static void add_pod(const std::string& ns, const std::string& name, const std::string& node,
                       const std::string& labels = "{}") {
-    control(
-        "POST", "/_test/pods",
-        R"({"metadata":{"name":")" + name + R"(","namespace":")" + ns + R"(","uid":"uid-)" + name +
-            R"(","labels":)" + labels + R"(},"spec":{"nodeName":")" + node +
-            R"(","priority":10,"containers":[{"name":"app","resources":{"requests":{"memory":"64Mi"}}}]},"status":{"phase":"Running","qosClass":"Burstable"}})");
+    control("POST", "/_test/pods",
+            testing_util::api_pod_json({.name = name,
+                                        .namespace_name = ns,
+                                        .uid = "uid-" + name,
+                                        .node = node,
+                                        .qos_class = "Burstable",
+                                        .resources = R"({"requests":{"memory":"64Mi"}})",
+                                        .labels = labels,
+                                        .spec_extra = R"(,"priority":10)"}));
   }
   static std::string kubectl(const std::string& args) {
     return shell("kubectl --kubeconfig " + dir_ + "/kubeconfig " + args);
