@@ -60,6 +60,21 @@ bool remove_cgroup_tree(const std::string& path) {
   return ::rmdir(path.c_str()) == 0 || errno == ENOENT;
 }
 
+// Removes each tree in the order given. A cgroup whose last task is still exiting refuses rmdir
+// (EBUSY) for a moment, so the trees left are tried again every 50 ms, `attempts` times in all;
+// true when all are gone.
+bool remove_cgroup_trees(const std::vector<std::string>& paths, int attempts) {
+  for (int attempt = 0; attempt < attempts; ++attempt) {
+    bool left = false;
+    for (const auto& path : paths)
+      left |= !remove_cgroup_tree(path);
+    if (!left)
+      return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return false;
+}
+
 std::string random_uid() {
   std::random_device device;
   std::mt19937_64 random(device());
@@ -207,15 +222,10 @@ void ContainerdHarness::stop_containerd() {
 }
 
 bool ContainerdHarness::remove_pod_cgroups(const TestPod& pod) {
-  for (int attempt = 0; attempt < 40; ++attempt) {
-    bool left = false;
-    for (const auto& root : cgroup_hierarchies())
-      left |= !remove_cgroup_tree(root + pod.cgroup_parent);
-    if (!left)
-      return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return false;
+  std::vector<std::string> trees;
+  for (const auto& root : cgroup_hierarchies())
+    trees.push_back(root + pod.cgroup_parent);
+  return remove_cgroup_trees(trees, 40);  // 2 s
 }
 
 std::string ContainerdHarness::create_pod(TestPod& pod,
@@ -358,16 +368,8 @@ void ContainerdHarness::cleanup() {
             [](const auto& a, const auto& b) { return a.size() > b.size(); });
   for (const auto& mount : mounts)
     umount2(mount.c_str(), MNT_DETACH);
-  // The cgroups we made and whatever runc left under them, deepest first. A cgroup whose last
-  // task is still exiting refuses rmdir (EBUSY) for a moment: try again for up to 5 s.
-  for (int attempt = 0; attempt < 100; ++attempt) {
-    bool left = false;
-    for (auto it = made_cgroups_.rbegin(); it != made_cgroups_.rend(); ++it)
-      left |= !remove_cgroup_tree(*it);
-    if (!left)
-      break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
+  // The cgroups we made and whatever runc left under them, deepest first, for up to 5 s.
+  remove_cgroup_trees({made_cgroups_.rbegin(), made_cgroups_.rend()}, 100);
   std::error_code ignored;
   std::filesystem::remove_all(dir_, ignored);
 }
