@@ -962,11 +962,11 @@ int Agent::run() {
           const long before = resident_kib();
           const auto started = SteadyClock::now();
           const auto released = release_startup_pages();
-          const std::chrono::duration<double, std::milli> took = SteadyClock::now() - started;
+          const Nanos took = SteadyClock::now() - started;
           log::info("start-up pages released", {{"rss_before_kib", std::to_string(before)},
                                                 {"rss_after_kib", std::to_string(resident_kib())},
                                                 {"ranges", std::to_string(released.ranges)},
-                                                {"took_ms", std::to_string(took.count())}});
+                                                {"took_ms", milliseconds_text(took)}});
         });
       }
     }
