@@ -20,7 +20,6 @@
 #include "daemon/agent/condition_publisher.h"
 #include "daemon/agent/executor.h"
 #include "daemon/agent/pod_view.h"
-#include "daemon/agent/resident_pages.h"
 #include "daemon/agent/runtime_cache.h"
 #include "daemon/cri/runtime_pods.h"
 #include "daemon/kube/eviction_writer.h"
@@ -561,13 +560,11 @@ Result<bool> Agent::start() {
 int Agent::run() {
   auto& s = *state_;
   bool ready = false;
-  std::thread release_thread;  // releases the start-up pages once (see below)
   Nanos last_full{0};
   // A pod that starts causing pressure is read in that round anyway (a threshold is met); the
   // listing every 10 s keeps the runtime's list current on an idle node.
   Nanos last_membership_check{0};
   auto last_housekeeping = SteadyClock::now();
-  auto last_heap_return = SteadyClock::now();
   auto last_status = SteadyClock::now() - std::chrono::hours(1);
   const auto wait_bound = s.systemd.watchdog_interval()
                               ? std::optional<Nanos>(*s.systemd.watchdog_interval())
@@ -920,18 +917,6 @@ int Agent::run() {
     }
 
     publish_status(s, sample, observations, decision, now);
-    // The minute's work (the runtime's list and stats, a new view and status snapshot) leaves
-    // freed memory in the heap that glibc keeps: about 0.3 MiB on an idle node with 100 pods. It
-    // goes back once the round that took the new list has dropped the old one; at most every
-    // 30 s, and not while a threshold is crossed (the loop's time is the decision's then).
-    if (new_runtime_list && decision.crossed.empty() &&
-        SteadyClock::now() - last_heap_return >= kHousekeepingEvery) {
-      const auto started = SteadyClock::now();
-      return_free_heap();
-      last_heap_return = SteadyClock::now();
-      log::debug("free heap returned",
-                 {{"took_ms", milliseconds_text(last_heap_return - started)}});
-    }
     const auto steady_now = SteadyClock::now();
     if (!ready) {
       s.systemd.ready("watching " + std::to_string(view.entries.size()) + " pods");
@@ -954,25 +939,8 @@ int Agent::run() {
         exists = [&s](const std::string& uid) { return s.api_cache->find(uid).has_value(); };
       s.metrics->expire(std::chrono::system_clock::now(), s.config.evicted_pod_retention, exists);
       last_housekeeping = steady_now;
-      // Once, when start-up is over everywhere (the first runtime and API lists included) and
-      // nothing is crossed or being evicted. In a thread of its own: zapping some 20 MiB of
-      // mappings takes 10-20 ms here, which the loop must not wait for.
-      if (ready && !release_thread.joinable() && decision.crossed.empty() && !s.executor->busy()) {
-        release_thread = std::thread([] {
-          const long before = resident_kib();
-          const auto started = SteadyClock::now();
-          const auto released = release_startup_pages();
-          const Nanos took = SteadyClock::now() - started;
-          log::info("start-up pages released", {{"rss_before_kib", std::to_string(before)},
-                                                {"rss_after_kib", std::to_string(resident_kib())},
-                                                {"ranges", std::to_string(released.ranges)},
-                                                {"took_ms", milliseconds_text(took)}});
-        });
-      }
     }
   }
-  if (release_thread.joinable())
-    release_thread.join();
   s.systemd.stopping();
   if (s.status_server)
     s.status_server->set_serving(false);
