@@ -95,6 +95,7 @@ Result<std::unique_ptr<StatusServer>> StatusServer::start(const ServerConfig& co
   }
   builder.RegisterService(&service);
   builder.RegisterService(&server->health_);
+  auto queue = builder.AddCompletionQueue();
   server->server_ = builder.BuildAndStart();
   if (!server->server_) {
     return make_error(
@@ -113,6 +114,9 @@ Result<std::unique_ptr<StatusServer>> StatusServer::start(const ServerConfig& co
                         ": " + why);
     }
   }
+  server->preserialized_ =
+      std::make_unique<PreserializedCalls>(service, std::move(queue), config.preserialized_threads);
+  server->preserialized_->start();
   server->set_serving(false);
   return server;
 }
@@ -133,6 +137,8 @@ void StatusServer::stop() {
   events_->close();
   server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
   server_->Wait();
+  if (preserialized_)
+    preserialized_->stop();
   server_.reset();
   if (!socket_path_.empty())
     unlink(socket_path_.c_str());

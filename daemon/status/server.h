@@ -10,16 +10,18 @@
 
 #include "daemon/status/event_hub.h"
 #include "daemon/status/health.h"
+#include "daemon/status/preserialized.h"
 #include "daemon/status/service.h"
 #include "ranking/result.h"
 
 namespace evictd::status {
 
 struct ServerConfig {
-  std::string socket_path;   // empty: no unix socket
-  std::string socket_group;  // empty: the daemon's own group
-  std::string tcp_address;   // empty: no TCP listener; else host:port on loopback
-  int max_threads = 32;      // bounds what many clients can cost the node
+  std::string socket_path;        // empty: no unix socket
+  std::string socket_group;       // empty: the daemon's own group
+  std::string tcp_address;        // empty: no TCP listener; else host:port on loopback
+  int max_threads = 32;           // bounds what many clients can cost the node
+  int preserialized_threads = 2;  // answer GetStatus and ListPods (PreserializedCalls)
 };
 
 class StatusServer {
@@ -40,6 +42,7 @@ class StatusServer {
   StatusServer() = default;
   HealthService health_;
   std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<PreserializedCalls> preserialized_;  // after server_: stopped after its Shutdown
   EventHub* events_ = nullptr;
   std::string socket_path_;
   int tcp_port_ = 0;

@@ -16,17 +16,6 @@ using google::protobuf::Timestamp;
 using google::protobuf::util::TimeUtil;
 
 constexpr int32_t kDefaultPageSize = 100;
-
-// The threads that answer status queries run at the lowest priority (nice 19, no privilege
-// needed): on a node short of CPU the loop, the executor and the runtime go first, and the queries
-// take what is left. Set once per gRPC thread, on its first call.
-void yield_to_the_loop() {
-  thread_local bool lowered = false;
-  if (lowered)
-    return;
-  lowered = true;
-  setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), 19);
-}
 constexpr int32_t kMaxPageSize = 1000;
 
 void set_time(WallTime time, Timestamp* out) {
@@ -193,6 +182,14 @@ std::optional<EvictionView> parse_page_token(const std::string& token) {
 
 }  // namespace
 
+void yield_to_the_loop() {
+  thread_local bool lowered = false;
+  if (lowered)
+    return;
+  lowered = true;
+  setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), 19);
+}
+
 void to_proto(const Event& event, const std::string& epoch, v1::Event* out) {
   out->set_epoch(epoch);
   out->set_sequence(event.sequence);
@@ -238,30 +235,7 @@ void to_proto(const EvictionView& eviction, v1::EvictionRecord* out) {
 
 StatusService::StatusService(const SnapshotBox& snapshots, HistorySource history, EventHub& events,
                              ServiceOptions options)
-    : snapshots_(snapshots), history_(std::move(history)), events_(events), options_(options) {
-  using Bytes = grpc::ByteBuffer;
-  using Streamer = grpc::ServerUnaryStreamer<Bytes, Bytes>;
-  // Indices in the order of status.proto's service: GetStatus 0, ListPods 1.
-  const auto serve = [](std::function<grpc::Status(const Bytes&, Bytes*)> answer) {
-    return new grpc::internal::StreamedUnaryHandler<Bytes, Bytes>(
-        [answer = std::move(answer)](grpc::ServerContext*, Streamer* streamer) {
-          yield_to_the_loop();
-          Bytes request;
-          Bytes response;
-          if (!streamer->Read(&request))
-            return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "no request");
-          grpc::Status status = answer(request, &response);
-          if (status.ok() && !streamer->Write(response))
-            status = grpc::Status(grpc::StatusCode::UNAVAILABLE, "the client went away");
-          return status;
-        });
-  };
-  MarkMethodStreamed(
-      0, serve([this](const Bytes&, Bytes* response) { return get_status_bytes(response); }));
-  MarkMethodStreamed(1, serve([this](const Bytes& request, Bytes* response) {
-                       return list_pods_bytes(request, response);
-                     }));
-}
+    : snapshots_(snapshots), history_(std::move(history)), events_(events), options_(options) {}
 
 std::shared_ptr<const StatusSnapshot> StatusService::snapshot_or_unavailable(
     grpc::Status* status) const {

@@ -25,10 +25,12 @@ struct ServiceOptions {
 // GetStatus and ListPods are served as bytes: each answer is serialized once per snapshot
 // (ListPods, the largest — ~60 KB at 1 000 pods — once per snapshot of the pods and signal) and
 // handed to every caller as a shared slice, so that a thousand requests a second cost a thousand
-// reference counts rather than a thousand builds. They stay on the synchronous server (a
-// streamed-unary handler with byte buffers): the callback API would add two polling threads to an
-// idle daemon.
-class StatusService final : public v1::Status::Service {
+// reference counts rather than a thousand builds. They are gRPC raw methods, answered by
+// PreserializedCalls (preserialized.h); the other methods are synchronous.
+using StatusServiceBase =
+    v1::Status::WithRawMethod_GetStatus<v1::Status::WithRawMethod_ListPods<v1::Status::Service>>;
+
+class StatusService final : public StatusServiceBase {
  public:
   StatusService(const SnapshotBox& snapshots, HistorySource history, EventHub& events,
                 ServiceOptions options = {});
@@ -75,6 +77,10 @@ class StatusService final : public v1::Status::Service {
   std::shared_ptr<const StatusSnapshot> status_snapshot_;  // the one status_answer_ was built from
   grpc::Slice status_answer_;
 };
+
+// Status queries run at the lowest priority (nice 19, no privilege needed): on a node short of CPU
+// the loop, the executor and the runtime go first. Called once on each thread that answers them.
+void yield_to_the_loop();
 
 // Conversions, exposed for evictctl's tests and the service's own.
 void to_proto(const Event& event, const std::string& epoch, v1::Event* out);
