@@ -9,8 +9,8 @@
 #include <fstream>
 #include <sstream>
 
-#include "ranking/eviction_settings_yaml.h"
-#include "ranking/yaml_util.h"
+#include "daemon/yaml/eviction_settings.h"
+#include "daemon/yaml/reader.h"
 
 namespace evictd::config {
 namespace {

@@ -7,7 +7,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "ranking/yaml_util.h"
+#include "daemon/yaml/reader.h"
 
 namespace evictd::kube {
 namespace {

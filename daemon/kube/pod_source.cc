@@ -5,7 +5,7 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
-#include "ranking/pod_yaml.h"
+#include "daemon/yaml/pod.h"
 
 namespace evictd::kube {
 namespace {

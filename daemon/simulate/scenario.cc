@@ -4,9 +4,9 @@
 
 #include <set>
 
-#include "ranking/eviction_settings_yaml.h"
-#include "ranking/pod_yaml.h"
-#include "ranking/yaml_util.h"
+#include "daemon/yaml/eviction_settings.h"
+#include "daemon/yaml/pod.h"
+#include "daemon/yaml/reader.h"
 
 namespace evictd::simulate {
 namespace {

@@ -2,7 +2,7 @@
 
 #include <gtest/gtest.h>
 
-#include "ranking/pod_yaml.h"
+#include "daemon/yaml/pod.h"
 #include "unit/builders.h"
 
 namespace evictd {

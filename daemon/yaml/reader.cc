@@ -1,4 +1,4 @@
-#include "ranking/yaml_util.h"
+#include "daemon/yaml/reader.h"
 
 #include <algorithm>
 #include <limits>

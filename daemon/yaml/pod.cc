@@ -1,6 +1,6 @@
-#include "ranking/pod_yaml.h"
+#include "daemon/yaml/pod.h"
 
-#include "ranking/yaml_util.h"
+#include "daemon/yaml/reader.h"
 
 namespace evictd {
 namespace {

@@ -1,8 +1,8 @@
-#include "ranking/eviction_settings_yaml.h"
+#include "daemon/yaml/eviction_settings.h"
 
 #include <array>
 
-#include "ranking/yaml_util.h"
+#include "daemon/yaml/reader.h"
 
 namespace evictd {
 namespace {
