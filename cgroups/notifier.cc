@@ -178,17 +178,17 @@ PsiTriggerStatus PressureNotifier::add_psi_trigger(const std::string& name,
   return status;
 }
 
-Result<bool> PressureNotifier::watch_memory_events(const std::string& name,
+Result<void> PressureNotifier::watch_memory_events(const std::string& name,
                                                    const std::string& events_file) {
   return add_inotify(name, events_file, IN_MODIFY, inotify_watches_);
 }
 
-Result<bool> PressureNotifier::watch_directory(const std::string& name,
+Result<void> PressureNotifier::watch_directory(const std::string& name,
                                                const std::string& directory) {
   return add_inotify(name, directory, IN_CREATE | IN_DELETE | IN_ONLYDIR, directory_watches_);
 }
 
-Result<bool> PressureNotifier::add_inotify(const std::string& name, const std::string& path,
+Result<void> PressureNotifier::add_inotify(const std::string& name, const std::string& path,
                                            uint32_t mask, std::map<int, std::string>& watches) {
   if (!inotify_.valid()) {
     inotify_ = UniqueFd(inotify_init1(IN_NONBLOCK | IN_CLOEXEC));
@@ -205,7 +205,7 @@ Result<bool> PressureNotifier::add_inotify(const std::string& name, const std::s
     return make_error("inotify_add_watch " + path + ": " + errno_text());
   }
   watches[watch] = name;
-  return true;
+  return {};
 }
 
 Wake PressureNotifier::wait(std::optional<Nanos> timeout) {

@@ -54,11 +54,11 @@ class PressureNotifier {
   PsiTriggerStatus add_psi_trigger(const std::string& name, const std::string& pressure_file,
                                    Nanos stall, Nanos window);
   // v2: wake when a memory.events file changes (high, max, oom, oom_kill counters).
-  Result<bool> watch_memory_events(const std::string& name, const std::string& events_file);
+  Result<void> watch_memory_events(const std::string& name, const std::string& events_file);
 
   // Wake when a subdirectory is made or removed in `directory` (a pod cgroup under a QoS tier):
   // the loop learns of a new pod the moment its cgroup exists, not at the next poll.
-  Result<bool> watch_directory(const std::string& name, const std::string& directory);
+  Result<void> watch_directory(const std::string& name, const std::string& directory);
 
   // Blocks until a notification, the poll interval, or interrupt(); `timeout` bounds the wait.
   Wake wait(std::optional<Nanos> timeout = std::nullopt);
@@ -88,7 +88,7 @@ class PressureNotifier {
   std::map<std::string, std::unique_ptr<Source>> sources_;
   std::map<int, std::string> inotify_watches_;    // watch descriptor -> source name
   std::map<int, std::string> directory_watches_;  // the same, for watch_directory
-  Result<bool> add_inotify(const std::string& name, const std::string& path, uint32_t mask,
+  Result<void> add_inotify(const std::string& name, const std::string& path, uint32_t mask,
                            std::map<int, std::string>& watches);
   std::vector<std::string> fallbacks_;
 };

@@ -1,6 +1,7 @@
-// A value-or-error result. The decision core reports bad input as data, never by throwing, so
-// callers (config loader, scenario parser, API adapter) can attach the file and field the value
-// came from.
+// The project's one error idiom: a value-or-error Result<T>, and Result<void> for "done, or why
+// not". The decision core reports bad input as data, never by throwing, so callers (config loader,
+// scenario parser, API adapter) can attach the file and field the value came from. A Result<void>
+// is success when default-constructed (`return {};`).
 #pragma once
 
 #include <string>
@@ -40,6 +41,22 @@ class [[nodiscard]] Result {
 
  private:
   std::variant<T, Error> state_;
+};
+
+template <>
+class [[nodiscard]] Result<void> {
+ public:
+  Result() = default;
+  Result(Error error)
+      : error_(std::move(error)), failed_(true) {}  // NOLINT(google-explicit-constructor)
+
+  bool ok() const { return !failed_; }
+  explicit operator bool() const { return ok(); }
+  const Error& error() const { return error_; }
+
+ private:
+  Error error_;
+  bool failed_ = false;
 };
 
 inline Error make_error(std::string message, std::string field = {}) {

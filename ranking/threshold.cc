@@ -90,8 +90,8 @@ Result<ThresholdValue> parse_min_reclaim(std::string_view field, Signal signal,
 
 // Resolves the signal of each key, refusing unknown signals and keys given twice.
 template <typename Fn>
-std::optional<Error> for_each_signal(std::string_view map_name,
-                                     const EvictionSettings::SignalMap& entries, Fn&& fn) {
+Result<void> for_each_signal(std::string_view map_name, const EvictionSettings::SignalMap& entries,
+                             Fn&& fn) {
   std::set<Signal> seen;
   for (const auto& [key, value] : entries) {
     const auto signal = parse_signal(key);
@@ -101,10 +101,10 @@ std::optional<Error> for_each_signal(std::string_view map_name,
     if (!seen.insert(*signal).second) {
       return make_error("signal " + key + " is given twice", field_of(map_name, key));
     }
-    if (auto error = fn(*signal, field_of(map_name, key), value))
-      return error;
+    if (auto checked = fn(*signal, field_of(map_name, key), value); !checked)
+      return checked;
   }
-  return std::nullopt;
+  return {};
 }
 
 }  // namespace
@@ -184,54 +184,55 @@ Result<EvictionConfig> build_eviction_config(const EvictionSettings& settings) {
   std::map<Signal, ThresholdValue> min_reclaims;
 
   auto collect = [](std::vector<Threshold>& out) {
-    return [&out](Signal signal, const std::string& field,
-                  const std::string& value) -> std::optional<Error> {
-      auto parsed = parse_threshold_statement(field, signal, value);
-      if (!parsed)
-        return parsed.error();
-      if (parsed.value())
-        out.push_back(**parsed);
-      return std::nullopt;
-    };
+    return
+        [&out](Signal signal, const std::string& field, const std::string& value) -> Result<void> {
+          auto parsed = parse_threshold_statement(field, signal, value);
+          if (!parsed)
+            return parsed.error();
+          if (parsed.value())
+            out.push_back(**parsed);
+          return {};
+        };
   };
-  if (auto error = for_each_signal("evictionHard", hard, collect(hard_thresholds)))
-    return *error;
+  if (auto checked = for_each_signal("evictionHard", hard, collect(hard_thresholds)); !checked)
+    return checked.error();
   if (settings.eviction_soft) {
-    if (auto error =
-            for_each_signal("evictionSoft", *settings.eviction_soft, collect(soft_thresholds))) {
-      return *error;
+    if (auto checked =
+            for_each_signal("evictionSoft", *settings.eviction_soft, collect(soft_thresholds));
+        !checked) {
+      return checked.error();
     }
   }
   if (settings.eviction_soft_grace_period) {
-    auto error = for_each_signal("evictionSoftGracePeriod", *settings.eviction_soft_grace_period,
-                                 [&](Signal signal, const std::string& field,
-                                     const std::string& value) -> std::optional<Error> {
-                                   auto period = parse_go_duration(value);
-                                   if (!period)
-                                     return make_error(period.error().message, field);
-                                   if (period->count() < 0) {
-                                     return make_error("invalid eviction grace period specified: " +
-                                                           value + ", must be a positive value",
-                                                       field);
-                                   }
-                                   grace_periods[signal] = *period;
-                                   return std::nullopt;
-                                 });
-    if (error)
-      return *error;
+    auto checked = for_each_signal(
+        "evictionSoftGracePeriod", *settings.eviction_soft_grace_period,
+        [&](Signal signal, const std::string& field, const std::string& value) -> Result<void> {
+          auto period = parse_go_duration(value);
+          if (!period)
+            return make_error(period.error().message, field);
+          if (period->count() < 0) {
+            return make_error(
+                "invalid eviction grace period specified: " + value + ", must be a positive value",
+                field);
+          }
+          grace_periods[signal] = *period;
+          return {};
+        });
+    if (!checked)
+      return checked.error();
   }
   if (settings.eviction_minimum_reclaim) {
-    auto error = for_each_signal("evictionMinimumReclaim", *settings.eviction_minimum_reclaim,
-                                 [&](Signal signal, const std::string& field,
-                                     const std::string& value) -> std::optional<Error> {
-                                   auto parsed = parse_min_reclaim(field, signal, value);
-                                   if (!parsed)
-                                     return parsed.error();
-                                   min_reclaims[signal] = *parsed;
-                                   return std::nullopt;
-                                 });
-    if (error)
-      return *error;
+    auto checked = for_each_signal(
+        "evictionMinimumReclaim", *settings.eviction_minimum_reclaim,
+        [&](Signal signal, const std::string& field, const std::string& value) -> Result<void> {
+          auto parsed = parse_min_reclaim(field, signal, value);
+          if (!parsed)
+            return parsed.error();
+          min_reclaims[signal] = *parsed;
+          return {};
+        });
+    if (!checked)
+      return checked.error();
   }
   for (auto& threshold : soft_thresholds) {
     const auto period = grace_periods.find(threshold.signal);

@@ -328,7 +328,7 @@ void Agent::reload() {
     state_->notifier->interrupt();
 }
 
-Result<bool> Agent::start() {
+Result<void> Agent::start() {
   auto& s = *state_;
   const auto& config = s.config;
   log::init(log_level(config.log_level));
@@ -554,7 +554,7 @@ Result<bool> Agent::start() {
              {"thresholds", std::to_string(s.evaluator->thresholds().size())},
              {"metrics", config.metrics_address},
              {"status", config.status_socket}});
-  return true;
+  return {};
 }
 
 int Agent::run() {

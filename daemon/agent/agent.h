@@ -26,7 +26,7 @@ class Agent {
   Agent(const Agent&) = delete;
   Agent& operator=(const Agent&) = delete;
 
-  Result<bool> start();
+  Result<void> start();
   // Runs the loop until stop(); returns the process exit code.
   int run();
   // Both may be called from a signal-handling thread.

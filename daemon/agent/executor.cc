@@ -297,7 +297,7 @@ void Executor::execute(Work& work) {
   // the stop by even one round trip (the kubelet, too, kills first and lets its status manager
   // write). Both are covered by the `decided` record already on disk. After the Eviction API the
   // pod object is being deleted: there is no status of evictd's to write.
-  std::future<Result<bool>> status;
+  std::future<Result<void>> status;
   if (status_owed(work.state)) {
     status = std::async(std::launch::async,
                         [this, &record_for_api] { return ports_.patch_status(record_for_api); });

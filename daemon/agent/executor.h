@@ -43,8 +43,8 @@ struct ExecutorPorts {
   // Whether the pod is gone: no ready sandbox and no process left in its cgroups.
   std::function<bool(const std::string& uid)> pod_gone;
   // Empty when no API server is configured (standalone): nothing to write, nothing pending.
-  std::function<Result<bool>(const kube::EvictionRecord& record)> patch_status;
-  std::function<Result<bool>(const kube::EvictionRecord& record)> post_event;
+  std::function<Result<void>(const kube::EvictionRecord& record)> patch_status;
+  std::function<Result<void>(const kube::EvictionRecord& record)> post_event;
   // POST pods/<name>/eviction with the decided grace period; empty without an API server.
   std::function<Result<kube::ApiEvictionOutcome>(const kube::EvictionRecord& record,
                                                  int64_t grace_seconds)>

@@ -80,16 +80,16 @@ Result<Config> parse_config(const std::string& text, const std::string& path) {
   if (!root.IsMap())
     return located(path, error_at(root, "", "the configuration must be a mapping"));
   try {
-    if (auto error = yaml::refuse_unknown_keys(root, "", kFields, "the fields are"))
-      return located(path, *error);
-    auto text_field = [&](const char* key, std::string& target) -> std::optional<Error> {
+    if (auto checked = yaml::refuse_unknown_keys(root, "", kFields, "the fields are"); !checked)
+      return located(path, checked.error());
+    auto text_field = [&](const char* key, std::string& target) -> Result<void> {
       if (!root[key])
-        return std::nullopt;
+        return {};
       auto value = yaml::scalar(root[key], key);
       if (!value)
         return value.error();
       target = *value;
-      return std::nullopt;
+      return {};
     };
     for (auto [key, target] : std::initializer_list<std::pair<const char*, std::string*>>{
              {"nodeName", &config.node_name},
@@ -104,8 +104,8 @@ Result<Config> parse_config(const std::string& text, const std::string& path) {
              {"statusSocket", &config.status_socket},
              {"statusSocketGroup", &config.status_socket_group},
              {"statusAddress", &config.status_address}}) {
-      if (auto error = text_field(key, *target))
-        return located(path, *error);
+      if (auto checked = text_field(key, *target); !checked)
+        return located(path, checked.error());
     }
     // The status API has no authentication beyond the socket's permissions: over TCP it is
     // offered on loopback only.

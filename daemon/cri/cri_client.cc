@@ -55,10 +55,10 @@ Result<Response> invoke(const char* method, Stub& stub,
 
 // For calls whose reply carries nothing: success or the error.
 template <typename Response>
-Result<bool> done(Result<Response> result) {
+Result<void> done(Result<Response> result) {
   if (!result)
     return result.error();
-  return true;
+  return {};
 }
 
 }  // namespace
@@ -152,7 +152,7 @@ Result<std::vector<runtime::v1::Image>> CriClient::list_images() {
   return std::vector<runtime::v1::Image>(response->images().begin(), response->images().end());
 }
 
-Result<bool> CriClient::stop_container(const std::string& id, int64_t grace_seconds,
+Result<void> CriClient::stop_container(const std::string& id, int64_t grace_seconds,
                                        Nanos timeout) {
   runtime::v1::StopContainerRequest request;
   request.set_container_id(id);
@@ -161,7 +161,7 @@ Result<bool> CriClient::stop_container(const std::string& id, int64_t grace_seco
                      request, context(timeout)));
 }
 
-Result<bool> CriClient::stop_pod_sandbox(const std::string& id, Nanos timeout) {
+Result<void> CriClient::stop_pod_sandbox(const std::string& id, Nanos timeout) {
   runtime::v1::StopPodSandboxRequest request;
   request.set_pod_sandbox_id(id);
   return done(invoke("StopPodSandbox", *runtime_,
@@ -169,21 +169,21 @@ Result<bool> CriClient::stop_pod_sandbox(const std::string& id, Nanos timeout) {
                      context(timeout)));
 }
 
-Result<bool> CriClient::remove_container(const std::string& id) {
+Result<void> CriClient::remove_container(const std::string& id) {
   runtime::v1::RemoveContainerRequest request;
   request.set_container_id(id);
   return done(invoke("RemoveContainer", *runtime_,
                      &runtime::v1::RuntimeService::Stub::RemoveContainer, request, context()));
 }
 
-Result<bool> CriClient::remove_pod_sandbox(const std::string& id) {
+Result<void> CriClient::remove_pod_sandbox(const std::string& id) {
   runtime::v1::RemovePodSandboxRequest request;
   request.set_pod_sandbox_id(id);
   return done(invoke("RemovePodSandbox", *runtime_,
                      &runtime::v1::RuntimeService::Stub::RemovePodSandbox, request, context()));
 }
 
-Result<bool> CriClient::remove_image(const std::string& image) {
+Result<void> CriClient::remove_image(const std::string& image) {
   runtime::v1::RemoveImageRequest request;
   request.mutable_image()->set_image(image);
   return done(invoke("RemoveImage", *images_, &runtime::v1::ImageService::Stub::RemoveImage,

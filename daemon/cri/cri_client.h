@@ -53,11 +53,11 @@ class CriClient {
   Result<std::vector<runtime::v1::Image>> list_images();
 
   // Mutating calls. `timeout` bounds the call (StopContainer needs the grace period plus a margin).
-  Result<bool> stop_container(const std::string& id, int64_t grace_seconds, Nanos timeout);
-  Result<bool> stop_pod_sandbox(const std::string& id, Nanos timeout);
-  Result<bool> remove_container(const std::string& id);
-  Result<bool> remove_pod_sandbox(const std::string& id);
-  Result<bool> remove_image(const std::string& image);
+  Result<void> stop_container(const std::string& id, int64_t grace_seconds, Nanos timeout);
+  Result<void> stop_pod_sandbox(const std::string& id, Nanos timeout);
+  Result<void> remove_container(const std::string& id);
+  Result<void> remove_pod_sandbox(const std::string& id);
+  Result<void> remove_image(const std::string& image);
 
   runtime::v1::RuntimeService::Stub& runtime() { return *runtime_; }
   runtime::v1::ImageService::Stub& images() { return *images_; }

@@ -22,7 +22,7 @@ Nanos since(std::chrono::steady_clock::time_point start) {
 }
 
 // A stop step's outcome: NOT_FOUND means the thing is already gone, which is what a stop wants.
-void record(StopStep& step, const Result<bool>& result,
+void record(StopStep& step, const Result<void>& result,
             std::chrono::steady_clock::time_point started) {
   step.duration = since(started);
   step.ok = result.ok() || result.error().code == kNotFound;

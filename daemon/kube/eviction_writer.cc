@@ -105,16 +105,16 @@ std::string NodeConditionWriter::patch_body(bool memory, bool disk, bool pid,
   return Json{{"status", {{"conditions", conditions}}}}.dump();
 }
 
-Result<bool> NodeConditionWriter::update(bool memory, bool disk, bool pid, const std::string& now) {
+Result<void> NodeConditionWriter::update(bool memory, bool disk, bool pid, const std::string& now) {
   auto response = client_.call(
       "patch nodes/status " + node_name_, "PATCH", "/api/v1/nodes/" + node_name_ + "/status",
       patch_body(memory, disk, pid, now), "application/strategic-merge-patch+json");
   if (!response)
     return response.error();
-  return true;
+  return {};
 }
 
-Result<bool> EvictionWriter::patch_status(const EvictionRecord& record) {
+Result<void> EvictionWriter::patch_status(const EvictionRecord& record) {
   const std::string path =
       "/api/v1/namespaces/" + record.namespace_name + "/pods/" + record.name + "/status";
   auto response =
@@ -122,16 +122,16 @@ Result<bool> EvictionWriter::patch_status(const EvictionRecord& record) {
                    eviction_status_patch(record), "application/strategic-merge-patch+json", {404});
   if (!response)
     return response.error();
-  return true;  // 404: the pod is gone, nothing left to record on it
+  return {};  // 404: the pod is gone, nothing left to record on it
 }
 
-Result<bool> EvictionWriter::post_event(const EvictionRecord& record) {
+Result<void> EvictionWriter::post_event(const EvictionRecord& record) {
   const std::string path = "/api/v1/namespaces/" + record.namespace_name + "/events";
   auto response = client_.call("create events " + record.namespace_name, "POST", path,
                                eviction_event(record), "application/json", {409});
   if (!response)
     return response.error();
-  return true;  // 409: this eviction's event is already there
+  return {};  // 409: this eviction's event is already there
 }
 
 Result<ApiEvictionOutcome> EvictionWriter::evict(const std::string& namespace_name,

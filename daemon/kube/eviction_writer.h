@@ -37,8 +37,8 @@ class EvictionWriter {
   explicit EvictionWriter(ApiClient& client) : client_(client) {}
 
   // Idempotent: patching the same status again changes nothing; a pod already gone (404) is done.
-  Result<bool> patch_status(const EvictionRecord& record);
-  Result<bool> post_event(const EvictionRecord& record);
+  Result<void> patch_status(const EvictionRecord& record);
+  Result<void> post_event(const EvictionRecord& record);
   // POST pods/<name>/eviction: 200/201 evicted, 429 a budget forbids it now, 500 several budgets (a
   // misconfiguration), 404 gone.
   Result<ApiEvictionOutcome> evict(const std::string& namespace_name, const std::string& name,
@@ -57,7 +57,7 @@ class NodeConditionWriter {
       : client_(client), node_name_(std::move(node_name)) {}
 
   // `memory`, `disk`, `pid`: whether each pressure condition holds now.
-  Result<bool> update(bool memory, bool disk, bool pid, const std::string& now);
+  Result<void> update(bool memory, bool disk, bool pid, const std::string& now);
   std::string patch_body(bool memory, bool disk, bool pid, const std::string& now);
 
  private:

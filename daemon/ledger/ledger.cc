@@ -138,7 +138,7 @@ Result<ReplayReport> replay_fd(int fd) {
   return report;
 }
 
-Result<bool> write_all(int fd, const std::string& bytes) {
+Result<void> write_all(int fd, const std::string& bytes) {
   size_t written = 0;
   while (written < bytes.size()) {
     const ssize_t n = ::write(fd, bytes.data() + written, bytes.size() - written);
@@ -148,7 +148,7 @@ Result<bool> write_all(int fd, const std::string& bytes) {
       return make_error("ledger: write: " + errno_text());
     written += static_cast<size_t>(n);
   }
-  return true;
+  return {};
 }
 
 }  // namespace
@@ -282,15 +282,15 @@ Ledger::~Ledger() {
     ::close(fd_);
 }
 
-Result<bool> Ledger::append(const Record& record) {
+Result<void> Ledger::append(const Record& record) {
   if (auto written = write_all(fd_, frame(record)); !written)
     return written;
   if (fdatasync(fd_) != 0)
     return make_error("ledger: fdatasync: " + errno_text());
-  return true;
+  return {};
 }
 
-Result<bool> Ledger::compact(const std::vector<EvictionState>& evictions, size_t keep_finished) {
+Result<void> Ledger::compact(const std::vector<EvictionState>& evictions, size_t keep_finished) {
   size_t finished = 0;
   for (const auto& e : evictions)
     finished += e.finished() ? 1 : 0;
@@ -328,7 +328,7 @@ Result<bool> Ledger::compact(const std::vector<EvictionState>& evictions, size_t
   ::close(fd_);
   fd_ = reopened;
   lseek(fd_, 0, SEEK_END);
-  return true;
+  return {};
 }
 
 }  // namespace evictd::ledger

@@ -80,9 +80,9 @@ class Ledger {
 
   const ReplayReport& replayed() const { return replayed_; }
   // Appends and flushes one record; returns only when it is on disk.
-  Result<bool> append(const Record& record);
+  Result<void> append(const Record& record);
   // Rewrites the file keeping every unfinished eviction and the last `keep_finished` finished ones.
-  Result<bool> compact(const std::vector<EvictionState>& evictions, size_t keep_finished);
+  Result<void> compact(const std::vector<EvictionState>& evictions, size_t keep_finished);
   const std::string& path() const { return path_; }
 
  private:

@@ -90,12 +90,12 @@ Metrics::Metrics(const std::string& version)
 
 Metrics::~Metrics() = default;
 
-Result<bool> Metrics::serve(const std::string& address) {
+Result<void> Metrics::serve(const std::string& address) {
   auto server = HttpServer::start(address, [this] { return render(); });
   if (!server)
     return server.error();
   server_ = std::move(server).value();
-  return true;
+  return {};
 }
 
 std::string Metrics::render() const {

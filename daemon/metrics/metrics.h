@@ -33,7 +33,7 @@ class Metrics {
   ~Metrics();
 
   // Serves /metrics on `address` ("127.0.0.1:9851"); the error names the address and the reason.
-  Result<bool> serve(const std::string& address);
+  Result<void> serve(const std::string& address);
   // The text exposition format, as a scrape would get it.
   std::string render() const;
 

@@ -15,8 +15,8 @@ using yaml::child_path;
 using yaml::error_at;
 using yaml::index_path;
 
-std::optional<Error> refuse_unknown_keys(const YAML::Node& node, const std::string& path,
-                                         std::initializer_list<std::string_view> known) {
+Result<void> refuse_unknown_keys(const YAML::Node& node, const std::string& path,
+                                 std::initializer_list<std::string_view> known) {
   return yaml::refuse_unknown_keys(node, path,
                                    std::span<const std::string_view>(known.begin(), known.size()));
 }
@@ -67,8 +67,9 @@ Result<Observations> observations(const YAML::Node& node, const std::string& pat
     const YAML::Node& value = entry.second;
     if (!value.IsMap())
       return error_at(value, field, "must be {available, capacity}");
-    if (auto error = refuse_unknown_keys(value, field, {"available", "capacity", "time"}))
-      return *error;
+    if (auto checked = refuse_unknown_keys(value, field, {"available", "capacity", "time"});
+        !checked)
+      return checked.error();
     SignalObservation observation;
     for (const char* key : {"available", "capacity"}) {
       if (!value[key])
@@ -106,9 +107,10 @@ Result<PodStats> pod_stats(const YAML::Node& node, const std::string& path, cons
   PodStats stats;
   if (!node.IsMap())
     return error_at(node, path, "must be a mapping");
-  if (auto error = refuse_unknown_keys(
-          node, path, {"memory", "containers", "volumes", "processes", "ephemeralStorage"})) {
-    return *error;
+  if (auto checked = refuse_unknown_keys(
+          node, path, {"memory", "containers", "volumes", "processes", "ephemeralStorage"});
+      !checked) {
+    return checked.error();
   }
   uint64_t ephemeral = 0;
   if (const YAML::Node containers = node["containers"]) {
@@ -129,9 +131,10 @@ Result<PodStats> pod_stats(const YAML::Node& node, const std::string& path, cons
         return error_at(entry.first, field, "pod " + pod.key() + " has no container " + name);
       if (!entry.second.IsMap())
         return error_at(entry.second, field, "must be a mapping");
-      if (auto error = refuse_unknown_keys(
-              entry.second, field, {"memory", "rootfs", "logs", "rootfsInodes", "logsInodes"})) {
-        return *error;
+      if (auto checked = refuse_unknown_keys(
+              entry.second, field, {"memory", "rootfs", "logs", "rootfsInodes", "logsInodes"});
+          !checked) {
+        return checked.error();
       }
       ContainerStats container;
       container.name = name;
@@ -184,8 +187,8 @@ Result<PodStats> pod_stats(const YAML::Node& node, const std::string& path, cons
       VolumeStats volume;
       volume.name = name;
       if (entry.second.IsMap()) {
-        if (auto error = refuse_unknown_keys(entry.second, field, {"bytes", "inodes"}))
-          return *error;
+        if (auto checked = refuse_unknown_keys(entry.second, field, {"bytes", "inodes"}); !checked)
+          return checked.error();
         for (const char* key : {"bytes", "inodes"}) {
           if (!entry.second[key])
             continue;
@@ -237,15 +240,15 @@ Result<std::vector<Pod>> pod_list(const YAML::Node& node, const std::string& pat
   return pods;
 }
 
-std::optional<Error> add_unique(std::vector<Pod>& pods, std::vector<Pod> added,
-                                const YAML::Node& node, const std::string& path) {
+Result<void> add_unique(std::vector<Pod>& pods, std::vector<Pod> added, const YAML::Node& node,
+                        const std::string& path) {
   for (auto& pod : added) {
     if (find_pod(pods, pod.key()) != nullptr) {
       return error_at(node, path, "pod " + pod.key() + " is given twice");
     }
     pods.push_back(std::move(pod));
   }
-  return std::nullopt;
+  return {};
 }
 
 Result<Step> parse_step(const YAML::Node& node, const std::string& path, std::vector<Pod>& pods) {
@@ -253,9 +256,10 @@ Result<Step> parse_step(const YAML::Node& node, const std::string& path, std::ve
   step.line = yaml::line_of(node);
   if (!node.IsMap())
     return error_at(node, path, "must be a mapping");
-  if (auto error = refuse_unknown_keys(
-          node, path, {"at", "signals", "pods", "reclaim", "addPods", "removePods"})) {
-    return *error;
+  if (auto checked = refuse_unknown_keys(
+          node, path, {"at", "signals", "pods", "reclaim", "addPods", "removePods"});
+      !checked) {
+    return checked.error();
   }
   if (!node["at"])
     return error_at(node, child_path(path, "at"), "is required");
@@ -265,8 +269,8 @@ Result<Step> parse_step(const YAML::Node& node, const std::string& path, std::ve
   step.at = *at;
 
   if (const YAML::Node removed = node["removePods"]) {
-    if (auto error = yaml::expect_sequence(removed, child_path(path, "removePods")))
-      return *error;
+    if (auto checked = yaml::expect_sequence(removed, child_path(path, "removePods")); !checked)
+      return checked.error();
     for (size_t i = 0; i < removed.size(); ++i) {
       const std::string field = index_path(child_path(path, "removePods"), i);
       auto key = yaml::scalar(removed[i], field);
@@ -284,9 +288,10 @@ Result<Step> parse_step(const YAML::Node& node, const std::string& path, std::ve
   if (!added)
     return added.error();
   step.add_pods = added.value();
-  if (auto error = add_unique(pods, std::move(added).value(), node["addPods"],
-                              child_path(path, "addPods"))) {
-    return *error;
+  if (auto checked =
+          add_unique(pods, std::move(added).value(), node["addPods"], child_path(path, "addPods"));
+      !checked) {
+    return checked.error();
   }
 
   auto signals = observations(node["signals"], child_path(path, "signals"), step.at, nullptr);
@@ -330,8 +335,9 @@ Result<Scenario> parse_scenario(const std::string& text) {
   try {
     if (!root.IsMap())
       return error_at(root, "", "a scenario must be a mapping");
-    if (auto error = refuse_unknown_keys(root, "", {"config", "filesystems", "pods", "steps"})) {
-      return *error;
+    if (auto checked = refuse_unknown_keys(root, "", {"config", "filesystems", "pods", "steps"});
+        !checked) {
+      return checked.error();
     }
     Scenario scenario;
     auto config = eviction_config_from_yaml(root["config"], "config", UnknownKeys::kRefuse);
@@ -350,8 +356,9 @@ Result<Scenario> parse_scenario(const std::string& text) {
     auto pods = pod_list(root["pods"], "pods");
     if (!pods)
       return pods.error();
-    if (auto error = add_unique(scenario.pods, std::move(pods).value(), root["pods"], "pods")) {
-      return *error;
+    if (auto checked = add_unique(scenario.pods, std::move(pods).value(), root["pods"], "pods");
+        !checked) {
+      return checked.error();
     }
     const YAML::Node steps = root["steps"];
     if (!steps || !steps.IsSequence() || steps.size() == 0) {

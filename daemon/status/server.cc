@@ -26,7 +26,7 @@ Result<gid_t> group_id(const std::string& name) {
 
 // Makes room for the socket: its directory (created 0750 when missing, with the group so that its
 // members can reach the socket) and no stale socket of an earlier run in the way.
-Result<bool> prepare_socket_path(const std::string& path, std::optional<gid_t> gid) {
+Result<void> prepare_socket_path(const std::string& path, std::optional<gid_t> gid) {
   const std::filesystem::path socket(path);
   const auto directory = socket.parent_path();
   std::error_code error;
@@ -56,7 +56,7 @@ Result<bool> prepare_socket_path(const std::string& path, std::optional<gid_t> g
       return make_error("statusSocket: " + path + " exists and is not a socket");
     unlink(path.c_str());  // a stale socket: a live evictd would own it, and systemd runs one
   }
-  return true;
+  return {};
 }
 
 }  // namespace

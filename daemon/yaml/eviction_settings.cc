@@ -83,8 +83,8 @@ Result<EvictionSettingsInput> eviction_settings_from_yaml(const YAML::Node& node
         return flag.error();
       s.merge_default_eviction_settings = *flag;
     } else if (key == "enforceNodeAllocatable") {
-      if (auto error = yaml::expect_sequence(value, field))
-        return *error;
+      if (auto checked = yaml::expect_sequence(value, field); !checked)
+        return checked.error();
       std::vector<std::string> list;
       for (size_t i = 0; i < value.size(); ++i) {
         auto item = yaml::scalar(value[i], yaml::index_path(field, i));

@@ -13,8 +13,8 @@ Result<ResourceList> resource_list(const YAML::Node& node, const std::string& pa
   ResourceList list;
   if (!node)
     return list;
-  if (auto error = yaml::expect_map(node, path))
-    return *error;
+  if (auto checked = yaml::expect_map(node, path); !checked)
+    return checked.error();
   for (const auto& entry : node) {
     const std::string name = entry.first.Scalar();
     const std::string field = child_path(path, name);
@@ -34,8 +34,8 @@ Result<ResourceRequirements> requirements(const YAML::Node& node, const std::str
   ResourceRequirements result;
   if (!node)
     return result;
-  if (auto error = yaml::expect_map(node, path))
-    return *error;
+  if (auto checked = yaml::expect_map(node, path); !checked)
+    return checked.error();
   auto requests = resource_list(node["requests"], child_path(path, "requests"));
   if (!requests)
     return requests.error();
@@ -51,8 +51,8 @@ Result<std::vector<Container>> containers(const YAML::Node& node, const std::str
   std::vector<Container> result;
   if (!node)
     return result;
-  if (auto error = yaml::expect_sequence(node, path))
-    return *error;
+  if (auto checked = yaml::expect_sequence(node, path); !checked)
+    return checked.error();
   for (size_t i = 0; i < node.size(); ++i) {
     const YAML::Node item = node[i];
     const std::string item_path = index_path(path, i);
@@ -79,8 +79,8 @@ Result<std::vector<Volume>> volumes(const YAML::Node& node, const std::string& p
   std::vector<Volume> result;
   if (!node)
     return result;
-  if (auto error = yaml::expect_sequence(node, path))
-    return *error;
+  if (auto checked = yaml::expect_sequence(node, path); !checked)
+    return checked.error();
   for (size_t i = 0; i < node.size(); ++i) {
     const YAML::Node item = node[i];
     const std::string item_path = index_path(path, i);
@@ -121,7 +121,7 @@ Result<std::vector<Volume>> volumes(const YAML::Node& node, const std::string& p
   return result;
 }
 
-std::optional<Error> read_metadata(const YAML::Node& metadata, const std::string& path, Pod& pod) {
+Result<void> read_metadata(const YAML::Node& metadata, const std::string& path, Pod& pod) {
   if (!metadata || !metadata.IsMap())
     return error_at(metadata, path, "is required (a mapping)");
   auto name = yaml::required_scalar(metadata, "name", path);
@@ -147,16 +147,16 @@ std::optional<Error> read_metadata(const YAML::Node& metadata, const std::string
     pod.generation = *value;
   }
   if (const YAML::Node annotations = metadata["annotations"]) {
-    if (auto error = yaml::expect_map(annotations, child_path(path, "annotations")))
-      return error;
+    if (auto checked = yaml::expect_map(annotations, child_path(path, "annotations")); !checked)
+      return checked;
     for (const auto& entry : annotations) {
       pod.annotations[entry.first.Scalar()] = entry.second.IsScalar() ? entry.second.Scalar() : "";
     }
   }
-  return std::nullopt;
+  return {};
 }
 
-std::optional<Error> read_spec(const YAML::Node& spec, const std::string& path, Pod& pod) {
+Result<void> read_spec(const YAML::Node& spec, const std::string& path, Pod& pod) {
   if (!spec || !spec.IsMap())
     return error_at(spec, path, "is required (a mapping)");
   if (const YAML::Node priority = spec["priority"]; priority && !priority.IsNull()) {
@@ -203,7 +203,7 @@ std::optional<Error> read_spec(const YAML::Node& spec, const std::string& path, 
   if (!pod_volumes)
     return pod_volumes.error();
   pod.volumes = std::move(pod_volumes).value();
-  return std::nullopt;
+  return {};
 }
 
 }  // namespace
@@ -219,10 +219,10 @@ Result<Pod> pod_from_yaml(const YAML::Node& node, const std::string& path) {
     if (!node[required])
       return error_at(node, child_path(path, required), "is required");
   }
-  if (auto error = read_metadata(node["metadata"], child_path(path, "metadata"), pod))
-    return *error;
-  if (auto error = read_spec(node["spec"], child_path(path, "spec"), pod))
-    return *error;
+  if (auto checked = read_metadata(node["metadata"], child_path(path, "metadata"), pod); !checked)
+    return checked.error();
+  if (auto checked = read_spec(node["spec"], child_path(path, "spec"), pod); !checked)
+    return checked.error();
   if (pod.uid.empty())
     pod.uid = pod.key();  // objects written by hand may omit it
   if (const YAML::Node status = node["status"]; status && status.IsMap()) {
@@ -251,8 +251,8 @@ Result<std::vector<Pod>> pods_from_yaml(const YAML::Node& node, const std::strin
   const YAML::Node kind = node.IsMap() ? node["kind"] : YAML::Node();
   if (kind && kind.IsScalar() && (kind.Scalar() == "List" || kind.Scalar() == "PodList")) {
     const YAML::Node items = node["items"];
-    if (auto error = yaml::expect_sequence(items, child_path(path, "items")))
-      return *error;
+    if (auto checked = yaml::expect_sequence(items, child_path(path, "items")); !checked)
+      return checked.error();
     for (size_t i = 0; i < items.size(); ++i) {
       auto pod = pod_from_yaml(items[i], index_path(child_path(path, "items"), i));
       if (!pod)

@@ -53,21 +53,20 @@ Result<bool> boolean(const YAML::Node& node, const std::string& path) {
   return error_at(node, path, "must be true or false");
 }
 
-std::optional<Error> expect_map(const YAML::Node& node, const std::string& path) {
+Result<void> expect_map(const YAML::Node& node, const std::string& path) {
   if (!node || node.IsMap() || node.IsNull())
-    return std::nullopt;
+    return {};
   return error_at(node, path, "must be a mapping");
 }
 
-std::optional<Error> expect_sequence(const YAML::Node& node, const std::string& path) {
+Result<void> expect_sequence(const YAML::Node& node, const std::string& path) {
   if (!node || node.IsSequence() || node.IsNull())
-    return std::nullopt;
+    return {};
   return error_at(node, path, "must be a list");
 }
 
-std::optional<Error> refuse_unknown_keys(const YAML::Node& node, const std::string& path,
-                                         std::span<const std::string_view> known,
-                                         std::string_view lead) {
+Result<void> refuse_unknown_keys(const YAML::Node& node, const std::string& path,
+                                 std::span<const std::string_view> known, std::string_view lead) {
   for (const auto& entry : node) {
     const std::string key = entry.first.Scalar();
     if (std::find(known.begin(), known.end(), key) != known.end())
@@ -78,7 +77,7 @@ std::optional<Error> refuse_unknown_keys(const YAML::Node& node, const std::stri
     return error_at(entry.first, child_path(path, key),
                     "unknown field; " + std::string(lead) + " " + list);
   }
-  return std::nullopt;
+  return {};
 }
 
 }  // namespace evictd::yaml

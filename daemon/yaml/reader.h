@@ -1,5 +1,5 @@
-// Small helpers for reading Kubernetes objects from yaml-cpp nodes (YAML or JSON text) with errors
-// that carry the field path and the line.
+// Small helpers for reading Kubernetes objects and configuration from yaml-cpp nodes (YAML or JSON
+// text) with errors that carry the field path and the line.
 #pragma once
 
 #include <yaml-cpp/yaml.h>
@@ -43,12 +43,12 @@ Result<std::string> scalar(const YAML::Node& node, const std::string& path);
 Result<int64_t> integer(const YAML::Node& node, const std::string& path);
 Result<bool> boolean(const YAML::Node& node, const std::string& path);
 // A mapping or null (absent); anything else is an error.
-std::optional<Error> expect_map(const YAML::Node& node, const std::string& path);
-std::optional<Error> expect_sequence(const YAML::Node& node, const std::string& path);
+Result<void> expect_map(const YAML::Node& node, const std::string& path);
+Result<void> expect_sequence(const YAML::Node& node, const std::string& path);
 // Refuses a mapping key that is not in `known`: "unknown field; <lead> a, b, c" at the key's line,
 // so that a typo never passes silently.
-std::optional<Error> refuse_unknown_keys(const YAML::Node& node, const std::string& path,
-                                         std::span<const std::string_view> known,
-                                         std::string_view lead = "expected");
+Result<void> refuse_unknown_keys(const YAML::Node& node, const std::string& path,
+                                 std::span<const std::string_view> known,
+                                 std::string_view lead = "expected");
 
 }  // namespace evictd::yaml

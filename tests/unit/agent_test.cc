@@ -76,19 +76,19 @@ struct FakeWorld {
       return !pod_running;
     };
     if (with_api) {
-      ports.patch_status = [this](const kube::EvictionRecord& record) -> Result<bool> {
+      ports.patch_status = [this](const kube::EvictionRecord& record) -> Result<void> {
         note("status " + record.name + (record.disruption_target ? " +DisruptionTarget" : ""));
         std::lock_guard lock(mutex);
         if (!api_up)
           return make_error("patch pods/status: 503");
-        return true;
+        return {};
       };
-      ports.post_event = [this](const kube::EvictionRecord& record) -> Result<bool> {
+      ports.post_event = [this](const kube::EvictionRecord& record) -> Result<void> {
         note("event " + record.name);
         std::lock_guard lock(mutex);
         if (!api_up)
           return make_error("create events: 503");
-        return true;
+        return {};
       };
       ports.evict = [this](const kube::EvictionRecord& record,
                            int64_t grace) -> Result<kube::ApiEvictionOutcome> {
