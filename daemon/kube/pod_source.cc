@@ -1,11 +1,9 @@
 #include "daemon/kube/pod_source.h"
 
-#include <yaml-cpp/yaml.h>
-
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
-#include "daemon/yaml/pod.h"
+#include "daemon/kube/pod_json.h"
 
 namespace evictd::kube {
 namespace {
@@ -26,14 +24,6 @@ std::string url_encode(const std::string& text) {
 
 }  // namespace
 
-Result<Pod> pod_from_json(const std::string& json) {
-  try {
-    return pod_from_yaml(YAML::Load(json), "pod");  // JSON is YAML
-  } catch (const YAML::Exception& e) {
-    return make_error("pod JSON: " + e.msg);
-  }
-}
-
 PodSource::PodSource(ApiClient& client, std::string node_name)
     : client_(client), node_name_(std::move(node_name)) {}
 
@@ -48,7 +38,7 @@ Result<std::string> PodSource::list() {
     return make_error("list pods: not a PodList");
   std::map<std::string, Pod> fresh;
   for (const auto& item : body["items"]) {
-    auto pod = pod_from_json(item.dump());
+    auto pod = pod_from_json(item);
     if (!pod)
       continue;  // a pod evictd cannot read is not one it ranks
     fresh[pod->uid] = std::move(pod).value();
@@ -65,7 +55,7 @@ bool PodSource::apply(const std::string& type, const nlohmann::json& object) {
     return false;
   std::optional<Pod> pod;
   if (type != "BOOKMARK") {
-    auto parsed = pod_from_json(object.dump());
+    auto parsed = pod_from_json(object);
     if (!parsed)
       return false;
     pod = std::move(parsed).value();

@@ -41,7 +41,4 @@ class PodSource {
   size_t relists_ = 0;
 };
 
-// A v1 Pod JSON object to the core's model.
-Result<Pod> pod_from_json(const std::string& json);
-
 }  // namespace evictd::kube
