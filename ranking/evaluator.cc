@@ -26,12 +26,11 @@ std::string_view reclaim_action_name(ReclaimAction action) {
 
 std::vector<ReclaimAction> reclaim_actions(Signal signal, FilesystemLayout layout) {
   using enum ReclaimAction;
-  if (signal_resource(signal) != Resource::kEphemeralStorage &&
-      signal_resource(signal) != Resource::kInodes) {
+  const auto filesystem = signal_filesystem(signal);
+  if (!filesystem)
     return {};
-  }
-  const bool nodefs = signal == Signal::kNodeFsAvailable || signal == Signal::kNodeFsInodesFree;
-  const bool imagefs = signal == Signal::kImageFsAvailable || signal == Signal::kImageFsInodesFree;
+  const bool nodefs = filesystem == Filesystem::kNodeFs;
+  const bool imagefs = filesystem == Filesystem::kImageFs;
   switch (layout) {
     case FilesystemLayout::kShared:
       return {kDeleteUnusedContainers, kDeleteUnusedImages};

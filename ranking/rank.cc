@@ -93,10 +93,9 @@ RankKeys pid_keys(const ActivePod& active) {
 }  // namespace
 
 DiskMeasure disk_measure(Signal signal, FilesystemLayout layout) {
-  const bool image_signal =
-      signal == Signal::kImageFsAvailable || signal == Signal::kImageFsInodesFree;
-  const bool container_signal =
-      signal == Signal::kContainerFsAvailable || signal == Signal::kContainerFsInodesFree;
+  const auto filesystem = signal_filesystem(signal);
+  const bool image_signal = filesystem == Filesystem::kImageFs;
+  const bool container_signal = filesystem == Filesystem::kContainerFs;
   switch (layout) {
     case FilesystemLayout::kShared:
       return {true, true, true};

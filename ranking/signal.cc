@@ -85,6 +85,29 @@ bool is_memory_signal(Signal signal) {
   return signal_resource(signal) == Resource::kMemory;
 }
 
+bool is_disk_signal(Signal signal) {
+  return signal_filesystem(signal).has_value();
+}
+
+std::optional<Filesystem> signal_filesystem(Signal signal) {
+  switch (signal) {
+    case Signal::kNodeFsAvailable:
+    case Signal::kNodeFsInodesFree:
+      return Filesystem::kNodeFs;
+    case Signal::kImageFsAvailable:
+    case Signal::kImageFsInodesFree:
+      return Filesystem::kImageFs;
+    case Signal::kContainerFsAvailable:
+    case Signal::kContainerFsInodesFree:
+      return Filesystem::kContainerFs;
+    case Signal::kMemoryAvailable:
+    case Signal::kAllocatableMemoryAvailable:
+    case Signal::kPidAvailable:
+      return std::nullopt;
+  }
+  return std::nullopt;
+}
+
 QuantityFormat observation_format(Signal signal) {
   const Resource resource = signal_resource(signal);
   return resource == Resource::kMemory || resource == Resource::kEphemeralStorage

@@ -49,7 +49,13 @@ Resource signal_resource(Signal signal);
 std::string_view resource_name(Resource resource);
 NodeCondition signal_condition(Signal signal);
 std::string_view condition_name(NodeCondition condition);
+// The kubelet's signal kinds (helpers.go): memory, a filesystem's bytes or inodes, and which
+// filesystem a disk signal observes.
 bool is_memory_signal(Signal signal);
+bool is_disk_signal(Signal signal);
+enum class Filesystem : uint8_t { kNodeFs, kImageFs, kContainerFs };
+// The filesystem of a disk signal; nullopt for memory and PIDs.
+std::optional<Filesystem> signal_filesystem(Signal signal);
 // Bytes print in binary SI (1500Mi), counts of inodes and PIDs in decimal SI (1k), as the kubelet
 // does.
 QuantityFormat observation_format(Signal signal);

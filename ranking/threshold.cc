@@ -342,8 +342,7 @@ std::vector<Threshold> with_containerfs_thresholds(const std::vector<Threshold>&
       from_imagefs ? Signal::kImageFsInodesFree : Signal::kNodeFsInodesFree;
   std::vector<Threshold> result;
   for (const auto& threshold : thresholds) {
-    if (threshold.signal == Signal::kContainerFsAvailable ||
-        threshold.signal == Signal::kContainerFsInodesFree) {
+    if (signal_filesystem(threshold.signal) == Filesystem::kContainerFs) {
       if (warnings != nullptr) {
         warnings->push_back("found " + std::string(signal_name(threshold.signal)) + " for " +
                             (threshold.hard() ? "hard" : "soft") +

@@ -51,11 +51,6 @@ constexpr std::chrono::seconds kRuntimeRefreshEvery{10};
 constexpr std::chrono::seconds kIdleRuntimeRefreshEvery{60};
 constexpr std::chrono::seconds kStartingPodFor{10};
 
-bool is_disk_signal(Signal signal) {
-  const Resource resource = signal_resource(signal);
-  return resource == Resource::kEphemeralStorage || resource == Resource::kInodes;
-}
-
 // A disk threshold met on these observations (min-reclaim aside: this only decides whether the
 // runtime's disk stats are fetched before the step).
 bool disk_threshold_met(const Evaluator& evaluator, const Observations& observations) {

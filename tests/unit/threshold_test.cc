@@ -199,3 +199,26 @@ TEST(ContainerFs, ThresholdsMirrorTheFilesystemThatHoldsWritableLayers) {
 
 }  // namespace
 }  // namespace evictd
+
+namespace evictd {
+namespace {
+
+TEST(SignalKinds, EachSignalIsMemoryDiskOrPidsAndDiskSignalsNameTheirFilesystem) {
+  for (Signal signal : kAllSignals) {
+    const int kinds = (is_memory_signal(signal) ? 1 : 0) + (is_disk_signal(signal) ? 1 : 0) +
+                      (signal == Signal::kPidAvailable ? 1 : 0);
+    EXPECT_EQ(kinds, 1) << signal_name(signal);
+    const Resource resource = signal_resource(signal);
+    EXPECT_EQ(is_disk_signal(signal),
+              resource == Resource::kEphemeralStorage || resource == Resource::kInodes)
+        << signal_name(signal);
+  }
+  EXPECT_EQ(signal_filesystem(Signal::kNodeFsInodesFree), Filesystem::kNodeFs);
+  EXPECT_EQ(signal_filesystem(Signal::kImageFsAvailable), Filesystem::kImageFs);
+  EXPECT_EQ(signal_filesystem(Signal::kContainerFsInodesFree), Filesystem::kContainerFs);
+  EXPECT_FALSE(signal_filesystem(Signal::kAllocatableMemoryAvailable));
+  EXPECT_FALSE(signal_filesystem(Signal::kPidAvailable));
+}
+
+}  // namespace
+}  // namespace evictd
