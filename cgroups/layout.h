@@ -23,6 +23,13 @@ struct CgroupLayout {
   std::string pids_root;
   // The cgroup2 mount (v2, or hybrid's unified mount); empty when there is none.
   std::string unified_root;
+
+  // Whether memory is accounted by cgroup v1: its memory hierarchy (v1 and hybrid) has memcg usage
+  // thresholds (cgroup.event_control), which v2 has no equivalent of.
+  bool memory_v1() const { return version != CgroupVersion::kV2; }
+  // The hierarchy where memory is accounted — usage, limits, memory.stat, notifications: v1's
+  // memory hierarchy, or the unified one on v2.
+  const std::string& memory_hierarchy() const { return memory_v1() ? memory_root : unified_root; }
 };
 
 // Chooses the hierarchies from the cgroup mounts. Fails only when no memory accounting exists at

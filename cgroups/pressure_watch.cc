@@ -42,7 +42,7 @@ std::vector<std::string> PressureWatch::start() {
 }
 
 bool PressureWatch::rearm(const NodeSample& sample, const std::vector<Threshold>& thresholds) {
-  if (sampler_.layout().memory_root.empty())
+  if (!sampler_.layout().memory_v1())
     return false;  // memcg thresholds are a cgroup v1 interface
   errors_.clear();
   bool passed = false;

@@ -93,11 +93,10 @@ Sampler::Sampler(CgroupLayout layout, SamplerConfig config, FdBudget budget)
       kubepods_(std::make_unique<Tracked>()) {
   track_files(*root_, "");
   track_files(*kubepods_, naming_.kubepods_dir());
-  const bool v2 = layout_.version == CgroupVersion::kV2;
-  const std::string memory_root = v2 ? layout_.unified_root : layout_.memory_root;
-  kubepods_limit_ = SampledFile(
-      join(memory_root, naming_.kubepods_dir(), v2 ? "memory.max" : "memory.limit_in_bytes"),
-      &budget_);
+  const bool v2 = !layout_.memory_v1();
+  kubepods_limit_ = SampledFile(join(layout_.memory_hierarchy(), naming_.kubepods_dir(),
+                                     v2 ? "memory.max" : "memory.limit_in_bytes"),
+                                &budget_);
   const std::string kubepods = naming_.kubepods_dir();
   tier_relative_[static_cast<size_t>(QosTier::kGuaranteed)] = kubepods;
   for (QosTier tier : {QosTier::kBurstable, QosTier::kBestEffort}) {
@@ -122,7 +121,7 @@ Sampler::Sampler(CgroupLayout layout, SamplerConfig config, FdBudget budget)
 Sampler::~Sampler() = default;
 
 std::string Sampler::root_memory_dir() const {
-  return layout_.version == CgroupVersion::kV2 ? layout_.unified_root : layout_.memory_root;
+  return layout_.memory_hierarchy();
 }
 
 std::string Sampler::kubepods_memory_dir() const {

@@ -856,10 +856,8 @@ int Agent::run() {
             s.api_evictions() && !record.hard && eviction.cause == EvictionCause::kThreshold;
         record.node_name = s.config.node_name;
         if (!entry.cgroup.empty()) {
-          const std::string root =
-              s.layout.memory_root.empty() ? s.layout.unified_root : s.layout.memory_root;
           std::lock_guard lock(s.cgroups_mutex);
-          s.evicted_cgroups[entry.pod.uid] = root + "/" + entry.cgroup;
+          s.evicted_cgroups[entry.pod.uid] = s.layout.memory_hierarchy() + "/" + entry.cgroup;
         }
         double stats_age = -1;
         if (decision.to_reclaim && decision.to_reclaim->observation.time)

@@ -115,9 +115,8 @@ PodView build_pod_view(const cgroups::NodeSample& sample, const RuntimeSnapshot&
 }
 
 LimitLookup cgroup_limit_lookup(const cgroups::CgroupLayout& layout, cgroups::CgroupDriver driver) {
-  const bool v1 = !layout.memory_root.empty();
-  const std::string root = v1 ? layout.memory_root : layout.unified_root;
-  const std::string file = v1 ? "memory.limit_in_bytes" : "memory.max";
+  const std::string root = layout.memory_hierarchy();
+  const std::string file = layout.memory_v1() ? "memory.limit_in_bytes" : "memory.max";
   return [root, file, driver](const std::string& pod_cgroup,
                               const std::string& container_id) -> std::optional<int64_t> {
     std::vector<std::string> names;

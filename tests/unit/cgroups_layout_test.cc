@@ -27,6 +27,23 @@ TEST(Layout, DetectsHybridV1AndV2) {
   EXPECT_EQ(v2->unified_root, "/sys/fs/cgroup");
 }
 
+TEST(Layout, MemoryIsAccountedByV1WhereverItsMemoryControllerIsMounted) {
+  const CgroupMount memory = v1("/sys/fs/cgroup/memory", {"memory"});
+  const CgroupMount unified{"/sys/fs/cgroup/unified", true, {}};
+  auto hybrid = detect_layout({memory, unified});
+  ASSERT_TRUE(hybrid.ok());
+  EXPECT_TRUE(hybrid->memory_v1());
+  EXPECT_EQ(hybrid->memory_hierarchy(), "/sys/fs/cgroup/memory");
+  auto legacy = detect_layout({memory});
+  ASSERT_TRUE(legacy.ok());
+  EXPECT_TRUE(legacy->memory_v1());
+  EXPECT_EQ(legacy->memory_hierarchy(), "/sys/fs/cgroup/memory");
+  auto v2 = detect_layout({CgroupMount{"/sys/fs/cgroup", true, {}}});
+  ASSERT_TRUE(v2.ok());
+  EXPECT_FALSE(v2->memory_v1());
+  EXPECT_EQ(v2->memory_hierarchy(), "/sys/fs/cgroup");
+}
+
 TEST(Layout, FailsClearlyWithoutMemoryAccounting) {
   auto none = detect_layout({v1("/sys/fs/cgroup/cpu", {"cpu"})});
   ASSERT_FALSE(none.ok());
