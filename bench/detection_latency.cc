@@ -80,7 +80,12 @@ std::vector<double> measure_decision(const CgroupLayout& layout, int crossings) 
   {
     AllocatingChild child(tree.container_procs());
     Sampler sampler(layout, tree.sampler_config());
-    PressureNotifier notifier(std::chrono::seconds(3600));
+    auto notifier_owner = PressureNotifier::create(std::chrono::seconds(3600));
+    if (!notifier_owner) {
+      std::fprintf(stderr, "%s\n", notifier_owner.error().message.c_str());
+      return result;
+    }
+    PressureNotifier& notifier = **notifier_owner;
     PressureWatch watch(notifier, sampler);
     const auto eviction = testing_util::hard_memory_100mi_config();
     if (!tree.error().empty() || !child.running() || !eviction) {
@@ -150,7 +155,12 @@ int run(int crossings, int poll_crossings) {
     if (!child.running())
       return 1;
     child.allocate(8 * kMiB);
-    PressureNotifier notifier(std::chrono::seconds(3600));
+    auto notifier_owner = PressureNotifier::create(std::chrono::seconds(3600));
+    if (!notifier_owner) {
+      std::fprintf(stderr, "%s\n", notifier_owner.error().message.c_str());
+      return 1;
+    }
+    PressureNotifier& notifier = **notifier_owner;
     for (int i = 0; i < crossings; ++i) {
       // Arm just above the current usage (beyond the per-CPU charge batch of 64 pages), then
       // allocate 1 MiB that crosses it within its first quarter.

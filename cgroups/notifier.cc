@@ -63,42 +63,62 @@ Nanos PressureNotifier::monotonic_now() {
   return Nanos{static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec};
 }
 
-PressureNotifier::PressureNotifier(Nanos poll_interval)
-    : epoll_(epoll_create1(EPOLL_CLOEXEC)),
-      timer_(timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK)),
-      interrupt_(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)),
-      poll_interval_(poll_interval) {
-  if (!ok())
-    return;
+PressureNotifier::PressureNotifier(Nanos poll_interval) : poll_interval_(poll_interval) {}
+
+Result<std::unique_ptr<PressureNotifier>> PressureNotifier::create(Nanos poll_interval) {
+  auto notifier = std::unique_ptr<PressureNotifier>(new PressureNotifier(poll_interval));
+  notifier->epoll_ = UniqueFd(epoll_create1(EPOLL_CLOEXEC));
+  if (!notifier->epoll_.valid())
+    return make_error("epoll_create1: " + errno_text());
+  notifier->timer_ = UniqueFd(timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK));
+  if (!notifier->timer_.valid())
+    return make_error("timerfd_create: " + errno_text());
+  notifier->interrupt_ = UniqueFd(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  if (!notifier->interrupt_.valid())
+    return make_error("eventfd: " + errno_text());
   itimerspec spec{};
-  spec.it_interval = to_timespec(poll_interval_);
-  spec.it_value = to_timespec(poll_interval_);
-  timerfd_settime(timer_.get(), 0, &spec, nullptr);
-  epoll_event event{};
-  event.events = EPOLLIN;
-  event.data.u64 = kTimerTag;
-  epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, timer_.get(), &event);
-  event.data.u64 = kInterruptTag;
-  epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, interrupt_.get(), &event);
+  spec.it_interval = to_timespec(poll_interval);
+  spec.it_value = to_timespec(poll_interval);
+  if (timerfd_settime(notifier->timer_.get(), 0, &spec, nullptr) != 0)
+    return make_error("timerfd_settime (poll every " + format_go_duration(poll_interval) +
+                      "): " + errno_text());
+  if (auto watched = notifier->watch_fd(notifier->timer_.get(), EPOLLIN, kTimerTag); !watched)
+    return watched.error();
+  if (auto watched = notifier->watch_fd(notifier->interrupt_.get(), EPOLLIN, kInterruptTag);
+      !watched)
+    return watched.error();
+  return notifier;
 }
 
 PressureNotifier::~PressureNotifier() = default;
 
-void PressureNotifier::add(std::unique_ptr<Source> source, uint32_t events) {
+Result<void> PressureNotifier::watch_fd(int fd, uint32_t events, uint64_t tag) {
   epoll_event event{};
   event.events = events;
-  event.data.u64 = static_cast<uint64_t>(source->fd.get());
-  epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, source->fd.get(), &event);
+  event.data.u64 = tag;
+  if (epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &event) != 0)
+    return make_error("epoll_ctl ADD: " + errno_text());
+  return {};
+}
+
+Result<void> PressureNotifier::add(std::unique_ptr<Source> source, uint32_t events) {
+  if (auto watched = watch_fd(source->fd.get(), events, static_cast<uint64_t>(source->fd.get()));
+      !watched)
+    return make_error(source->description + ": " + watched.error().message);
   const std::string name = source->name;
   sources_[name] = std::move(source);
+  return {};
 }
 
 void PressureNotifier::remove(const std::string& name) {
   const auto it = sources_.find(name);
   if (it == sources_.end())
     return;
-  epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, it->second->fd.get(), nullptr);
-  sources_.erase(it);  // closing the eventfd also unregisters a memcg threshold
+  // Closing the descriptor below takes it out of the epoll set (and unregisters a memcg threshold)
+  // whatever EPOLL_CTL_DEL says; the call only makes that explicit.
+  [[maybe_unused]] const int removed =
+      epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, it->second->fd.get(), nullptr);
+  sources_.erase(it);
 }
 
 Result<uint64_t> PressureNotifier::arm_memory_threshold(const std::string& name,
@@ -127,7 +147,8 @@ Result<uint64_t> PressureNotifier::arm_memory_threshold(const std::string& name,
   const ssize_t length = ::pread(source->keep.get(), text, sizeof(text), 0);
   const auto usage =
       length > 0 ? parse_uint(std::string_view(text, static_cast<size_t>(length))) : std::nullopt;
-  add(std::move(source), EPOLLIN);
+  if (auto added = add(std::move(source), EPOLLIN); !added)
+    return added.error();
   if (!usage) {
     return make_error("cannot read " + cgroup_dir + "/memory.usage_in_bytes after arming: " +
                       (length < 0 ? errno_text() : "not a number"));
@@ -164,7 +185,10 @@ PsiTriggerStatus PressureNotifier::add_psi_trigger(const std::string& name,
     source->name = name;
     source->fd = std::move(fd);
     source->description = "psi trigger " + name + ": " + pressure_file + " \"" + trigger + "\"";
-    add(std::move(source), EPOLLPRI);
+    if (auto added = add(std::move(source), EPOLLPRI); !added) {
+      status.detail += added.error().message + "; ";
+      break;
+    }
     status.active = true;
     status.window = candidate;
     if (candidate != window) {
@@ -191,13 +215,12 @@ Result<void> PressureNotifier::watch_directory(const std::string& name,
 Result<void> PressureNotifier::add_inotify(const std::string& name, const std::string& path,
                                            uint32_t mask, std::map<int, std::string>& watches) {
   if (!inotify_.valid()) {
-    inotify_ = UniqueFd(inotify_init1(IN_NONBLOCK | IN_CLOEXEC));
-    if (!inotify_.valid())
+    UniqueFd inotify(inotify_init1(IN_NONBLOCK | IN_CLOEXEC));
+    if (!inotify.valid())
       return make_error("inotify_init1: " + errno_text());
-    epoll_event event{};
-    event.events = EPOLLIN;
-    event.data.u64 = kInotifyTag;
-    epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, inotify_.get(), &event);
+    if (auto watched = watch_fd(inotify.get(), EPOLLIN, kInotifyTag); !watched)
+      return make_error("inotify: " + watched.error().message);
+    inotify_ = std::move(inotify);
   }
   const int watch = inotify_add_watch(inotify_.get(), path.c_str(), mask);
   if (watch < 0) {
@@ -216,7 +239,10 @@ Wake PressureNotifier::wait(std::optional<Nanos> timeout) {
     const Nanos at = monotonic_now();
     if (n < 0 && errno == EINTR)
       continue;
-    if (n <= 0)
+    // A failing epoll_wait (it cannot, on a descriptor this object owns) degrades to polling.
+    if (n < 0)
+      return Wake{WakeCause::kTimer, "epoll_wait: " + errno_text(), at};
+    if (n == 0)
       return Wake{WakeCause::kTimer, "timeout", at};
     // A kernel notification outranks the poll timer when both are ready.
     std::optional<Wake> timer;
@@ -269,6 +295,7 @@ Wake PressureNotifier::wait(std::optional<Nanos> timeout) {
 
 void PressureNotifier::interrupt() {
   const uint64_t one = 1;
+  // EAGAIN means the counter is full: a wake-up is already pending, which is all this asks for.
   [[maybe_unused]] const ssize_t written = ::write(interrupt_.get(), &one, sizeof(one));
 }
 

@@ -35,13 +35,12 @@ struct PsiTriggerStatus {
 
 class PressureNotifier {
  public:
-  explicit PressureNotifier(Nanos poll_interval);
+  // The epoll loop with its poll timer and interrupt, ready to wait; an error names the call the
+  // kernel refused.
+  static Result<std::unique_ptr<PressureNotifier>> create(Nanos poll_interval);
   ~PressureNotifier();
   PressureNotifier(const PressureNotifier&) = delete;
   PressureNotifier& operator=(const PressureNotifier&) = delete;
-
-  // Whether epoll and the poll timer could be created; nothing else works without them.
-  bool ok() const { return epoll_.valid() && timer_.valid(); }
 
   // v1: an eventfd that fires when <cgroup_dir>/memory.usage_in_bytes crosses `bytes` (either way).
   // Re-arming the same name replaces the previous threshold. Returns the usage read just after the
@@ -77,7 +76,9 @@ class PressureNotifier {
     UniqueFd keep;  // held open alongside (the memcg usage file)
     std::string description;
   };
-  void add(std::unique_ptr<Source> source, uint32_t events);
+  explicit PressureNotifier(Nanos poll_interval);
+  Result<void> watch_fd(int fd, uint32_t events, uint64_t tag);
+  Result<void> add(std::unique_ptr<Source> source, uint32_t events);
   void remove(const std::string& name);
 
   UniqueFd epoll_;

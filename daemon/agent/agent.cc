@@ -399,9 +399,10 @@ Result<void> Agent::start() {
   for (const auto& warning : s.evaluator->warnings())
     log::warning(warning);
 
-  s.notifier = std::make_unique<cgroups::PressureNotifier>(config.monitoring_interval);
-  if (!s.notifier->ok())
-    return make_error("cannot create the epoll loop and its timer");
+  auto notifier = cgroups::PressureNotifier::create(config.monitoring_interval);
+  if (!notifier)
+    return make_error("the notification loop: " + notifier.error().message);
+  s.notifier = std::move(notifier).value();
   s.watch = std::make_unique<cgroups::PressureWatch>(*s.notifier, *s.sampler);
   if (config.pressure_notifications) {
     for (const auto& line : s.watch->start())

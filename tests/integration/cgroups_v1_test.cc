@@ -29,6 +29,16 @@ constexpr uint64_t kMiB = 1024 * 1024;
 
 using testing_util::read_text;
 
+// The loop every test waits on; creating it fails only when the kernel refuses epoll itself.
+std::unique_ptr<PressureNotifier> notifier_polling_every(Nanos interval) {
+  auto created = PressureNotifier::create(interval);
+  if (!created) {
+    ADD_FAILURE() << created.error().message;
+    return nullptr;
+  }
+  return std::move(created).value();
+}
+
 class RealV1Test : public testing::Test {
  protected:
   void SetUp() override {
@@ -116,8 +126,10 @@ TEST_F(RealV1Test, WorkingSetOfAChildThatAllocatesAKnownAmount) {
 TEST_F(RealV1Test, EventfdThresholdFiresWhenTheChildCrossesIt) {
   start_child();
   ASSERT_GE(child_->allocate(16 * kMiB), 0);
-  PressureNotifier notifier(std::chrono::seconds(60));  // no poll wake-up during the test
-  ASSERT_TRUE(notifier.ok());
+  auto notifier_owner =
+      notifier_polling_every(std::chrono::seconds(60));  // no poll wake-up during the test
+  ASSERT_NE(notifier_owner, nullptr);
+  PressureNotifier& notifier = *notifier_owner;
   const uint64_t usage =
       std::stoull(read_text(pod_dir(layout_.memory_root) + "/memory.usage_in_bytes"));
   auto armed =
@@ -138,7 +150,9 @@ TEST_F(RealV1Test, KubeletThresholdsArePlacedFromTheSampleAndFire) {
   start_child();
   ASSERT_GE(child_->allocate(32 * kMiB), 0);
   Sampler sampler(layout_, sampler_config());
-  PressureNotifier notifier(std::chrono::seconds(60));
+  auto notifier_owner = notifier_polling_every(std::chrono::seconds(60));
+  ASSERT_NE(notifier_owner, nullptr);
+  PressureNotifier& notifier = *notifier_owner;
   PressureWatch watch(notifier, sampler);
   watch.start();
   const std::vector<Threshold> thresholds = hard_memory_100mi();
@@ -163,7 +177,9 @@ TEST_F(RealV1Test, KubeletThresholdsArePlacedFromTheSampleAndFire) {
 // usage has already passed the armed point (the kernel signals crossings, not levels).
 TEST_F(RealV1Test, ThresholdPointsFollowMovesDownAtOnceAndMovesUpLazily) {
   Sampler sampler(layout_, sampler_config());
-  PressureNotifier notifier(std::chrono::seconds(60));
+  auto notifier_owner = notifier_polling_every(std::chrono::seconds(60));
+  ASSERT_NE(notifier_owner, nullptr);
+  PressureNotifier& notifier = *notifier_owner;
   PressureWatch watch(notifier, sampler);
   const std::vector<Threshold> thresholds = hard_memory_100mi();
   ASSERT_FALSE(thresholds.empty());
@@ -204,7 +220,9 @@ TEST_F(RealV1Test, APointPassedBeforeItWasArmedAsksForAnotherSample) {
   ASSERT_FALSE(thresholds.empty());
   const NodeSample before = sampler.sample(Nanos{1});
   {
-    PressureNotifier notifier(std::chrono::seconds(60));
+    auto notifier_owner = notifier_polling_every(std::chrono::seconds(60));
+    ASSERT_NE(notifier_owner, nullptr);
+    PressureNotifier& notifier = *notifier_owner;
     PressureWatch watch(notifier, sampler);
     EXPECT_FALSE(watch.rearm(before, thresholds)) << "usage far below the point (about 412 MiB)";
     ASSERT_TRUE(watch.errors().empty()) << watch.errors().front();
@@ -212,7 +230,9 @@ TEST_F(RealV1Test, APointPassedBeforeItWasArmedAsksForAnotherSample) {
   ASSERT_GE(child_->allocate(430 * kMiB), 0);
 
   // Armed from the sample taken before the 430 MiB: usage is past the point when it is armed.
-  PressureNotifier notifier(std::chrono::seconds(60));
+  auto notifier_owner = notifier_polling_every(std::chrono::seconds(60));
+  ASSERT_NE(notifier_owner, nullptr);
+  PressureNotifier& notifier = *notifier_owner;
   PressureWatch watch(notifier, sampler);
   EXPECT_TRUE(watch.rearm(before, thresholds));
   ASSERT_TRUE(watch.errors().empty()) << watch.errors().front();
@@ -220,7 +240,9 @@ TEST_F(RealV1Test, APointPassedBeforeItWasArmedAsksForAnotherSample) {
   EXPECT_EQ(notifier.wait(std::chrono::milliseconds(200)).cause, WakeCause::kTimer);
 
   // A sample that already shows the usage judged it: no second sample is asked for.
-  PressureNotifier fresh_notifier(std::chrono::seconds(60));
+  auto fresh_notifier_owner = notifier_polling_every(std::chrono::seconds(60));
+  ASSERT_NE(fresh_notifier_owner, nullptr);
+  PressureNotifier& fresh_notifier = *fresh_notifier_owner;
   PressureWatch fresh_watch(fresh_notifier, sampler);
   EXPECT_FALSE(fresh_watch.rearm(sampler.sample(Nanos{2}), thresholds));
 }
@@ -231,7 +253,9 @@ TEST_F(RealV1Test, PsiTriggerFallsBackToTheSmallestAcceptedWindow) {
   const std::string dir = layout_.unified_root + "/" + tree_->kubepods();
   ASSERT_EQ(::mkdir(dir.c_str(), 0755), 0) << std::strerror(errno);
   made_.push_back(dir);
-  PressureNotifier notifier(std::chrono::seconds(1));
+  auto notifier_owner = notifier_polling_every(std::chrono::seconds(1));
+  ASSERT_NE(notifier_owner, nullptr);
+  PressureNotifier& notifier = *notifier_owner;
   const PsiTriggerStatus status =
       notifier.add_psi_trigger("kubepods", dir + "/memory.pressure", std::chrono::milliseconds(100),
                                std::chrono::milliseconds(500));
