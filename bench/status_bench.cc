@@ -27,10 +27,10 @@ double cpu_seconds() {
 
 // 1 000 pods in three QoS tiers with memory usage, as the loop would publish them.
 std::shared_ptr<status::StatusSnapshot> snapshot_with_pods(size_t count) {
-  auto view = std::make_shared<agent::PodView>();
+  auto view = std::make_shared<model::PodView>();
   view->entries.reserve(count);
   for (size_t i = 0; i < count; ++i) {
-    agent::PodEntry entry;
+    model::PodEntry entry;
     entry.pod.name = "pod-" + std::to_string(i);
     entry.pod.namespace_name = "ns-" + std::to_string(i % 20);
     entry.pod.uid = "uid-" + std::to_string(i);

@@ -13,19 +13,20 @@
 #include <thread>
 
 #include "cgroups/layout.h"
+#include "cgroups/memory_limit.h"
 #include "cgroups/notifier.h"
 #include "cgroups/pressure_watch.h"
 #include "cgroups/sampler.h"
 #include "daemon/agent/api_cache.h"
 #include "daemon/agent/condition_publisher.h"
 #include "daemon/agent/executor.h"
-#include "daemon/agent/pod_view.h"
 #include "daemon/agent/runtime_cache.h"
 #include "daemon/cri/runtime_pods.h"
 #include "daemon/kube/eviction_writer.h"
 #include "daemon/ledger/ledger.h"
 #include "daemon/log/log.h"
 #include "daemon/metrics/metrics.h"
+#include "daemon/model/pod_view.h"
 #include "daemon/status/event_hub.h"
 #include "daemon/status/server.h"
 #include "daemon/status/service.h"
@@ -36,6 +37,11 @@
 
 namespace evictd::agent {
 namespace {
+
+using model::LimitLookup;
+using model::PodView;
+using model::SpecLookup;
+using model::SpecSource;
 
 using SteadyClock = std::chrono::steady_clock;
 
@@ -393,7 +399,10 @@ Result<void> Agent::start() {
       *s.cri, config.dry_run, config.image_minimum_age,
       std::vector<std::string>{config.pod_sandbox_image});
   s.sampler = std::make_unique<cgroups::Sampler>(s.layout, sampler_config);
-  s.limits = cgroup_limit_lookup(s.layout, config.cgroup_driver);
+  s.limits = [layout = s.layout, driver = config.cgroup_driver](const std::string& pod_cgroup,
+                                                                const std::string& container) {
+    return cgroups::container_memory_limit(layout, driver, pod_cgroup, container);
+  };
 
   s.evaluator = std::make_unique<Evaluator>(config.eviction, s.filesystems);
   for (const auto& warning : s.evaluator->warnings())

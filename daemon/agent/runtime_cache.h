@@ -9,14 +9,16 @@
 #include <mutex>
 #include <thread>
 
-#include "daemon/agent/pod_view.h"
 #include "daemon/cri/cri_client.h"
+#include "daemon/model/pod_view.h"
 
 namespace evictd::metrics {
 class Metrics;
 }
 
 namespace evictd::agent {
+
+using model::RuntimeSnapshot;
 
 class RuntimeCache {
  public:

@@ -64,8 +64,8 @@ v1::EventType event_type_proto(EventType type) {
   return static_cast<v1::EventType>(static_cast<int>(type) + 1);
 }
 
-std::string_view spec_source_name(agent::SpecSource source) {
-  return source == agent::SpecSource::kApiServer ? "api" : "node";
+std::string_view spec_source_name(model::SpecSource source) {
+  return source == model::SpecSource::kApiServer ? "api" : "node";
 }
 
 // The signals ranked by default: those with a threshold, each once, in the kubelet's order.
@@ -76,7 +76,7 @@ std::vector<Signal> ranked_signals(const std::vector<Threshold>& thresholds) {
   return {seen.begin(), seen.end()};
 }
 
-void fill_pod(const agent::PodEntry& entry, const ActivePod& active, v1::PodInfo* out) {
+void fill_pod(const model::PodEntry& entry, const ActivePod& active, v1::PodInfo* out) {
   const Pod& pod = entry.pod;
   out->set_namespace_(pod.namespace_name);
   out->set_name(pod.name);
@@ -137,7 +137,7 @@ std::string order_reason(Signal signal, RankKind kind, const KeyComparison& comp
   return "";
 }
 
-void fill_neighbour(const agent::PodEntry& entry, const RankKeys& keys,
+void fill_neighbour(const model::PodEntry& entry, const RankKeys& keys,
                     const KeyComparison& comparison, std::string reason, v1::Neighbour* out) {
   out->set_namespace_(entry.pod.namespace_name);
   out->set_name(entry.pod.name);
@@ -418,7 +418,7 @@ grpc::Status StatusService::list_pods(const StatusSnapshot& snapshot,
     response->add_signals(std::string(signal_name(signal)));
   if (!snapshot.pods)
     return grpc::Status::OK;
-  const agent::PodView& view = *snapshot.pods;
+  const model::PodView& view = *snapshot.pods;
   std::vector<size_t> order;
   if (!request.signal().empty()) {
     order = ranked->rankings[signal_index(signals.front())].order;
@@ -483,14 +483,14 @@ grpc::Status StatusService::Explain(grpc::ServerContext*, const v1::ExplainReque
     response->add_notes("the pod is no longer running on this node");
     return grpc::Status::OK;
   }
-  const agent::PodView& view = *snapshot->pods;
+  const model::PodView& view = *snapshot->pods;
   const size_t index = *found;
   response->set_running(true);
   fill_pod(view.entries[index], view.active[index], response->mutable_pod());
   const Pod& pod = view.entries[index].pod;
   if (is_critical_pod(pod))
     response->add_notes("critical pod: evictd never evicts it, whatever its rank");
-  if (view.entries[index].spec_source == agent::SpecSource::kNode) {
+  if (view.entries[index].spec_source == model::SpecSource::kNode) {
     response->add_notes(
         "spec rebuilt from the node (the API server did not provide it): priority and the "
         "requests of a Burstable pod are unknown and count as 0");

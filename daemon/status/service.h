@@ -52,7 +52,7 @@ class StatusService final : public StatusServiceBase {
  private:
   // Every signal's ranking of one snapshot's pods; rank_of[signal][pod index] is 1-based.
   struct Rankings {
-    std::shared_ptr<const agent::PodView> pods;
+    std::shared_ptr<const model::PodView> pods;
     std::vector<Ranking> rankings;
     std::vector<std::vector<int32_t>> rank_of;
   };
@@ -67,7 +67,7 @@ class StatusService final : public StatusServiceBase {
   std::shared_ptr<const Rankings> rankings_;
   // Serialized ListPods answers by requested signal, for one snapshot of the pods.
   struct ListPodsCache {
-    std::shared_ptr<const agent::PodView> pods;
+    std::shared_ptr<const model::PodView> pods;
     std::shared_ptr<const std::vector<Threshold>> thresholds;
     std::map<std::string, grpc::Slice> by_signal;
   };

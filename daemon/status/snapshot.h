@@ -12,8 +12,8 @@
 #include <string_view>
 #include <vector>
 
-#include "daemon/agent/pod_view.h"
 #include "daemon/ledger/ledger.h"
+#include "daemon/model/pod_view.h"
 #include "ranking/evaluator.h"
 
 namespace evictd::status {
@@ -65,7 +65,7 @@ struct StatusSnapshot {
   std::vector<ConditionSince> conditions;
   std::vector<size_t>
       met;  // indices into `thresholds` met in the last round (before grace periods)
-  std::shared_ptr<const agent::PodView> pods;
+  std::shared_ptr<const model::PodView> pods;
   WallTime pods_at;  // when `pods` was read
   int evictions_in_flight = 0;
   int evictions_pending_writes = 0;

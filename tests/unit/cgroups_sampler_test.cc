@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include "cgroups/memory_limit.h"
 #include "cgroups/sampler.h"
 #include "unit/fake_tree.h"
 
@@ -255,6 +256,25 @@ TEST(MemcgThreshold, PlacedWhereTheKubeletPlacesIt) {
                                   uint64_t{8} << 30),
             uint64_t{17} << 30);
   EXPECT_EQ(memcg_threshold_bytes(100, 200, 0, 0), 0U);
+}
+
+TEST(ContainerMemoryLimit, ReadsTheContainersCgroupAndIgnoresNoLimit) {
+  std::string pattern = "/tmp/evictd-limits-XXXXXX";
+  const std::string root = mkdtemp(pattern.data());
+  std::filesystem::create_directories(root + "/kubepods/podx/c1");
+  std::filesystem::create_directories(root + "/kubepods/podx/c2");
+  std::ofstream(root + "/kubepods/podx/c1/memory.limit_in_bytes") << "134217728\n";
+  std::ofstream(root + "/kubepods/podx/c2/memory.limit_in_bytes") << "9223372036854771712\n";
+  CgroupLayout layout;
+  layout.version = CgroupVersion::kV1;
+  layout.memory_root = root;
+  const auto lookup = [&](const std::string& pod, const std::string& container) {
+    return container_memory_limit(layout, CgroupDriver::kCgroupfs, pod, container);
+  };
+  EXPECT_EQ(lookup("kubepods/podx", "c1"), 134217728);
+  EXPECT_EQ(lookup("kubepods/podx", "c2"), std::nullopt);
+  EXPECT_EQ(lookup("kubepods/podx", "missing"), std::nullopt);
+  std::filesystem::remove_all(root);
 }
 
 }  // namespace

@@ -82,9 +82,9 @@ struct Fixture {
     info->cgroup_driver = "cgroupfs";
     info->kubepods = "kubepods";
     info->runtime_endpoint = "unix:///run/containerd/containerd.sock";
-    auto view = std::make_shared<agent::PodView>();
+    auto view = std::make_shared<model::PodView>();
     const auto add = [&](Pod pod, PodStats stats) {
-      agent::PodEntry entry;
+      model::PodEntry entry;
       entry.pod = std::move(pod);
       entry.stats = std::move(stats);
       view->entries.push_back(std::move(entry));

@@ -1,7 +1,8 @@
-// The pods the evaluator sees in one round: the pods the runtime reports (evictd never touches
-// anything else), joined by UID with their cgroup usage and runtime stats, and with their specs
-// from the API server's cache — or, for a pod the API server never told us about (standalone mode,
-// or a pod newer than the cache), a spec reconstructed from what the node itself knows.
+// The node's model, below both the loop that builds it and the status API that reads it: the pods
+// the evaluator sees in one round — the pods the runtime reports (evictd never touches anything
+// else), joined by UID with their cgroup usage and runtime stats, and with their specs from the API
+// server's cache or, for a pod the API server never told us about (standalone mode, or a pod newer
+// than the cache), a spec reconstructed from what the node itself knows.
 #pragma once
 
 #include <functional>
@@ -14,7 +15,7 @@
 #include "daemon/cri/runtime_pods.h"
 #include "ranking/rank.h"
 
-namespace evictd::agent {
+namespace evictd::model {
 
 // What the runtime reported in its last successful round.
 struct RuntimeSnapshot {
@@ -55,7 +56,4 @@ PodView build_pod_view(const cgroups::NodeSample& sample, const RuntimeSnapshot&
 Pod reconstruct_pod(const cri::RuntimePod& runtime, std::optional<cgroups::QosTier> tier,
                     const std::string& cgroup, const LimitLookup& limits);
 
-// Reads memory.limit_in_bytes (v1) or memory.max (v2) of a container's cgroup.
-LimitLookup cgroup_limit_lookup(const cgroups::CgroupLayout& layout, cgroups::CgroupDriver driver);
-
-}  // namespace evictd::agent
+}  // namespace evictd::model

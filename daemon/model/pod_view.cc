@@ -1,11 +1,10 @@
-#include "daemon/agent/pod_view.h"
+#include "daemon/model/pod_view.h"
 
-#include <fstream>
 #include <unordered_map>
 
 #include "ranking/quantity.h"
 
-namespace evictd::agent {
+namespace evictd::model {
 namespace {
 
 QosClass qos_of_tier(cgroups::QosTier tier) {
@@ -114,37 +113,4 @@ PodView build_pod_view(const cgroups::NodeSample& sample, const RuntimeSnapshot&
   return view;
 }
 
-LimitLookup cgroup_limit_lookup(const cgroups::CgroupLayout& layout, cgroups::CgroupDriver driver) {
-  const std::string root = layout.memory_hierarchy();
-  const std::string file = layout.memory_v1() ? "memory.limit_in_bytes" : "memory.max";
-  return [root, file, driver](const std::string& pod_cgroup,
-                              const std::string& container_id) -> std::optional<int64_t> {
-    std::vector<std::string> names;
-    if (driver == cgroups::CgroupDriver::kSystemd) {
-      for (const char* prefix : {"cri-containerd-", "crio-", "docker-"})
-        names.push_back(prefix + container_id + ".scope");
-    } else {
-      names.push_back(container_id);
-    }
-    for (const auto& name : names) {
-      std::ifstream in(root + "/" + pod_cgroup + "/" + name + "/" + file);
-      std::string text;
-      if (!(in >> text))
-        continue;
-      if (text == "max")
-        return std::nullopt;
-      try {
-        const long long value = std::stoll(text);
-        // v1 reports "no limit" as a page-rounded LLONG_MAX.
-        if (value <= 0 || value >= (1LL << 62))
-          return std::nullopt;
-        return value;
-      } catch (...) {
-        return std::nullopt;
-      }
-    }
-    return std::nullopt;
-  };
-}
-
-}  // namespace evictd::agent
+}  // namespace evictd::model
