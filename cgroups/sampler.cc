@@ -216,6 +216,15 @@ const NodeSample& Sampler::sample(Nanos now, SampleDepth depth) {
   return sample_;
 }
 
+Observations Sampler::observe_node(Nanos now) {
+  node_only_.problems.clear();
+  node_only_.time = now;
+  node_only_.observations = Observations{};
+  node_only_.meminfo.mem_total = sample_.meminfo.mem_total;  // a v1 node round reads no meminfo
+  sample_node(node_only_, now, SampleDepth::kNode);
+  return node_only_.observations;
+}
+
 void Sampler::sample_node(NodeSample& out, Nanos now, SampleDepth depth) {
   // A node round reads the signals only; pid_max and threads-max (sysctls) and the node's PSI and
   // CPU (reports, not decisions) are read with the pods.

@@ -94,8 +94,11 @@ class Sampler {
   Sampler& operator=(const Sampler&) = delete;
 
   // Reads everything; `now` stamps every observation (the evaluator's clock). The result stays
-  // valid until the next call.
+  // valid until the next call of sample().
   const NodeSample& sample(Nanos now, SampleDepth depth = SampleDepth::kFull);
+  // The node's signals alone, read into a buffer of their own: what the evaluator needs after
+  // node-level reclaim, while the round's sample (its pods included) stays as it was.
+  Observations observe_node(Nanos now);
 
   // Whether pod cgroups came or went since the last sample that read the pods: three directory
   // listings, no file read, so that node-only rounds still notice a new pod at once.
@@ -135,6 +138,7 @@ class Sampler {
   std::vector<char> buffer_;
   std::vector<char> dir_buffer_;
   NodeSample sample_;
+  NodeSample node_only_;  // observe_node's buffer
   std::unique_ptr<NodeFiles> node_files_;
   UniqueFd tier_dirs_[3];  // the kubepods, burstable and besteffort directories, by QosTier
   std::unique_ptr<Tracked> root_;

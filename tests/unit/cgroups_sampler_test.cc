@@ -167,6 +167,27 @@ TEST_F(V2SystemdTest, NodeRoundsReadSignalsOnlyAndNoticeNewPodsByListing) {
   EXPECT_TRUE(sampler.subdirectories_changed());
 }
 
+TEST_F(V2SystemdTest, ObservingTheNodeAloneLeavesTheRoundsSampleAsItWas) {
+  Sampler sampler(layout_, config_, FdBudget(1000));
+  const NodeSample& sample = sampler.sample(seconds(10), SampleDepth::kDecision);
+  ASSERT_EQ(sample.pods.size(), 2U);
+  write_v2_cgroup(tree_, "cgroup/kubepods.slice", 2500 * kMiB, 2000 * kMiB, 200 * kMiB, 30,
+                  5000000);
+  write_v2_cgroup(tree_, kBurstablePod, 900 * kMiB, 800 * kMiB, 100 * kMiB, 12, 2000000);
+  const Observations fresh = sampler.observe_node(seconds(11));
+  const auto& allocatable = fresh.get(Signal::kAllocatableMemoryAvailable);
+  ASSERT_TRUE(allocatable);
+  EXPECT_EQ(allocatable->available, static_cast<int64_t>((8192 - 2300) * kMiB));
+  EXPECT_EQ(allocatable->time, seconds(11));
+  EXPECT_TRUE(fresh.get(Signal::kNodeFsAvailable));
+  // The round's sample, which the evaluator and the pods' view still read, is untouched.
+  EXPECT_EQ(sample.time, seconds(10));
+  EXPECT_EQ(sample.observations.get(Signal::kAllocatableMemoryAvailable)->available,
+            static_cast<int64_t>((8192 - 1300) * kMiB));
+  ASSERT_EQ(sample.pods.size(), 2U);
+  EXPECT_EQ(sample.pods[0].usage.memory.working_set_bytes, 500 * kMiB);
+}
+
 TEST_F(V2SystemdTest, CpuRateBetweenSamples) {
   Sampler sampler(layout_, config_, FdBudget(1000));
   EXPECT_FALSE(sampler.sample(seconds(10)).pods[0].usage.cpu_cores);
