@@ -64,6 +64,158 @@ Error located(const std::string& path, Error error) {
   return error;
 }
 
+using Step = Result<void> (*)(const YAML::Node& root, const std::string& path, Config& config);
+
+Result<void> read_text_fields(const YAML::Node& root, const std::string& path, Config& config) {
+  for (auto [key, target] : std::initializer_list<std::pair<const char*, std::string*>>{
+           {"nodeName", &config.node_name},
+           {"kubeconfig", &config.kubeconfig},
+           {"kubeletConfigFile", &config.kubelet_config_file},
+           {"kubepods", &config.kubepods},
+           {"containerRuntimeEndpoint", &config.container_runtime_endpoint},
+           {"podSandboxImage", &config.pod_sandbox_image},
+           {"nodefsPath", &config.nodefs_path},
+           {"stateDirectory", &config.state_directory},
+           {"metricsAddress", &config.metrics_address},
+           {"statusSocket", &config.status_socket},
+           {"statusSocketGroup", &config.status_socket_group},
+           {"statusAddress", &config.status_address}}) {
+    if (!root[key])
+      continue;
+    auto value = yaml::scalar(root[key], key);
+    if (!value)
+      return located(path, value.error());
+    *target = *value;
+  }
+  config.kubeconfig = resolve(config.kubeconfig, path);
+  config.kubelet_config_file = resolve(config.kubelet_config_file, path);
+  return {};
+}
+
+Result<void> check_endpoints(const YAML::Node& root, const std::string& path, Config& config) {
+  // The status API has no authentication beyond the socket's permissions: over TCP it is
+  // offered on loopback only.
+  if (!config.status_address.empty() && !config.status_address.starts_with("127.0.0.1:") &&
+      !config.status_address.starts_with("[::1]:") &&
+      !config.status_address.starts_with("localhost:")) {
+    return located(path, error_at(root["statusAddress"], "statusAddress",
+                                  "must be a loopback address (127.0.0.1:PORT, [::1]:PORT or "
+                                  "localhost:PORT), not " +
+                                      config.status_address));
+  }
+  if (config.node_name.empty())
+    return located(path, error_at(root, "nodeName", "is empty and the host has no name"));
+  if (!config.container_runtime_endpoint.starts_with("unix://")) {
+    return located(path,
+                   error_at(root["containerRuntimeEndpoint"], "containerRuntimeEndpoint",
+                            "must be a unix:// socket, not " + config.container_runtime_endpoint));
+  }
+  return {};
+}
+
+Result<void> read_durations(const YAML::Node& root, const std::string& path, Config& config) {
+  for (auto [key, target] :
+       {std::pair{"monitoringInterval", &config.monitoring_interval},
+        std::pair{"imageMinimumGCAge", &config.image_minimum_age},
+        std::pair{"evictedPodMetricRetention", &config.evicted_pod_retention}}) {
+    if (!root[key])
+      continue;
+    auto text_value = yaml::scalar(root[key], key);
+    if (!text_value)
+      return located(path, text_value.error());
+    auto parsed = parse_go_duration(*text_value);
+    if (!parsed)
+      return located(path, error_at(root[key], key, parsed.error().message));
+    if (parsed->count() < 0 ||
+        (std::string_view(key) == "monitoringInterval" && parsed->count() == 0)) {
+      return located(path, error_at(root[key], key, "must be positive, not " + *text_value));
+    }
+    *target = *parsed;
+  }
+  return {};
+}
+
+Result<void> read_modes(const YAML::Node& root, const std::string& path, Config& config) {
+  if (root["cgroupDriver"]) {
+    const std::string driver = root["cgroupDriver"].Scalar();
+    if (driver != "cgroupfs" && driver != "systemd") {
+      return located(path, error_at(root["cgroupDriver"], "cgroupDriver",
+                                    "must be cgroupfs or systemd, not " + driver));
+    }
+    config.cgroup_driver =
+        driver == "systemd" ? cgroups::CgroupDriver::kSystemd : cgroups::CgroupDriver::kCgroupfs;
+  }
+  if (root["softEvictionMode"]) {
+    const std::string mode = root["softEvictionMode"].Scalar();
+    if (mode != "direct" && mode != "api") {
+      return located(path, error_at(root["softEvictionMode"], "softEvictionMode",
+                                    "must be direct or api, not " + mode));
+    }
+    if (mode == "api" && config.kubeconfig.empty()) {
+      return located(path, error_at(root["softEvictionMode"], "softEvictionMode",
+                                    "api needs kubeconfig: the Eviction API is the API server's"));
+    }
+    config.soft_eviction_mode = mode == "api" ? SoftEvictionMode::kApi : SoftEvictionMode::kDirect;
+  }
+  for (auto [key, target] :
+       {std::pair{"dryRun", &config.dry_run}, std::pair{"nodeConditions", &config.node_conditions},
+        std::pair{"pressureNotifications", &config.pressure_notifications}}) {
+    if (!root[key])
+      continue;
+    auto flag = yaml::boolean(root[key], key);
+    if (!flag)
+      return located(path, flag.error());
+    *target = *flag;
+  }
+  return {};
+}
+
+Result<void> read_log_level(const YAML::Node& root, const std::string& path, Config& config) {
+  if (!root["logLevel"])
+    return {};
+  const std::string level = root["logLevel"].Scalar();
+  static const std::array<std::pair<std::string_view, LogLevel>, 4> kLevels = {
+      {{"debug", LogLevel::kDebug},
+       {"info", LogLevel::kInfo},
+       {"warning", LogLevel::kWarning},
+       {"error", LogLevel::kError}}};
+  const auto found =
+      std::find_if(kLevels.begin(), kLevels.end(), [&](const auto& l) { return l.first == level; });
+  if (found == kLevels.end()) {
+    return located(path, error_at(root["logLevel"], "logLevel",
+                                  "must be debug, info, warning or error, not " + level));
+  }
+  config.log_level = found->second;
+  return {};
+}
+
+// The thresholds, inline or from the kubelet's own file (whose other fields are ignored).
+Result<void> read_eviction(const YAML::Node& root, const std::string& path, Config& config) {
+  if (root["eviction"] && !config.kubelet_config_file.empty()) {
+    return located(path, error_at(root["eviction"], "eviction",
+                                  "give the thresholds inline or kubeletConfigFile, not both"));
+  }
+  if (config.kubelet_config_file.empty()) {
+    auto eviction = eviction_config_from_yaml(root["eviction"], "eviction", UnknownKeys::kRefuse);
+    if (!eviction)
+      return located(path, eviction.error());
+    config.eviction = std::move(eviction).value();
+    return {};
+  }
+  YAML::Node kubelet;
+  try {
+    kubelet = YAML::LoadFile(config.kubelet_config_file);
+  } catch (const YAML::Exception& e) {
+    return located(path, error_at(root["kubeletConfigFile"], "kubeletConfigFile",
+                                  "cannot read " + config.kubelet_config_file + ": " + e.msg));
+  }
+  auto eviction = eviction_config_from_yaml(kubelet, "", UnknownKeys::kIgnore);
+  if (!eviction)
+    return located(config.kubelet_config_file, eviction.error());
+  config.eviction = std::move(eviction).value();
+  return {};
+}
+
 }  // namespace
 
 Result<Config> parse_config(const std::string& text, const std::string& path) {
@@ -82,139 +234,10 @@ Result<Config> parse_config(const std::string& text, const std::string& path) {
   try {
     if (auto checked = yaml::refuse_unknown_keys(root, "", kFields, "the fields are"); !checked)
       return located(path, checked.error());
-    auto text_field = [&](const char* key, std::string& target) -> Result<void> {
-      if (!root[key])
-        return {};
-      auto value = yaml::scalar(root[key], key);
-      if (!value)
-        return value.error();
-      target = *value;
-      return {};
-    };
-    for (auto [key, target] : std::initializer_list<std::pair<const char*, std::string*>>{
-             {"nodeName", &config.node_name},
-             {"kubeconfig", &config.kubeconfig},
-             {"kubeletConfigFile", &config.kubelet_config_file},
-             {"kubepods", &config.kubepods},
-             {"containerRuntimeEndpoint", &config.container_runtime_endpoint},
-             {"podSandboxImage", &config.pod_sandbox_image},
-             {"nodefsPath", &config.nodefs_path},
-             {"stateDirectory", &config.state_directory},
-             {"metricsAddress", &config.metrics_address},
-             {"statusSocket", &config.status_socket},
-             {"statusSocketGroup", &config.status_socket_group},
-             {"statusAddress", &config.status_address}}) {
-      if (auto checked = text_field(key, *target); !checked)
-        return located(path, checked.error());
-    }
-    // The status API has no authentication beyond the socket's permissions: over TCP it is
-    // offered on loopback only.
-    if (!config.status_address.empty() && !config.status_address.starts_with("127.0.0.1:") &&
-        !config.status_address.starts_with("[::1]:") &&
-        !config.status_address.starts_with("localhost:")) {
-      return located(path, error_at(root["statusAddress"], "statusAddress",
-                                    "must be a loopback address (127.0.0.1:PORT, [::1]:PORT or "
-                                    "localhost:PORT), not " +
-                                        config.status_address));
-    }
-    if (config.node_name.empty())
-      return located(path, error_at(root, "nodeName", "is empty and the host has no name"));
-    config.kubeconfig = resolve(config.kubeconfig, path);
-    config.kubelet_config_file = resolve(config.kubelet_config_file, path);
-    if (!config.container_runtime_endpoint.starts_with("unix://")) {
-      return located(
-          path, error_at(root["containerRuntimeEndpoint"], "containerRuntimeEndpoint",
-                         "must be a unix:// socket, not " + config.container_runtime_endpoint));
-    }
-    for (auto [key, target] :
-         {std::pair{"monitoringInterval", &config.monitoring_interval},
-          std::pair{"imageMinimumGCAge", &config.image_minimum_age},
-          std::pair{"evictedPodMetricRetention", &config.evicted_pod_retention}}) {
-      if (!root[key])
-        continue;
-      auto text_value = yaml::scalar(root[key], key);
-      if (!text_value)
-        return located(path, text_value.error());
-      auto parsed = parse_go_duration(*text_value);
-      if (!parsed)
-        return located(path, error_at(root[key], key, parsed.error().message));
-      if (parsed->count() < 0 ||
-          (std::string_view(key) == "monitoringInterval" && parsed->count() == 0)) {
-        return located(path, error_at(root[key], key, "must be positive, not " + *text_value));
-      }
-      *target = *parsed;
-    }
-    if (root["cgroupDriver"]) {
-      const std::string driver = root["cgroupDriver"].Scalar();
-      if (driver != "cgroupfs" && driver != "systemd") {
-        return located(path, error_at(root["cgroupDriver"], "cgroupDriver",
-                                      "must be cgroupfs or systemd, not " + driver));
-      }
-      config.cgroup_driver =
-          driver == "systemd" ? cgroups::CgroupDriver::kSystemd : cgroups::CgroupDriver::kCgroupfs;
-    }
-    if (root["softEvictionMode"]) {
-      const std::string mode = root["softEvictionMode"].Scalar();
-      if (mode != "direct" && mode != "api") {
-        return located(path, error_at(root["softEvictionMode"], "softEvictionMode",
-                                      "must be direct or api, not " + mode));
-      }
-      if (mode == "api" && config.kubeconfig.empty()) {
-        return located(path,
-                       error_at(root["softEvictionMode"], "softEvictionMode",
-                                "api needs kubeconfig: the Eviction API is the API server's"));
-      }
-      config.soft_eviction_mode =
-          mode == "api" ? SoftEvictionMode::kApi : SoftEvictionMode::kDirect;
-    }
-    for (auto [key, target] :
-         {std::pair{"dryRun", &config.dry_run},
-          std::pair{"nodeConditions", &config.node_conditions},
-          std::pair{"pressureNotifications", &config.pressure_notifications}}) {
-      if (!root[key])
-        continue;
-      auto flag = yaml::boolean(root[key], key);
-      if (!flag)
-        return located(path, flag.error());
-      *target = *flag;
-    }
-    if (root["logLevel"]) {
-      const std::string level = root["logLevel"].Scalar();
-      static const std::array<std::pair<std::string_view, LogLevel>, 4> kLevels = {
-          {{"debug", LogLevel::kDebug},
-           {"info", LogLevel::kInfo},
-           {"warning", LogLevel::kWarning},
-           {"error", LogLevel::kError}}};
-      const auto found = std::find_if(kLevels.begin(), kLevels.end(),
-                                      [&](const auto& l) { return l.first == level; });
-      if (found == kLevels.end()) {
-        return located(path, error_at(root["logLevel"], "logLevel",
-                                      "must be debug, info, warning or error, not " + level));
-      }
-      config.log_level = found->second;
-    }
-    if (root["eviction"] && !config.kubelet_config_file.empty()) {
-      return located(path, error_at(root["eviction"], "eviction",
-                                    "give the thresholds inline or kubeletConfigFile, not both"));
-    }
-    if (!config.kubelet_config_file.empty()) {
-      YAML::Node kubelet;
-      try {
-        kubelet = YAML::LoadFile(config.kubelet_config_file);
-      } catch (const YAML::Exception& e) {
-        return located(path, error_at(root["kubeletConfigFile"], "kubeletConfigFile",
-                                      "cannot read " + config.kubelet_config_file + ": " + e.msg));
-      }
-      // The kubelet's file has many other fields; only the eviction ones are read.
-      auto eviction = eviction_config_from_yaml(kubelet, "", UnknownKeys::kIgnore);
-      if (!eviction)
-        return located(config.kubelet_config_file, eviction.error());
-      config.eviction = std::move(eviction).value();
-    } else {
-      auto eviction = eviction_config_from_yaml(root["eviction"], "eviction", UnknownKeys::kRefuse);
-      if (!eviction)
-        return located(path, eviction.error());
-      config.eviction = std::move(eviction).value();
+    for (Step step : {&read_text_fields, &check_endpoints, &read_durations, &read_modes,
+                      &read_log_level, &read_eviction}) {
+      if (auto read = step(root, path, config); !read)
+        return read.error();
     }
   } catch (const YAML::Exception& e) {
     return located(path, Error{e.msg, "", e.mark.line + 1});

@@ -103,6 +103,113 @@ const Pod* find_pod(const std::vector<Pod>& pods, const std::string& key) {
   return nullptr;
 }
 
+bool has_container(const Pod& pod, const std::string& name) {
+  for (const auto* group : {&pod.containers, &pod.init_containers}) {
+    for (const auto& c : *group) {
+      if (c.name == name)
+        return true;
+    }
+  }
+  return false;
+}
+
+Result<ContainerStats> container_stats(const YAML::Node& node, const std::string& field,
+                                       const std::string& name) {
+  if (!node.IsMap())
+    return error_at(node, field, "must be a mapping");
+  if (auto checked = refuse_unknown_keys(
+          node, field, {"memory", "rootfs", "logs", "rootfsInodes", "logsInodes"});
+      !checked) {
+    return checked.error();
+  }
+  ContainerStats container;
+  container.name = name;
+  struct Field {
+    const char* key;
+    std::optional<uint64_t>* target;
+  };
+  for (const Field f :
+       {Field{"memory", &container.memory_working_set_bytes},
+        Field{"rootfs", &container.rootfs_used_bytes}, Field{"logs", &container.logs_used_bytes},
+        Field{"rootfsInodes", &container.rootfs_inodes_used},
+        Field{"logsInodes", &container.logs_inodes_used}}) {
+    if (!node[f.key])
+      continue;
+    auto value = amount(node[f.key], child_path(field, f.key));
+    if (!value)
+      return value.error();
+    *f.target = *value;
+  }
+  return container;
+}
+
+// The pod's containers' stats; their memory adds up to the pod's, their disk to its ephemeral
+// storage.
+Result<void> read_containers(const YAML::Node& containers, const std::string& path, const Pod& pod,
+                             PodStats& stats, uint64_t& ephemeral) {
+  if (!containers.IsMap())
+    return error_at(containers, path, "must be a mapping of container names");
+  uint64_t memory_sum = 0;
+  bool any_memory = false;
+  for (const auto& entry : containers) {
+    const std::string name = entry.first.Scalar();
+    const std::string field = child_path(path, name);
+    if (!has_container(pod, name))
+      return error_at(entry.first, field, "pod " + pod.key() + " has no container " + name);
+    auto container = container_stats(entry.second, field, name);
+    if (!container)
+      return container.error();
+    if (container->memory_working_set_bytes) {
+      any_memory = true;
+      memory_sum += *container->memory_working_set_bytes;
+    }
+    ephemeral += container->rootfs_used_bytes.value_or(0) + container->logs_used_bytes.value_or(0);
+    stats.containers.push_back(std::move(container).value());
+  }
+  if (any_memory)
+    stats.memory_working_set_bytes = memory_sum;
+  return {};
+}
+
+// The pod's volumes' usage: bytes alone, or bytes and inodes; local ephemeral volumes count in its
+// ephemeral storage.
+Result<void> read_volumes(const YAML::Node& volumes, const std::string& path, const Pod& pod,
+                          PodStats& stats, uint64_t& ephemeral) {
+  if (!volumes.IsMap())
+    return error_at(volumes, path, "must be a mapping of volume names");
+  for (const auto& entry : volumes) {
+    const std::string name = entry.first.Scalar();
+    const std::string field = child_path(path, name);
+    const auto spec = std::find_if(pod.volumes.begin(), pod.volumes.end(),
+                                   [&](const Volume& v) { return v.name == name; });
+    if (spec == pod.volumes.end())
+      return error_at(entry.first, field, "pod " + pod.key() + " has no volume " + name);
+    VolumeStats volume;
+    volume.name = name;
+    if (entry.second.IsMap()) {
+      if (auto checked = refuse_unknown_keys(entry.second, field, {"bytes", "inodes"}); !checked)
+        return checked.error();
+      for (const char* key : {"bytes", "inodes"}) {
+        if (!entry.second[key])
+          continue;
+        auto value = amount(entry.second[key], child_path(field, key));
+        if (!value)
+          return value.error();
+        (std::string_view(key) == "bytes" ? volume.used_bytes : volume.inodes_used) = *value;
+      }
+    } else {
+      auto value = amount(entry.second, field);
+      if (!value)
+        return value.error();
+      volume.used_bytes = *value;
+    }
+    if (is_local_ephemeral_volume(*spec))
+      ephemeral += volume.used_bytes.value_or(0);
+    stats.volumes.push_back(volume);
+  }
+  return {};
+}
+
 Result<PodStats> pod_stats(const YAML::Node& node, const std::string& path, const Pod& pod) {
   PodStats stats;
   if (!node.IsMap())
@@ -114,55 +221,10 @@ Result<PodStats> pod_stats(const YAML::Node& node, const std::string& path, cons
   }
   uint64_t ephemeral = 0;
   if (const YAML::Node containers = node["containers"]) {
-    if (!containers.IsMap())
-      return error_at(containers, child_path(path, "containers"),
-                      "must be a mapping of container names");
-    uint64_t memory_sum = 0;
-    bool any_memory = false;
-    for (const auto& entry : containers) {
-      const std::string name = entry.first.Scalar();
-      const std::string field = child_path(path, "containers." + name);
-      bool known = false;
-      for (const auto* group : {&pod.containers, &pod.init_containers}) {
-        for (const auto& c : *group)
-          known = known || c.name == name;
-      }
-      if (!known)
-        return error_at(entry.first, field, "pod " + pod.key() + " has no container " + name);
-      if (!entry.second.IsMap())
-        return error_at(entry.second, field, "must be a mapping");
-      if (auto checked = refuse_unknown_keys(
-              entry.second, field, {"memory", "rootfs", "logs", "rootfsInodes", "logsInodes"});
-          !checked) {
-        return checked.error();
-      }
-      ContainerStats container;
-      container.name = name;
-      struct Field {
-        const char* key;
-        std::optional<uint64_t>* target;
-      };
-      for (const Field f : {Field{"memory", &container.memory_working_set_bytes},
-                            Field{"rootfs", &container.rootfs_used_bytes},
-                            Field{"logs", &container.logs_used_bytes},
-                            Field{"rootfsInodes", &container.rootfs_inodes_used},
-                            Field{"logsInodes", &container.logs_inodes_used}}) {
-        if (!entry.second[f.key])
-          continue;
-        auto value = amount(entry.second[f.key], child_path(field, f.key));
-        if (!value)
-          return value.error();
-        *f.target = *value;
-      }
-      if (container.memory_working_set_bytes) {
-        any_memory = true;
-        memory_sum += *container.memory_working_set_bytes;
-      }
-      ephemeral += container.rootfs_used_bytes.value_or(0) + container.logs_used_bytes.value_or(0);
-      stats.containers.push_back(container);
-    }
-    if (any_memory)
-      stats.memory_working_set_bytes = memory_sum;
+    if (auto read =
+            read_containers(containers, child_path(path, "containers"), pod, stats, ephemeral);
+        !read)
+      return read.error();
   }
   if (const YAML::Node memory = node["memory"]) {
     if (stats.memory_working_set_bytes) {
@@ -175,38 +237,9 @@ Result<PodStats> pod_stats(const YAML::Node& node, const std::string& path, cons
     stats.memory_working_set_bytes = *value;
   }
   if (const YAML::Node volumes = node["volumes"]) {
-    if (!volumes.IsMap())
-      return error_at(volumes, child_path(path, "volumes"), "must be a mapping of volume names");
-    for (const auto& entry : volumes) {
-      const std::string name = entry.first.Scalar();
-      const std::string field = child_path(path, "volumes." + name);
-      const auto spec = std::find_if(pod.volumes.begin(), pod.volumes.end(),
-                                     [&](const Volume& v) { return v.name == name; });
-      if (spec == pod.volumes.end())
-        return error_at(entry.first, field, "pod " + pod.key() + " has no volume " + name);
-      VolumeStats volume;
-      volume.name = name;
-      if (entry.second.IsMap()) {
-        if (auto checked = refuse_unknown_keys(entry.second, field, {"bytes", "inodes"}); !checked)
-          return checked.error();
-        for (const char* key : {"bytes", "inodes"}) {
-          if (!entry.second[key])
-            continue;
-          auto value = amount(entry.second[key], child_path(field, key));
-          if (!value)
-            return value.error();
-          (std::string_view(key) == "bytes" ? volume.used_bytes : volume.inodes_used) = *value;
-        }
-      } else {
-        auto value = amount(entry.second, field);
-        if (!value)
-          return value.error();
-        volume.used_bytes = *value;
-      }
-      if (is_local_ephemeral_volume(*spec))
-        ephemeral += volume.used_bytes.value_or(0);
-      stats.volumes.push_back(volume);
-    }
+    if (auto read = read_volumes(volumes, child_path(path, "volumes"), pod, stats, ephemeral);
+        !read)
+      return read.error();
   }
   if (const YAML::Node processes = node["processes"]) {
     auto value = amount(processes, child_path(path, "processes"));

@@ -180,6 +180,47 @@ std::optional<EvictionView> parse_page_token(const std::string& token) {
   return view;
 }
 
+// Where the pod ranks for `signal`, against its neighbours, and whether it is the next to go.
+void explain_rank(const StatusSnapshot& snapshot, const PodRankings& ranked, Signal signal,
+                  size_t index, v1::RankExplanation* out) {
+  const model::PodView& view = *snapshot.pods;
+  const auto& thresholds = *snapshot.thresholds;
+  const Ranking& ranking = ranked.rankings[signal_index(signal)];
+  const auto& order = ranking.order;
+  const int32_t rank = ranked.rank_of[signal_index(signal)][index];
+  out->set_signal(std::string(signal_name(signal)));
+  out->set_rank(rank);
+  out->set_of(static_cast<int32_t>(order.size()));
+  fill_keys(ranking.keys[index], out->mutable_keys());
+  const size_t position = static_cast<size_t>(rank - 1);
+  // A neighbour, and why the first of the two goes before the second.
+  const auto neighbour = [&](size_t other, size_t first, size_t second, v1::Neighbour* into) {
+    const auto comparison =
+        compare_rank_keys(ranking.kind, ranking.keys[first], ranking.keys[second]);
+    fill_neighbour(
+        view.entries[other], ranking.keys[other], comparison,
+        order_reason(signal, ranking.kind, comparison, ranking.keys[first], ranking.keys[second]),
+        into);
+  };
+  if (position > 0) {
+    const size_t before = order[position - 1];
+    neighbour(before, before, index, out->mutable_before());
+  }
+  if (position + 1 < order.size()) {
+    const size_t after = order[position + 1];
+    neighbour(after, index, after, out->mutable_after());
+  }
+  bool met = false;
+  for (size_t i : snapshot.met)
+    met |= i < thresholds.size() && thresholds[i].signal == signal;
+  out->set_threshold_met(met);
+  // The next eviction for this signal is its first pod that is not critical.
+  const auto next = std::find_if(order.begin(), order.end(), [&](size_t candidate) {
+    return !ranking.keys[candidate].critical;
+  });
+  out->set_next(next != order.end() && *next == index);
+}
+
 }  // namespace
 
 void yield_to_the_loop() {
@@ -245,12 +286,11 @@ std::shared_ptr<const StatusSnapshot> StatusService::snapshot_or_unavailable(
   return snapshot;
 }
 
-std::shared_ptr<const StatusService::Rankings> StatusService::rankings(
-    const StatusSnapshot& snapshot) {
+std::shared_ptr<const PodRankings> StatusService::rankings(const StatusSnapshot& snapshot) {
   std::lock_guard lock(rankings_mutex_);
   if (rankings_ && rankings_->pods == snapshot.pods)
     return rankings_;
-  auto fresh = std::make_shared<Rankings>();
+  auto fresh = std::make_shared<PodRankings>();
   fresh->pods = snapshot.pods;
   if (snapshot.pods) {
     for (Signal signal : kAllSignals) {
@@ -499,44 +539,8 @@ grpc::Status StatusService::Explain(grpc::ServerContext*, const v1::ExplainReque
     response->add_notes("no usage statistics found for it: it ranks first for every signal");
 
   const auto ranked = rankings(*snapshot);
-  const auto& thresholds = *snapshot->thresholds;
-  for (Signal signal : ranked_signals(thresholds)) {
-    const Ranking& ranking = ranked->rankings[signal_index(signal)];
-    const auto& order = ranking.order;
-    const int32_t rank = ranked->rank_of[signal_index(signal)][index];
-    auto* out = response->add_ranks();
-    out->set_signal(std::string(signal_name(signal)));
-    out->set_rank(rank);
-    out->set_of(static_cast<int32_t>(order.size()));
-    fill_keys(ranking.keys[index], out->mutable_keys());
-    const size_t position = static_cast<size_t>(rank - 1);
-    // A neighbour, and why the first of the two goes before the second.
-    const auto neighbour = [&](size_t other, size_t first, size_t second, v1::Neighbour* into) {
-      const auto comparison =
-          compare_rank_keys(ranking.kind, ranking.keys[first], ranking.keys[second]);
-      fill_neighbour(
-          view.entries[other], ranking.keys[other], comparison,
-          order_reason(signal, ranking.kind, comparison, ranking.keys[first], ranking.keys[second]),
-          into);
-    };
-    if (position > 0) {
-      const size_t before = order[position - 1];
-      neighbour(before, before, index, out->mutable_before());
-    }
-    if (position + 1 < order.size()) {
-      const size_t after = order[position + 1];
-      neighbour(after, index, after, out->mutable_after());
-    }
-    bool met = false;
-    for (size_t i : snapshot->met)
-      met |= i < thresholds.size() && thresholds[i].signal == signal;
-    out->set_threshold_met(met);
-    // The next eviction for this signal is its first pod that is not critical.
-    const auto next = std::find_if(order.begin(), order.end(), [&](size_t candidate) {
-      return !ranking.keys[candidate].critical;
-    });
-    out->set_next(next != order.end() && *next == index);
-  }
+  for (Signal signal : ranked_signals(*snapshot->thresholds))
+    explain_rank(*snapshot, *ranked, signal, index, response->add_ranks());
   return grpc::Status::OK;
 }
 

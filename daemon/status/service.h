@@ -27,6 +27,13 @@ struct ServiceOptions {
 // handed to every caller as a shared slice, so that a thousand requests a second cost a thousand
 // reference counts rather than a thousand builds. They are gRPC raw methods, answered by
 // PreserializedCalls (preserialized.h); the other methods are synchronous.
+// Every signal's ranking of one snapshot's pods; rank_of[signal][pod index] is 1-based.
+struct PodRankings {
+  std::shared_ptr<const model::PodView> pods;
+  std::vector<Ranking> rankings;
+  std::vector<std::vector<int32_t>> rank_of;
+};
+
 using StatusServiceBase =
     v1::Status::WithRawMethod_GetStatus<v1::Status::WithRawMethod_ListPods<v1::Status::Service>>;
 
@@ -50,13 +57,7 @@ class StatusService final : public StatusServiceBase {
                      grpc::ServerWriter<v1::Event>* writer) override;
 
  private:
-  // Every signal's ranking of one snapshot's pods; rank_of[signal][pod index] is 1-based.
-  struct Rankings {
-    std::shared_ptr<const model::PodView> pods;
-    std::vector<Ranking> rankings;
-    std::vector<std::vector<int32_t>> rank_of;
-  };
-  std::shared_ptr<const Rankings> rankings(const StatusSnapshot& snapshot);
+  std::shared_ptr<const PodRankings> rankings(const StatusSnapshot& snapshot);
   std::shared_ptr<const StatusSnapshot> snapshot_or_unavailable(grpc::Status* status) const;
 
   const SnapshotBox& snapshots_;
@@ -64,7 +65,7 @@ class StatusService final : public StatusServiceBase {
   EventHub& events_;
   ServiceOptions options_;
   std::mutex rankings_mutex_;
-  std::shared_ptr<const Rankings> rankings_;
+  std::shared_ptr<const PodRankings> rankings_;
   // Serialized ListPods answers by requested signal, for one snapshot of the pods.
   struct ListPodsCache {
     std::shared_ptr<const model::PodView> pods;
