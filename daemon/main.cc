@@ -10,8 +10,8 @@
 #include <sstream>
 #include <thread>
 
-#include "daemon/agent/agent.h"
 #include "daemon/config/config.h"
+#include "daemon/node/node.h"
 #include "daemon/simulate/scenario.h"
 #include "daemon/simulate/simulator.h"
 #include "evictd_version.h"
@@ -67,11 +67,12 @@ int run_daemon(const std::string& path) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
-  evictd::agent::Agent agent(std::move(*config), path);
-  if (auto started = agent.start(); !started) {
-    std::cerr << "evictd: " << started.error().message << "\n";
+  auto node = evictd::node::Node::start(std::move(*config), path);
+  if (!node) {
+    std::cerr << "evictd: " << node.error().message << "\n";
     return 1;
   }
+  evictd::node::Node& agent = **node;
   std::thread signal_thread([&agent, signals] {
     while (true) {
       int received = 0;

@@ -1,43 +1,123 @@
-// The daemon: woken by a kernel pressure notification or the poll timer, it samples the node,
-// joins the runtime's pods with their specs, runs the kubelet's decision step, and hands an
-// eviction to the executor, which acts beside the loop so that sampling never stalls. Everything
-// that can fail at start-up fails in start() with a clear message; at run time a misbehaving
-// runtime, API server or cgroup is logged and counted and the loop goes on.
+// The loop: woken by a kernel pressure notification, a pod cgroup coming or going, or the poll
+// timer, each round samples the node, reconciles the runtime's pods with the cgroups, builds the
+// pods' view with their specs, runs the kubelet's decision step (ranking/, pure), reports what
+// changed, and hands an eviction to the executor, which acts beside the loop so that sampling never
+// stalls. Everything it touches comes in through ports (ports.h): the composition root
+// (daemon/node/) gives it the node's real parts, tests give it fakes and a fake clock. At run time
+// a misbehaving runtime, API server or cgroup is logged and counted and the loop goes on.
 #pragma once
 
 #include <atomic>
 #include <memory>
 #include <string>
 
+#include "daemon/agent/cadence.h"
+#include "daemon/agent/membership.h"
+#include "daemon/agent/ports.h"
+#include "daemon/agent/transitions.h"
 #include "daemon/config/config.h"
+#include "daemon/log/log.h"
+#include "daemon/status/event_hub.h"
+#include "daemon/status/snapshot.h"
 #include "ranking/evaluator.h"
-#include "ranking/result.h"
 
-namespace evictd::cgroups {
-struct NodeSample;
+namespace evictd::metrics {
+class Metrics;
 }
 
 namespace evictd::agent {
 
+inline constexpr std::chrono::seconds kRuntimeRefreshEvery{10};
+inline constexpr std::chrono::seconds kIdleRuntimeRefreshEvery{60};
+
+log::Level log_level(config::LogLevel level);
+
+struct AgentSettings {
+  config::Config config;
+  FilesystemLayout filesystems = FilesystemLayout::kShared;
+  // What the status API shows of this daemon; null without a status API.
+  std::shared_ptr<const status::DaemonInfo> info;
+};
+
+struct AgentPorts {
+  Clock& clock;
+  NodeSampler& sampler;
+  PressureSource& pressure;
+  RuntimeView& runtime;
+  ResourceReclaimer& reclaimer;
+  EvictionSink& evictions;
+  Lifecycle& lifecycle;
+  ConfigSource& config_source;
+  metrics::Metrics& metrics;
+  PodSpecs* specs = nullptr;                 // null: standalone, no API server
+  ConditionSink* conditions = nullptr;       // null: nodeConditions off
+  status::SnapshotBox* snapshots = nullptr;  // null: no status API
+  status::EventHub* events = nullptr;        // null: no status API
+  model::LimitLookup limits;                 // container memory limits, for rebuilt specs
+};
+
 class Agent {
  public:
-  Agent(config::Config config, std::string config_path);
-  ~Agent();
+  Agent(AgentSettings settings, AgentPorts ports);
   Agent(const Agent&) = delete;
   Agent& operator=(const Agent&) = delete;
 
-  Result<void> start();
-  // Runs the loop until stop(); returns the process exit code.
+  // Runs rounds until stop(); returns the process exit code.
   int run();
-  // Both may be called from a signal-handling thread.
+  // Both may be called from any thread (the signal thread).
   void stop();
   void reload();
 
+  // One round for one wake: what run() does each time the pressure source wakes it.
+  void run_round(const cgroups::Wake& wake);
+
+  const Evaluator& evaluator() const { return *evaluator_; }
+
  private:
-  struct State;
-  static void publish_status(State& s, const cgroups::NodeSample& sample,
-                             const Observations& observations, const Decision& decision, Nanos now);
-  std::unique_ptr<State> state_;
+  struct Round;
+
+  cgroups::Wake next_wake();
+  void apply_reload();
+  void adopt(const config::Config& fresh);
+  void sample(Round& round);
+  void reconcile_runtime(Round& round);
+  void refresh_view(Round& round);
+  void decide(Round& round);
+  void report(Round& round);
+  void submit_eviction(Round& round);
+  void log_eviction(const Round& round, const EvictionOrder& order,
+                    const model::PodEntry& entry) const;
+  void rearm(const Round& round);
+  void publish_status(const Round& round);
+  void track_connections();
+  void housekeeping(const Round& round);
+  bool api_evictions() const;
+
+  AgentSettings settings_;
+  AgentPorts ports_;
+  std::unique_ptr<Evaluator> evaluator_;
+  std::shared_ptr<const std::vector<Threshold>> thresholds_;  // shared with status snapshots
+  std::shared_ptr<const std::vector<std::string>> notifications_;
+  std::shared_ptr<const std::vector<std::string>> notification_errors_;
+  std::atomic<bool> stop_requested_{false};
+  std::atomic<bool> reload_requested_{false};
+
+  Cadence cadence_;
+  RuntimeMembership membership_;
+  ReportedState reported_;
+  bool ready_ = false;
+  bool sample_again_ = false;  // usage passed a memcg threshold point while it was being armed
+  std::string last_waiting_;   // the pod whose eviction waits for the previous one, logged once
+
+  // The last round's pods, shared with the status API, and what they were built from.
+  std::shared_ptr<const model::PodView> view_;
+  std::shared_ptr<const model::RuntimeSnapshot> view_runtime_;
+  WallTime view_at_;
+  bool local_storage_limits_ = false;  // some pod has an ephemeral-storage or emptyDir limit
+
+  status::ConnectionState runtime_state_;
+  status::ConnectionState api_state_;
+  uint64_t evictions_decided_ = 0;
 };
 
 }  // namespace evictd::agent

@@ -9,6 +9,7 @@
 #include <mutex>
 #include <thread>
 
+#include "daemon/agent/ports.h"
 #include "daemon/kube/pod_source.h"
 
 namespace evictd::metrics {
@@ -17,19 +18,19 @@ class Metrics;
 
 namespace evictd::agent {
 
-class ApiCache {
+class ApiCache final : public PodSpecs {
  public:
   ApiCache(kube::ApiClient& client, std::string node_name, metrics::Metrics* metrics,
            std::function<void()> on_restored);
-  ~ApiCache();
+  ~ApiCache() override;
 
   // Lists once (so the first round has specs when the API server answers), then watches in a
   // thread.
   void start();
   void stop();
 
-  std::optional<Pod> find(const std::string& uid) const { return source_.find(uid); }
-  bool connected() const { return connected_; }
+  std::optional<Pod> find(const std::string& uid) const override { return source_.find(uid); }
+  bool connected() const override { return connected_; }
   bool synced() const { return synced_; }
 
  private:

@@ -8,18 +8,19 @@
 #include <mutex>
 #include <thread>
 
+#include "daemon/agent/ports.h"
 #include "daemon/kube/eviction_writer.h"
 
 namespace evictd::agent {
 
-class ConditionPublisher {
+class ConditionPublisher final : public ConditionSink {
  public:
   ConditionPublisher(kube::ApiClient& client, std::string node_name);
-  ~ConditionPublisher();
+  ~ConditionPublisher() override;
 
   void start();
   void stop();
-  void publish(bool memory, bool disk, bool pid);
+  void publish(bool memory, bool disk, bool pid) override;
 
  private:
   void run();

@@ -9,12 +9,8 @@
 namespace evictd::agent {
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
-int64_t unix_ms_now() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
+int64_t unix_ms(WallTime time) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(time.time_since_epoch()).count();
 }
 
 log::Fields pod_fields(const ledger::Record& decision) {
@@ -42,15 +38,23 @@ std::string summary(const cri::StopReport& report) {
 
 }  // namespace
 
-Executor::Executor(ledger::Ledger* ledger, ExecutorPorts ports, metrics::Metrics* metrics,
-                   ExecutorOptions options)
-    : ledger_(ledger), ports_(std::move(ports)), metrics_(metrics), options_(options) {}
+Executor::Executor(ledger::Ledger* ledger, PodRuntime& runtime, EvictionApi* api,
+                   metrics::Metrics* metrics, Clock& clock, ExecutorOptions options)
+    : ledger_(ledger),
+      runtime_(runtime),
+      api_(api),
+      metrics_(metrics),
+      clock_(clock),
+      options_(std::move(options)) {}
 
 Executor::~Executor() {
   stop();
 }
 
-void Executor::start() {
+void Executor::resume() {
+  if (resumed_)
+    return;
+  resumed_ = true;
   if (ledger_ != nullptr) {
     for (const auto& state : ledger_->replayed().evictions) {
       // Finished ones are history (the status API lists them after a restart).
@@ -58,9 +62,8 @@ void Executor::start() {
         finished_.push_back(EvictionProgress{state, false, false});
         continue;
       }
-      Work work{state, Clock::now(), true};
       log::info("resuming an interrupted eviction from the ledger", pod_fields(state.decision));
-      queue_.push_back(std::move(work));
+      queue_.push_back(Work{state, clock_.monotonic(), "", true});
     }
   }
   if (finished_.size() > options_.keep_finished) {
@@ -69,6 +72,10 @@ void Executor::start() {
         finished_.begin() + static_cast<long>(finished_.size() - options_.keep_finished));
     compact_ledger();
   }
+}
+
+void Executor::start() {
+  resume();
   thread_ = std::thread([this] { run(); });
 }
 
@@ -110,6 +117,7 @@ bool Executor::submit(EvictionOrder order) {
   Work work;
   work.state.decision = std::move(order.decision);
   work.decided_at = order.decided_at;
+  work.cgroup = std::move(order.cgroup);
   current_ = std::move(work);
   wake_.notify_all();
   return true;
@@ -146,7 +154,7 @@ void Executor::nudge() {
 std::vector<std::string> Executor::refused_pods() const {
   std::lock_guard lock(mutex_);
   std::vector<std::string> uids;
-  const auto now = Clock::now();
+  const Nanos now = clock_.monotonic();
   for (const auto& [uid, when] : refused_) {
     if (now - when < options_.refusal_hold)
       uids.push_back(uid);
@@ -156,7 +164,6 @@ std::vector<std::string> Executor::refused_pods() const {
 
 void Executor::run() {
   while (!stopping_) {
-    std::optional<Work> work;
     {
       std::unique_lock lock(mutex_);
       const auto ready = [this] {
@@ -169,54 +176,72 @@ void Executor::run() {
       if (stopping_)
         return;
       nudged_ = false;
-      if (current_)
-        work = *current_;
-      else if (!queue_.empty())
-        work = queue_.front();
     }
-    if (work) {
-      execute(*work);
-      std::lock_guard lock(mutex_);
-      if (current_ && current_->state.decision.eviction_id == work->state.decision.eviction_id)
-        current_.reset();
-      else if (!queue_.empty())
-        queue_.pop_front();
-      if (work->state.finished()) {
-        finished_.push_back(EvictionProgress{work->state, false});
-        ++finished_since_compaction_;
-      } else {
-        pending_.push_back(std::move(*work));
-      }
-    }
-    // Retry what waits for the API server; finished evictions leave the pending list.
-    std::vector<Work> retry;
-    {
-      std::lock_guard lock(mutex_);
-      retry.swap(pending_);
-    }
-    for (auto& pending_work : retry) {
-      if (!stopping_)
-        write_pending(pending_work);
-    }
-    {
-      std::lock_guard lock(mutex_);
-      for (auto& pending_work : retry) {
-        if (pending_work.state.finished()) {
-          finished_.push_back(EvictionProgress{pending_work.state, false});
-          ++finished_since_compaction_;
-        } else {
-          pending_.push_back(std::move(pending_work));
-        }
-      }
-      if (finished_.size() > options_.keep_finished)
-        finished_.erase(
-            finished_.begin(),
-            finished_.begin() + static_cast<long>(finished_.size() - options_.keep_finished));
-    }
-    // The file holds about keep_finished + a quarter of it finished evictions at most.
-    if (finished_since_compaction_ >= std::max<size_t>(1, options_.keep_finished / 4))
-      compact_ledger();
+    run_once();
   }
+}
+
+void Executor::run_once() {
+  if (auto work = work_at_hand()) {
+    execute(*work);
+    settle(std::move(*work));
+  }
+  retry_pending();
+  // The file holds about keep_finished + a quarter of it finished evictions at most.
+  if (finished_since_compaction_ >= std::max<size_t>(1, options_.keep_finished / 4))
+    compact_ledger();
+}
+
+// A copy of the submitted eviction, or of the next replayed one: the worker acts on it while
+// history() shows the original, which record() keeps in step.
+std::optional<Executor::Work> Executor::work_at_hand() {
+  std::lock_guard lock(mutex_);
+  if (current_)
+    return *current_;
+  if (!queue_.empty())
+    return queue_.front();
+  return std::nullopt;
+}
+
+// The eviction just executed leaves the hand: finished, or waiting for its API writes.
+void Executor::settle(Work work) {
+  std::lock_guard lock(mutex_);
+  if (current_ && current_->state.decision.eviction_id == work.state.decision.eviction_id)
+    current_.reset();
+  else if (!queue_.empty())
+    queue_.pop_front();
+  if (work.state.finished()) {
+    finished_.push_back(EvictionProgress{work.state, false});
+    ++finished_since_compaction_;
+  } else {
+    pending_.push_back(std::move(work));
+  }
+}
+
+// Tries the waiting API writes again; finished evictions leave the pending list.
+void Executor::retry_pending() {
+  std::vector<Work> retry;
+  {
+    std::lock_guard lock(mutex_);
+    retry.swap(pending_);
+  }
+  for (auto& pending_work : retry) {
+    if (!stopping_)
+      write_pending(pending_work);
+  }
+  std::lock_guard lock(mutex_);
+  for (auto& pending_work : retry) {
+    if (pending_work.state.finished()) {
+      finished_.push_back(EvictionProgress{pending_work.state, false});
+      ++finished_since_compaction_;
+    } else {
+      pending_.push_back(std::move(pending_work));
+    }
+  }
+  if (finished_.size() > options_.keep_finished)
+    finished_.erase(
+        finished_.begin(),
+        finished_.begin() + static_cast<long>(finished_.size() - options_.keep_finished));
 }
 
 void Executor::record(Work& work, ledger::Step step, const std::string& detail) {
@@ -227,7 +252,7 @@ void Executor::record(Work& work, ledger::Step step, const std::string& detail) 
     record.eviction_id = work.state.decision.eviction_id;
   }
   record.step = step;
-  record.time_unix_ms = unix_ms_now();
+  record.time_unix_ms = unix_ms(clock_.wall());
   record.detail = detail;
   if (ledger_ != nullptr) {
     // Written (and on disk) before the step it announces is taken; a failing disk must not stop
@@ -269,98 +294,109 @@ kube::EvictionRecord Executor::api_record(const ledger::Record& decision) const 
 }
 
 void Executor::execute(Work& work) {
-  const auto& decision = work.state.decision;
-  const auto fields = pod_fields(decision);
   if (options_.dry_run) {
-    const auto pod = ports_.find_pod(decision.pod_uid);
-    if (pod && *pod && !decision.eviction_api)
-      ports_.stop(**pod, decision.grace_period_seconds, decision.hard);  // a dry-run stopper
-    log::info("dry-run: would evict " + decision.namespace_name + "/" + decision.pod_name +
-                  (decision.eviction_api ? " through the Eviction API" : "") + ": " +
-                  decision.message,
-              fields);
-    ledger::Record done;
-    done.eviction_id = decision.eviction_id;
-    done.step = ledger::Step::kDone;
-    done.detail = "dry-run";
-    work.state.steps.push_back(std::move(done));
+    pretend(work);
     return;
   }
+  const auto& decision = work.state.decision;
   if (!work.replayed)
     record(work, ledger::Step::kDecided, "");
   if (decision.eviction_api && !work.state.has(ledger::Step::kApiAccepted) &&
       !request_api_eviction(work))
     return;
-
-  const auto record_for_api = api_record(decision);
   // The status write runs beside the stop: under memory pressure a slow API server must not delay
   // the stop by even one round trip (the kubelet, too, kills first and lets its status manager
   // write). Both are covered by the `decided` record already on disk. After the Eviction API the
   // pod object is being deleted: there is no status of evictd's to write.
   std::future<Result<void>> status;
   if (status_owed(work.state)) {
-    status = std::async(std::launch::async,
-                        [this, &record_for_api] { return ports_.patch_status(record_for_api); });
+    status = std::async(std::launch::async, [this, record = api_record(decision)] {
+      return api_->patch_status(record);
+    });
   }
-  const auto collect_status = [&] {
-    if (!status.valid())
-      return;
-    if (auto written = status.get()) {
-      record(work, ledger::Step::kStatusWritten, "");
-    } else {
-      if (metrics_ != nullptr)
-        metrics_->api_error();
-      log::warning("pod status not written yet, kept in the ledger: " + written.error().message,
-                   fields);
-    }
-  };
-
-  if (!work.state.has(ledger::Step::kStopped)) {
-    // After the Eviction API the node's kubelet stops the pod on the deletion (with its preStop
-    // hooks); evictd steps in only when it has not within the grace period and a margin.
-    const auto handover =
-        std::chrono::seconds(std::max<int64_t>(0, decision.grace_period_seconds)) +
-        options_.api_handover;
-    if (decision.eviction_api && wait_until_gone(decision.pod_uid, handover)) {
-      record(work, ledger::Step::kStopped, "gone after the API server's deletion");
-    } else if (decision.eviction_api && stopping_) {
-      return;  // the ledger has it; the next start carries on
-    } else {
-      if (decision.eviction_api)
-        log::warning("the pod is still running " + std::to_string(handover.count()) +
-                         " ms after the Eviction API accepted its eviction (grace period and " +
-                         "margin); evictd stops it through the runtime",
-                     fields);
-      if (!stop_through_runtime(work, collect_status))
-        return;
-    }
-  }
-
-  collect_status();
-  if (ports_.post_event && !work.state.has(ledger::Step::kEventWritten)) {
-    if (auto posted = ports_.post_event(record_for_api)) {
-      record(work, ledger::Step::kEventWritten, "");
-    } else {
-      if (metrics_ != nullptr)
-        metrics_->api_error();
-      log::warning("eviction event not written yet, kept in the ledger: " + posted.error().message,
-                   fields);
-    }
-  }
-
+  if (!work.state.has(ledger::Step::kStopped) && !stop_pod(work, status))
+    return;
+  collect_status(work, status);
+  post_event(work);
   // Like the kubelet, wait for the pod to be gone (bounded) before the next eviction.
-  const bool gone = wait_until_gone(decision.pod_uid, options_.wait_for_gone);
-  const double seconds = std::chrono::duration<double>(Clock::now() - work.decided_at).count();
+  const bool gone = wait_until_gone(work, options_.wait_for_gone);
+  const double seconds =
+      std::chrono::duration<double>(clock_.monotonic() - work.decided_at).count();
   if (gone) {
     if (metrics_ != nullptr && !work.replayed)
       metrics_->eviction_finished(seconds);
     log::info("pod gone " + std::to_string(static_cast<int64_t>(seconds * 1000)) +
                   " ms after the decision",
-              fields);
+              pod_fields(decision));
   } else if (!stopping_) {
-    log::warning("pod not gone within the wait; going on", fields);
+    log::warning("pod not gone within the wait; going on", pod_fields(decision));
   }
   finish_if_done(work);
+}
+
+// Dry-run: the runtime is asked through a stopper that stops nothing, and only the log tells.
+void Executor::pretend(Work& work) {
+  const auto& decision = work.state.decision;
+  const auto pod = runtime_.find_pod(decision.pod_uid);
+  if (pod && *pod && !decision.eviction_api)
+    runtime_.stop(**pod, decision.grace_period_seconds, decision.hard);
+  log::info("dry-run: would evict " + decision.namespace_name + "/" + decision.pod_name +
+                (decision.eviction_api ? " through the Eviction API" : "") + ": " +
+                decision.message,
+            pod_fields(decision));
+  ledger::Record done;
+  done.eviction_id = decision.eviction_id;
+  done.step = ledger::Step::kDone;
+  done.detail = "dry-run";
+  work.state.steps.push_back(std::move(done));
+}
+
+// Stops the pod, or after the Eviction API sees the node's kubelet do it; false when the eviction
+// ends here (failed, or left to the next start).
+bool Executor::stop_pod(Work& work, std::future<Result<void>>& status) {
+  const auto& decision = work.state.decision;
+  // After the Eviction API the node's kubelet stops the pod on the deletion (with its preStop
+  // hooks); evictd steps in only when it has not within the grace period and a margin.
+  const auto handover = std::chrono::seconds(std::max<int64_t>(0, decision.grace_period_seconds)) +
+                        options_.api_handover;
+  if (decision.eviction_api && wait_until_gone(work, handover)) {
+    record(work, ledger::Step::kStopped, "gone after the API server's deletion");
+    return true;
+  }
+  if (decision.eviction_api && stopping_)
+    return false;  // the ledger has it; the next start carries on
+  if (decision.eviction_api) {
+    log::warning("the pod is still running " + std::to_string(handover.count()) +
+                     " ms after the Eviction API accepted its eviction (grace period and " +
+                     "margin); evictd stops it through the runtime",
+                 pod_fields(decision));
+  }
+  return stop_through_runtime(work, [&] { collect_status(work, status); });
+}
+
+void Executor::collect_status(Work& work, std::future<Result<void>>& status) {
+  if (status.valid())
+    note_write(work, ledger::Step::kStatusWritten, status.get(), "pod status");
+}
+
+void Executor::post_event(Work& work) {
+  if (api_ == nullptr || work.state.has(ledger::Step::kEventWritten))
+    return;
+  note_write(work, ledger::Step::kEventWritten, api_->post_event(api_record(work.state.decision)),
+             "eviction event");
+}
+
+// A write to the API server: done (its step recorded), or not yet (it waits in the ledger).
+void Executor::note_write(Work& work, ledger::Step step, const Result<void>& written,
+                          const std::string& what) {
+  if (written) {
+    record(work, step, "");
+    return;
+  }
+  if (metrics_ != nullptr)
+    metrics_->api_error();
+  log::warning(what + " not written yet, kept in the ledger: " + written.error().message,
+               pod_fields(work.state.decision));
 }
 
 // Asks the API server to evict the pod; false when it did not (recorded as failed: the loop decides
@@ -368,8 +404,8 @@ void Executor::execute(Work& work) {
 bool Executor::request_api_eviction(Work& work) {
   const auto& decision = work.state.decision;
   Result<kube::ApiEvictionOutcome> outcome =
-      ports_.evict ? ports_.evict(api_record(decision), decision.grace_period_seconds)
-                   : Result<kube::ApiEvictionOutcome>(make_error("no API server is configured"));
+      api_ != nullptr ? api_->evict(api_record(decision), decision.grace_period_seconds)
+                      : Result<kube::ApiEvictionOutcome>(make_error("no API server is configured"));
   if (!outcome) {
     if (metrics_ != nullptr)
       metrics_->api_error();
@@ -397,7 +433,7 @@ bool Executor::request_api_eviction(Work& work) {
   }
   {
     std::lock_guard lock(mutex_);
-    const auto now = Clock::now();
+    const Nanos now = clock_.monotonic();
     refused_[decision.pod_uid] = now;
     // Forget refusals long past, so the map stays as small as the set of guarded pods.
     std::erase_if(refused_, [&](const auto& entry) {
@@ -416,16 +452,16 @@ bool Executor::request_api_eviction(Work& work) {
 bool Executor::stop_through_runtime(Work& work, const std::function<void()>& before_failing) {
   const auto& decision = work.state.decision;
   const auto fields = pod_fields(decision);
-  const auto deadline = Clock::now() + options_.wait_for_gone;
+  const Nanos deadline = clock_.monotonic() + options_.wait_for_gone;
   while (true) {
-    const auto pod = ports_.find_pod(decision.pod_uid);
+    const auto pod = runtime_.find_pod(decision.pod_uid);
     cri::StopReport report;
     if (pod && !*pod) {
       record(work, ledger::Step::kStopped, "no ready sandbox left");
       return true;
     }
     if (pod)
-      report = ports_.stop(**pod, decision.grace_period_seconds, decision.hard);
+      report = runtime_.stop(**pod, decision.grace_period_seconds, decision.hard);
     else
       report.steps.push_back(
           cri::StopStep{.what = "ListPodSandbox", .detail = pod.error().message});
@@ -441,25 +477,25 @@ bool Executor::stop_through_runtime(Work& work, const std::function<void()>& bef
     if (metrics_ != nullptr)
       metrics_->runtime_error();
     log::warning("stopping the pod failed, retrying: " + summary(report), fields);
-    if (Clock::now() >= deadline || stopping_) {
+    if (clock_.monotonic() >= deadline || stopping_) {
       // The decision is dropped, not the node's protection: the loop decides again on its next
       // round while the pressure lasts.
       before_failing();
       record(work, ledger::Step::kFailed, "the runtime could not stop the pod: " + summary(report));
       return false;
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    clock_.sleep_for(std::chrono::milliseconds(500));
   }
 }
 
-bool Executor::wait_until_gone(const std::string& uid, std::chrono::milliseconds timeout) {
-  const auto deadline = Clock::now() + timeout;
+bool Executor::wait_until_gone(const Work& work, std::chrono::milliseconds timeout) {
+  const Nanos deadline = clock_.monotonic() + timeout;
   while (!stopping_) {
-    if (ports_.pod_gone(uid))
+    if (runtime_.pod_gone(work.state.decision.pod_uid, work.cgroup))
       return true;
-    if (Clock::now() >= deadline)
+    if (clock_.monotonic() >= deadline)
       return false;
-    std::this_thread::sleep_for(options_.poll);
+    clock_.sleep_for(options_.poll);
   }
   return false;
 }
@@ -468,14 +504,14 @@ bool Executor::write_pending(Work& work) {
   const auto& decision = work.state.decision;
   const auto record_for_api = api_record(decision);
   if (status_owed(work.state)) {
-    auto written = ports_.patch_status(record_for_api);
+    auto written = api_->patch_status(record_for_api);
     if (!written)
       return false;
     record(work, ledger::Step::kStatusWritten, "written later");
     log::info("pending pod status written", pod_fields(decision));
   }
-  if (ports_.post_event && !work.state.has(ledger::Step::kEventWritten)) {
-    auto posted = ports_.post_event(record_for_api);
+  if (api_ != nullptr && !work.state.has(ledger::Step::kEventWritten)) {
+    auto posted = api_->post_event(record_for_api);
     if (!posted)
       return false;
     record(work, ledger::Step::kEventWritten, "written later");
@@ -487,12 +523,12 @@ bool Executor::write_pending(Work& work) {
 // Whether evictd still has the pod's status to write: not without an API server, not after the
 // Eviction API (the object is being deleted), not once written.
 bool Executor::status_owed(const ledger::EvictionState& state) const {
-  return ports_.patch_status && !state.decision.eviction_api &&
+  return api_ != nullptr && !state.decision.eviction_api &&
          !state.has(ledger::Step::kStatusWritten);
 }
 
 void Executor::finish_if_done(Work& work) {
-  const bool event_done = !ports_.post_event || work.state.has(ledger::Step::kEventWritten);
+  const bool event_done = api_ == nullptr || work.state.has(ledger::Step::kEventWritten);
   if (!status_owed(work.state) && event_done && work.state.has(ledger::Step::kStopped) &&
       !work.state.finished())
     record(work, ledger::Step::kDone, "");

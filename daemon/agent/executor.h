@@ -17,6 +17,7 @@
 #include <condition_variable>
 #include <deque>
 #include <functional>
+#include <future>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -24,8 +25,7 @@
 #include <thread>
 #include <vector>
 
-#include "daemon/cri/runtime_pods.h"
-#include "daemon/kube/eviction_writer.h"
+#include "daemon/agent/ports.h"
 #include "daemon/ledger/ledger.h"
 
 namespace evictd::metrics {
@@ -33,23 +33,6 @@ class Metrics;
 }
 
 namespace evictd::agent {
-
-// The executor's view of the world, narrow so that tests can stand in for the runtime and the API.
-struct ExecutorPorts {
-  std::function<cri::StopReport(const cri::RuntimePod& pod, int64_t grace_seconds, bool hard)> stop;
-  // The pod as the runtime reports it now (nullopt: no ready sandbox with this UID).
-  // An error when the runtime cannot be asked.
-  std::function<Result<std::optional<cri::RuntimePod>>(const std::string& uid)> find_pod;
-  // Whether the pod is gone: no ready sandbox and no process left in its cgroups.
-  std::function<bool(const std::string& uid)> pod_gone;
-  // Empty when no API server is configured (standalone): nothing to write, nothing pending.
-  std::function<Result<void>(const kube::EvictionRecord& record)> patch_status;
-  std::function<Result<void>(const kube::EvictionRecord& record)> post_event;
-  // POST pods/<name>/eviction with the decided grace period; empty without an API server.
-  std::function<Result<kube::ApiEvictionOutcome>(const kube::EvictionRecord& record,
-                                                 int64_t grace_seconds)>
-      evict;
-};
 
 struct ExecutorOptions {
   bool dry_run = false;
@@ -66,11 +49,6 @@ struct ExecutorOptions {
   std::function<void(const ledger::EvictionState& eviction, const ledger::Record& step)> on_step;
 };
 
-struct EvictionOrder {
-  ledger::Record decision;  // step kDecided, complete
-  std::chrono::steady_clock::time_point decided_at;
-};
-
 // One eviction's progress, for status and tests.
 struct EvictionProgress {
   ledger::EvictionState state;
@@ -78,42 +56,60 @@ struct EvictionProgress {
   bool in_flight = false;
 };
 
-class Executor {
+class Executor final : public EvictionSink {
  public:
-  Executor(ledger::Ledger* ledger, ExecutorPorts ports, metrics::Metrics* metrics,
-           ExecutorOptions options);
-  ~Executor();
+  // `api` is null without an API server, and in dry-run.
+  Executor(ledger::Ledger* ledger, PodRuntime& runtime, EvictionApi* api, metrics::Metrics* metrics,
+           Clock& clock, ExecutorOptions options);
+  ~Executor() override;
   Executor(const Executor&) = delete;
   Executor& operator=(const Executor&) = delete;
 
-  // Takes over the unfinished evictions of the ledger's replay, then starts the worker.
+  // Takes over the unfinished evictions of the ledger's replay (and compacts it when it holds
+  // more finished ones than it keeps).
+  void resume();
+  // The worker thread, which calls run_once() whenever there is work (after resume(), which it
+  // calls when nobody has).
   void start();
   void stop();
+  // One pass of the worker: the eviction at hand (submitted, or the next one replayed), then a
+  // retry of the API writes that wait. Tests call it without the thread.
+  void run_once();
 
   // Hands an eviction over. False (and nothing done) while another is still in flight: the next
   // threshold eviction waits for the pod to be gone, as the kubelet's does.
-  bool submit(EvictionOrder order);
-  bool busy() const;
+  bool submit(EvictionOrder order) override;
+  bool busy() const override;
   // Evictions whose API writes are still waiting.
-  size_t pending() const;
+  size_t pending() const override;
   std::vector<EvictionProgress> history() const;
   // Wakes the worker to retry pending writes now (the API server is back).
   void nudge();
   // UIDs of the pods whose disruption budget refused an eviction within refusal_hold.
-  std::vector<std::string> refused_pods() const;
+  std::vector<std::string> refused_pods() const override;
 
  private:
   struct Work {
     ledger::EvictionState state;
-    std::chrono::steady_clock::time_point decided_at;
+    Nanos decided_at{0};
+    std::string cgroup;
     bool replayed = false;
   };
 
   void run();
+  std::optional<Work> work_at_hand();
+  void settle(Work work);
+  void retry_pending();
   void execute(Work& work);
+  void pretend(Work& work);
+  bool stop_pod(Work& work, std::future<Result<void>>& status);
+  void collect_status(Work& work, std::future<Result<void>>& status);
+  void post_event(Work& work);
+  void note_write(Work& work, ledger::Step step, const Result<void>& written,
+                  const std::string& what);
   bool request_api_eviction(Work& work);
   bool stop_through_runtime(Work& work, const std::function<void()>& before_failing);
-  bool wait_until_gone(const std::string& uid, std::chrono::milliseconds timeout);
+  bool wait_until_gone(const Work& work, std::chrono::milliseconds timeout);
   bool write_pending(Work& work);
   void record(Work& work, ledger::Step step, const std::string& detail);
   bool status_owed(const ledger::EvictionState& state) const;
@@ -122,8 +118,10 @@ class Executor {
   kube::EvictionRecord api_record(const ledger::Record& decision) const;
 
   ledger::Ledger* ledger_;  // null in dry-run: nothing may be replayed for real later
-  ExecutorPorts ports_;
+  PodRuntime& runtime_;
+  EvictionApi* api_;
   metrics::Metrics* metrics_;
+  Clock& clock_;
   ExecutorOptions options_;
 
   mutable std::mutex mutex_;
@@ -132,8 +130,9 @@ class Executor {
   std::deque<Work> queue_;     // replayed evictions still to stop
   std::vector<Work> pending_;  // stopped, with API writes waiting
   std::vector<EvictionProgress> finished_;
-  std::map<std::string, std::chrono::steady_clock::time_point> refused_;  // uid -> when
+  std::map<std::string, Nanos> refused_;  // uid -> when (Clock::monotonic)
   std::atomic<bool> stopping_{false};
+  bool resumed_ = false;
   bool nudged_ = false;
   size_t finished_since_compaction_ = 0;  // the worker's own
   std::thread thread_;

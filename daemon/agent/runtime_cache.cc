@@ -2,17 +2,17 @@
 
 #include <algorithm>
 
-#include "cgroups/notifier.h"
 #include "daemon/log/log.h"
 #include "daemon/metrics/metrics.h"
 
 namespace evictd::agent {
 
 RuntimeCache::RuntimeCache(cri::CriClient& client, Nanos interval, metrics::Metrics* metrics,
-                           std::function<void(Nanos)> on_refresh)
+                           Clock& clock, std::function<void(Nanos)> on_refresh)
     : client_(client),
       interval_(interval),
       metrics_(metrics),
+      clock_(clock),
       on_refresh_(std::move(on_refresh)),
       snapshot_(std::make_shared<RuntimeSnapshot>()) {}
 
@@ -41,7 +41,7 @@ void RuntimeCache::refresh_soon() {
 void RuntimeCache::expect(std::vector<std::string> uids) {
   std::lock_guard lock(mutex_);
   expected_ = std::move(uids);
-  expect_until_ = cgroups::PressureNotifier::monotonic_now() + std::chrono::seconds(10);
+  expect_until_ = clock_.monotonic() + std::chrono::seconds(10);
   soon_ = true;
   wake_.notify_all();
 }
@@ -59,10 +59,6 @@ Nanos RuntimeCache::age(Nanos now) const {
 std::shared_ptr<const RuntimeSnapshot> RuntimeCache::snapshot() const {
   std::lock_guard lock(mutex_);
   return snapshot_;
-}
-
-Result<std::vector<cri::RuntimePod>> RuntimeCache::list_now() {
-  return cri::discover_pods(client_);
 }
 
 bool RuntimeCache::refresh(bool with_stats) {
@@ -93,7 +89,7 @@ bool RuntimeCache::refresh(bool with_stats) {
     std::lock_guard lock(mutex_);
     snapshot->stats = snapshot_->stats;  // the stats stay those of the last full refresh
   }
-  snapshot->time = cgroups::PressureNotifier::monotonic_now();
+  snapshot->time = clock_.monotonic();
   {
     std::lock_guard lock(mutex_);
     snapshot_ = std::move(snapshot);
@@ -102,7 +98,7 @@ bool RuntimeCache::refresh(bool with_stats) {
     log::info("container runtime connection restored");
   ever_refreshed_ = true;
   if (on_refresh_)
-    on_refresh_(cgroups::PressureNotifier::monotonic_now());
+    on_refresh_(clock_.monotonic());
   return true;
 }
 
@@ -110,8 +106,7 @@ void RuntimeCache::run() {
   while (!stopping_) {
     {
       std::unique_lock lock(mutex_);
-      const bool expecting =
-          !expected_.empty() && cgroups::PressureNotifier::monotonic_now() < expect_until_;
+      const bool expecting = !expected_.empty() && clock_.monotonic() < expect_until_;
       if (!expecting)
         expected_.clear();
       wake_.wait_for(lock, expecting ? Nanos(std::chrono::milliseconds(200)) : interval_.load(),

@@ -9,8 +9,8 @@
 #include <mutex>
 #include <thread>
 
+#include "daemon/agent/ports.h"
 #include "daemon/cri/cri_client.h"
-#include "daemon/model/pod_view.h"
 
 namespace evictd::metrics {
 class Metrics;
@@ -20,32 +20,30 @@ namespace evictd::agent {
 
 using model::RuntimeSnapshot;
 
-class RuntimeCache {
+class RuntimeCache final : public RuntimeView {
  public:
-  RuntimeCache(cri::CriClient& client, Nanos interval, metrics::Metrics* metrics,
+  RuntimeCache(cri::CriClient& client, Nanos interval, metrics::Metrics* metrics, Clock& clock,
                std::function<void(Nanos now)> on_refresh = {});
-  ~RuntimeCache();
+  ~RuntimeCache() override;
 
   // Refreshes once now (so the first round has pods), then keeps refreshing in a thread.
   void start();
   void stop();
   // Asks for a refresh as soon as possible (after an eviction, say).
-  void refresh_soon();
-  void set_interval(Nanos interval);
+  void refresh_soon() override;
+  void set_interval(Nanos interval) override;
   // Refreshes every 200 ms until these pod UIDs are listed (at most 10 s): pods whose cgroups
   // exist before their sandboxes are ready.
-  void expect(std::vector<std::string> uids);
-  Nanos age(Nanos now) const;  // of the last successful refresh
+  void expect(std::vector<std::string> uids) override;
+  Nanos age(Nanos now) const override;
 
-  std::shared_ptr<const RuntimeSnapshot> snapshot() const;
-  bool connected() const { return connected_; }
+  std::shared_ptr<const RuntimeSnapshot> snapshot() const override;
+  bool connected() const override { return connected_; }
   // Refreshes the pods now, in the caller's thread (the loop, when cgroups show pods the snapshot
   // lacks under pressure): the listing only, a few milliseconds; the stats follow in the thread.
-  bool refresh_now() { return refresh(false); }
+  void refresh_now() override { refresh(false); }
   // The same with the stats (disk usage), for disk signals.
-  bool refresh_now_with_stats() { return refresh(true); }
-  // A fresh listing of the runtime's ready pods, bypassing the cache (for acting on a pod).
-  Result<std::vector<cri::RuntimePod>> list_now();
+  void refresh_now_with_stats() override { refresh(true); }
 
  private:
   bool refresh(bool with_stats);
@@ -54,6 +52,7 @@ class RuntimeCache {
   cri::CriClient& client_;
   std::atomic<Nanos> interval_;
   metrics::Metrics* metrics_;
+  Clock& clock_;
   std::function<void(Nanos)> on_refresh_;
   std::mutex refresh_mutex_;  // one refresh at a time
   mutable std::mutex mutex_;

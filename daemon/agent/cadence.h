@@ -1,0 +1,45 @@
+// The loop's timetable: how much each round reads, and when the slower work is due. Idle rounds
+// read the node's signals only; the pods are read when a threshold is met (in the same round,
+// before deciding), when a kernel notification woke the loop, when pod cgroups come or go, and
+// with containers, CPU and PSI every 10 s under pressure or every minute when calm.
+#pragma once
+
+#include <chrono>
+
+#include "cgroups/notifier.h"
+#include "cgroups/sampler.h"
+
+namespace evictd::agent {
+
+inline constexpr std::chrono::seconds kFullSampleEvery{10};
+inline constexpr std::chrono::seconds kIdleFullSampleEvery{60};
+// Pod cgroups are listed this often when nothing else made the round read the pods.
+inline constexpr std::chrono::seconds kListingEvery{10};
+inline constexpr std::chrono::seconds kStatusLineEvery{10};
+inline constexpr std::chrono::seconds kHousekeepingEvery{30};
+
+class Cadence {
+ public:
+  // The depth of the round's first sample, noting a full one.
+  cgroups::SampleDepth first_depth(Nanos now, bool under_pressure, cgroups::WakeCause cause);
+  // Whether a node-only round should list the pod cgroups (to notice one that came or went).
+  bool listing_due(Nanos now) const { return now - last_listing_ >= kListingEvery; }
+  // The round read at `depth`; a round that read the pods, or listed them, restarts the listing's
+  // clock.
+  void sampled(cgroups::SampleDepth depth, Nanos now);
+  // Whether the service manager's status line, and the housekeeping, are due (noting them).
+  bool status_line_due(Nanos now);
+  bool housekeeping_due(Nanos now);
+
+ private:
+  Nanos last_full_{0};
+  Nanos last_listing_{0};
+  std::optional<Nanos> last_status_line_;
+  std::optional<Nanos> last_housekeeping_;
+};
+
+// Whether a kernel pressure notification woke the loop: a threshold is then most likely met, and
+// the pods are read in the same pass as the node.
+bool notified(cgroups::WakeCause cause);
+
+}  // namespace evictd::agent

@@ -1,0 +1,92 @@
+#include "daemon/node/adapters.h"
+
+#include <filesystem>
+#include <fstream>
+
+#include "daemon/log/log.h"
+
+namespace evictd::node {
+namespace {
+
+// Processes left in a cgroup and its children; a cgroup removed meanwhile has none.
+int processes_under(const std::string& directory) {
+  std::error_code error;
+  int count = 0;
+  std::ifstream procs(directory + "/cgroup.procs");
+  for (std::string line; std::getline(procs, line);)
+    count += line.empty() ? 0 : 1;
+  for (std::filesystem::directory_iterator it(directory, error), end; !error && it != end;
+       it.increment(error)) {
+    if (it->is_directory(error))
+      count += processes_under(it->path().string());
+  }
+  return count;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<KernelPressure>> KernelPressure::create(Nanos poll_interval,
+                                                               const cgroups::Sampler& sampler,
+                                                               bool notifications) {
+  auto notifier = cgroups::PressureNotifier::create(poll_interval);
+  if (!notifier)
+    return make_error("the notification loop: " + notifier.error().message);
+  auto pressure =
+      std::unique_ptr<KernelPressure>(new KernelPressure(std::move(notifier).value(), sampler));
+  if (!notifications) {
+    log::info("pressure notifications off: polling every " + format_go_duration(poll_interval));
+    return pressure;
+  }
+  for (const auto& line : pressure->watch_.start())
+    log::info("pressure notification: " + line);
+  return pressure;
+}
+
+cri::ReclaimReport CriReclaimer::reclaim(ReclaimAction action, Nanos now) {
+  std::lock_guard lock(mutex_);
+  return action == ReclaimAction::kDeleteUnusedImages ? reclaimer_.delete_unused_images(now)
+                                                      : reclaimer_.delete_unused_containers();
+}
+
+void CriReclaimer::observe(Nanos now) {
+  std::lock_guard lock(mutex_);
+  reclaimer_.observe(now);
+}
+
+Result<std::optional<cri::RuntimePod>> CriPodRuntime::find_pod(const std::string& uid) {
+  auto pods = cri::discover_pods(client_);
+  if (!pods)
+    return pods.error();
+  for (auto& pod : *pods) {
+    if (pod.uid == uid)
+      return std::optional<cri::RuntimePod>(std::move(pod));
+  }
+  return std::optional<cri::RuntimePod>();
+}
+
+bool CriPodRuntime::pod_gone(const std::string& uid, const std::string& cgroup) {
+  auto listed = find_pod(uid);
+  if (!listed || *listed)
+    return false;
+  return cgroup.empty() || processes_under(layout_.memory_hierarchy() + "/" + cgroup) == 0;
+}
+
+std::optional<Nanos> ServiceLifecycle::watchdog_interval() const {
+  if (const auto interval = notifier_.watchdog_interval())
+    return std::chrono::duration_cast<Nanos>(*interval);
+  return std::nullopt;
+}
+
+void ServiceLifecycle::ready(const std::string& status) {
+  notifier_.ready(status);
+  if (status_server_ != nullptr)
+    status_server_->set_serving(true);
+}
+
+void ServiceLifecycle::stopping() {
+  notifier_.stopping();
+  if (status_server_ != nullptr)
+    status_server_->set_serving(false);
+}
+
+}  // namespace evictd::node

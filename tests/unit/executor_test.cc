@@ -1,0 +1,335 @@
+// The executor with stand-ins for the runtime and the API server, driven without its thread on a
+// fake clock: the step order and ledger records, pending API writes, replay after a crash, ledger
+// compaction, dry-run, a runtime that cannot stop a pod, and the Eviction API's outcomes.
+#include "daemon/agent/executor.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <thread>
+
+#include "unit/agent_fakes.h"
+
+namespace evictd::agent {
+namespace {
+
+using testing_util::FakeClock;
+using testing_util::FakeWorld;
+
+ledger::Record decision(const std::string& id = "e1") {
+  ledger::Record record;
+  record.eviction_id = id;
+  record.step = ledger::Step::kDecided;
+  record.time_unix_ms = 1'795'000'000'000;
+  record.namespace_name = "shop";
+  record.pod_name = "web";
+  record.pod_uid = "uid-web";
+  record.signal = "memory.available";
+  record.message = "The node was low on resource: memory. ";
+  record.grace_period_seconds = 1;
+  record.hard = true;
+  record.disruption_target = true;
+  record.node_name = "node1";
+  return record;
+}
+
+std::vector<std::string> steps_in(const std::string& directory) {
+  auto replayed = ledger::replay_file(directory + "/ledger");
+  std::vector<std::string> out;
+  if (!replayed.ok())
+    return {"unreadable: " + replayed.error().message};
+  for (const auto& eviction : replayed->evictions) {
+    out.emplace_back(ledger::step_name(eviction.decision.step));
+    for (const auto& step : eviction.steps)
+      out.emplace_back(ledger::step_name(step.step));
+  }
+  return out;
+}
+
+class ExecutorTest : public testing::Test {
+ protected:
+  void SetUp() override {
+    std::string pattern = "/tmp/evictd-executor-XXXXXX";
+    dir_ = mkdtemp(pattern.data());
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  std::unique_ptr<ledger::Ledger> open_ledger() {
+    auto opened = ledger::Ledger::open(dir_);
+    EXPECT_TRUE(opened.ok()) << opened.error().message;
+    return std::make_unique<ledger::Ledger>(std::move(opened).value());
+  }
+  // An executor over the fake world, its ledger replayed; the test runs its worker's passes.
+  std::unique_ptr<Executor> executor(ledger::Ledger* ledger, bool with_api = true,
+                                     ExecutorOptions options = {}) {
+    auto made = std::make_unique<Executor>(ledger, world_, with_api ? &world_ : nullptr, nullptr,
+                                           clock_, std::move(options));
+    made->resume();
+    return made;
+  }
+  EvictionOrder order(ledger::Record record) {
+    return EvictionOrder{std::move(record), clock_.monotonic(), ""};
+  }
+  std::string dir_;
+  FakeClock clock_;
+  FakeWorld world_;
+};
+
+TEST_F(ExecutorTest, TakesTheStepsInOrderEachRecordedBeforeItIsTaken) {
+  auto ledger = open_ledger();
+  auto executor = this->executor(ledger.get());
+  ASSERT_TRUE(executor->submit(order(decision())));
+  EXPECT_FALSE(executor->submit(order(decision("e2")))) << "one eviction at a time";
+  EXPECT_TRUE(executor->busy());
+  executor->run_once();
+  EXPECT_FALSE(executor->busy());
+  // The status write and the stop run side by side; the Event follows both.
+  auto seen = world_.seen();
+  ASSERT_EQ(seen.size(), 3u);
+  EXPECT_EQ(seen[2], "event web");
+  std::sort(seen.begin(), seen.begin() + 2);
+  EXPECT_EQ(seen[0], "status web +DisruptionTarget");
+  EXPECT_EQ(seen[1], "stop web grace=1 hard");
+  EXPECT_EQ(steps_in(dir_), (std::vector<std::string>{"decided", "stopped", "status-written",
+                                                      "event-written", "done"}));
+  EXPECT_EQ(executor->pending(), 0u);
+}
+
+TEST_F(ExecutorTest, ApiServerDownStopsThePodAnywayAndWritesWhenItIsBack) {
+  world_.api_up = false;
+  auto ledger = open_ledger();
+  auto executor = this->executor(ledger.get());
+  ASSERT_TRUE(executor->submit(order(decision())));
+  executor->run_once();
+  EXPECT_FALSE(executor->busy());
+  EXPECT_FALSE(world_.pod_running) << "the stop does not wait for the API server";
+  EXPECT_EQ(executor->pending(), 1u);
+  EXPECT_EQ(steps_in(dir_), (std::vector<std::string>{"decided", "stopped"}));
+  executor->run_once();
+  EXPECT_EQ(executor->pending(), 1u) << "still down: still waiting";
+  world_.api_up = true;
+  executor->run_once();
+  EXPECT_EQ(executor->pending(), 0u);
+  EXPECT_EQ(steps_in(dir_), (std::vector<std::string>{"decided", "stopped", "status-written",
+                                                      "event-written", "done"}));
+}
+
+TEST_F(ExecutorTest, ReplayFinishesAnEvictionInterruptedAfterTheDecision) {
+  {
+    auto ledger = open_ledger();
+    ASSERT_TRUE(ledger->append(decision()).ok());  // then the process died
+  }
+  auto ledger = open_ledger();
+  auto executor = this->executor(ledger.get());
+  EXPECT_TRUE(executor->busy());
+  EXPECT_FALSE(executor->submit(order(decision("e2")))) << "the replayed eviction goes first";
+  executor->run_once();
+  EXPECT_FALSE(executor->busy());
+  EXPECT_FALSE(world_.pod_running);
+  EXPECT_EQ(steps_in(dir_), (std::vector<std::string>{"decided", "stopped", "status-written",
+                                                      "event-written", "done"}));
+}
+
+TEST_F(ExecutorTest, FinishedEvictionsAreHistoryAfterARestartAndTheLedgerIsCompacted) {
+  {
+    auto ledger = open_ledger();
+    for (int i = 0; i < 6; ++i) {
+      auto record = decision("old" + std::to_string(i));
+      record.time_unix_ms += i;
+      ASSERT_TRUE(ledger->append(record).ok());
+      ledger::Record done;
+      done.eviction_id = record.eviction_id;
+      done.step = ledger::Step::kDone;
+      ASSERT_TRUE(ledger->append(done).ok());
+    }
+  }
+  auto ledger = open_ledger();
+  ExecutorOptions options;
+  options.keep_finished = 2;
+  auto executor = this->executor(ledger.get(), true, options);
+  // The two newest finished evictions are kept, in the status API's history and in the file.
+  const auto history = executor->history();
+  ASSERT_EQ(history.size(), 2u);
+  EXPECT_EQ(history[0].state.decision.eviction_id, "old4");
+  EXPECT_EQ(history[1].state.decision.eviction_id, "old5");
+  auto replayed = ledger::replay_file(dir_ + "/ledger");
+  ASSERT_TRUE(replayed.ok());
+  ASSERT_EQ(replayed->evictions.size(), 2u);
+  EXPECT_EQ(replayed->evictions[0].decision.eviction_id, "old4");
+  EXPECT_TRUE(replayed->evictions[1].has(ledger::Step::kDone));
+  EXPECT_EQ(replayed->evictions[1].decision.pod_name, "web");  // the decision kept whole
+}
+
+TEST_F(ExecutorTest, ReplayOfAStoppedPodOnlyWritesWhatIsMissing) {
+  {
+    auto ledger = open_ledger();
+    ASSERT_TRUE(ledger->append(decision()).ok());
+    ledger::Record stopped;
+    stopped.eviction_id = "e1";
+    stopped.step = ledger::Step::kStopped;
+    ASSERT_TRUE(ledger->append(stopped).ok());
+  }
+  world_.pod_running = false;
+  auto ledger = open_ledger();
+  auto executor = this->executor(ledger.get());
+  executor->run_once();
+  EXPECT_FALSE(executor->busy());
+  EXPECT_EQ(world_.seen(), (std::vector<std::string>{"status web +DisruptionTarget", "event web"}));
+}
+
+TEST_F(ExecutorTest, DryRunWritesNothingAnywhere) {
+  ExecutorOptions options;
+  options.dry_run = true;
+  auto executor = this->executor(nullptr, /*with_api=*/false, options);
+  ASSERT_TRUE(executor->submit(order(decision())));
+  executor->run_once();
+  // The stop port is the runtime's dry-run stopper in the daemon; here it proves it is the only
+  // call made.
+  EXPECT_EQ(world_.seen(), (std::vector<std::string>{"stop web grace=1 hard"}));
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/ledger"));
+  ASSERT_EQ(executor->history().size(), 1u);
+  EXPECT_TRUE(executor->history()[0].state.has(ledger::Step::kDone));
+}
+
+TEST_F(ExecutorTest, ARuntimeThatCannotStopThePodFailsTheEvictionSoTheLoopDecidesAgain) {
+  world_.runtime_can_stop = false;
+  auto ledger = open_ledger();
+  const Nanos started = clock_.monotonic();
+  auto executor = this->executor(ledger.get());
+  ASSERT_TRUE(executor->submit(order(decision())));
+  executor->run_once();
+  EXPECT_FALSE(executor->busy());
+  EXPECT_EQ(steps_in(dir_), (std::vector<std::string>{"decided", "status-written", "failed"}))
+      << "the status was written beside the failing stop";
+  // It was retried every half second for the kubelet's 30 s, on the executor's clock.
+  EXPECT_GE(clock_.monotonic() - started, std::chrono::seconds(30));
+  const auto stops = world_.seen();
+  EXPECT_GE(std::count(stops.begin(), stops.end(), "stop web grace=1 hard"), 60);
+}
+
+TEST_F(ExecutorTest, APodThatLingersIsWaitedForBoundedThenTheNextEvictionMayGo) {
+  auto ledger = open_ledger();
+  ExecutorOptions options;
+  options.wait_for_gone = std::chrono::seconds(30);
+  struct Lingering final : PodRuntime {
+    FakeWorld& world;
+    explicit Lingering(FakeWorld& w) : world(w) {}
+    Result<std::optional<cri::RuntimePod>> find_pod(const std::string& uid) override {
+      return world.find_pod(uid);
+    }
+    cri::StopReport stop(const cri::RuntimePod& pod, int64_t grace, bool hard) override {
+      return world.stop(pod, grace, hard);
+    }
+    bool pod_gone(const std::string&, const std::string&) override { return false; }
+  } lingering(world_);
+  Executor executor(ledger.get(), lingering, &world_, nullptr, clock_, options);
+  executor.resume();
+  const Nanos started = clock_.monotonic();
+  ASSERT_TRUE(executor.submit(order(decision())));
+  executor.run_once();
+  EXPECT_FALSE(executor.busy());
+  EXPECT_GE(clock_.monotonic() - started, std::chrono::seconds(30));
+  EXPECT_LT(clock_.monotonic() - started, std::chrono::seconds(31));
+  EXPECT_TRUE(executor.submit(order(decision("e2"))));
+}
+
+ledger::Record soft_api_decision(const std::string& id = "e1") {
+  auto record = decision(id);
+  record.hard = false;
+  record.grace_period_seconds = 0;
+  record.eviction_api = true;
+  return record;
+}
+
+TEST_F(ExecutorTest, AnEvictionTheApiAcceptsIsLeftToTheKubeletWithoutAStatusOfOurOwn) {
+  auto ledger = open_ledger();
+  auto executor = this->executor(ledger.get());
+  ASSERT_TRUE(executor->submit(order(soft_api_decision())));
+  executor->run_once();
+  EXPECT_EQ(world_.seen(), (std::vector<std::string>{"evict web grace=0", "event web"}));
+  EXPECT_EQ(steps_in(dir_), (std::vector<std::string>{"decided", "api-accepted", "stopped",
+                                                      "event-written", "done"}));
+  EXPECT_TRUE(executor->refused_pods().empty());
+  auto replayed = ledger::replay_file(dir_ + "/ledger");
+  ASSERT_TRUE(replayed.ok());
+  EXPECT_TRUE(replayed->evictions[0].decision.eviction_api);
+}
+
+TEST_F(ExecutorTest, APodStillRunningAfterTheHandoverIsStoppedThroughTheRuntime) {
+  world_.kubelet_stops_deleted_pods = false;
+  auto ledger = open_ledger();
+  ExecutorOptions options;
+  options.api_handover = std::chrono::seconds(10);
+  auto executor = this->executor(ledger.get(), true, options);
+  const Nanos started = clock_.monotonic();
+  ASSERT_TRUE(executor->submit(order(soft_api_decision())));
+  executor->run_once();
+  EXPECT_GE(clock_.monotonic() - started, options.api_handover);
+  EXPECT_EQ(world_.seen(),
+            (std::vector<std::string>{"evict web grace=0", "stop web grace=0", "event web"}));
+  EXPECT_EQ(steps_in(dir_), (std::vector<std::string>{"decided", "api-accepted", "stopped",
+                                                      "event-written", "done"}));
+}
+
+TEST_F(ExecutorTest, ABudgetsRefusalFailsTheEvictionAndHoldsThePodBackForAWhile) {
+  world_.eviction_outcome = kube::ApiEvictionOutcome::kBlockedByDisruptionBudget;
+  auto ledger = open_ledger();
+  ExecutorOptions options;
+  options.refusal_hold = std::chrono::seconds(10);
+  auto executor = this->executor(ledger.get(), true, options);
+  ASSERT_TRUE(executor->submit(order(soft_api_decision())));
+  executor->run_once();
+  EXPECT_EQ(executor->refused_pods(), std::vector<std::string>{"uid-web"});
+  EXPECT_TRUE(world_.pod_running) << "nothing stopped";
+  EXPECT_EQ(world_.seen(), std::vector<std::string>{"evict web grace=0"});
+  clock_.advance(std::chrono::seconds(9));
+  EXPECT_EQ(executor->refused_pods(), std::vector<std::string>{"uid-web"});
+  clock_.advance(std::chrono::seconds(1));
+  EXPECT_TRUE(executor->refused_pods().empty()) << "the hold ends";
+  // Several budgets (the API's 500) are a refusal too; an API server that cannot be asked is not:
+  // the pod is not held back and the loop asks again.
+  world_.eviction_outcome = kube::ApiEvictionOutcome::kMisconfigured;
+  ASSERT_TRUE(executor->submit(order(soft_api_decision("e2"))));
+  executor->run_once();
+  EXPECT_EQ(executor->refused_pods(), std::vector<std::string>{"uid-web"});
+  clock_.advance(options.refusal_hold);
+  world_.eviction_outcome.reset();
+  ASSERT_TRUE(executor->submit(order(soft_api_decision("e3"))));
+  executor->run_once();
+  EXPECT_TRUE(executor->refused_pods().empty());
+  EXPECT_TRUE(world_.pod_running);
+  EXPECT_EQ(steps_in(dir_), (std::vector<std::string>{"decided", "failed", "decided", "failed",
+                                                      "decided", "failed"}));
+  const auto history = executor->history();
+  ASSERT_EQ(history.size(), 3u);
+  EXPECT_NE(history[0].state.steps.back().detail.find("PodDisruptionBudget allows no disruption"),
+            std::string::npos);
+  EXPECT_NE(history[2].state.steps.back().detail.find("could not be asked"), std::string::npos);
+}
+
+TEST_F(ExecutorTest, TheWorkerThreadRetriesPendingWritesWhenNudged) {
+  world_.api_up = false;
+  auto ledger = open_ledger();
+  ExecutorOptions options;
+  options.retry_interval = std::chrono::hours(1);  // only a nudge brings the retry forward
+  Executor executor(ledger.get(), world_, &world_, nullptr, clock_, options);
+  executor.start();
+  ASSERT_TRUE(executor.submit(order(decision())));
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (executor.pending() == 0 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  ASSERT_EQ(executor.pending(), 1u);
+  {
+    std::lock_guard lock(world_.mutex);
+    world_.api_up = true;
+  }
+  executor.nudge();
+  while (executor.pending() != 0 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  executor.stop();
+  EXPECT_EQ(executor.pending(), 0u);
+  EXPECT_EQ(steps_in(dir_).back(), "done");
+}
+
+}  // namespace
+}  // namespace evictd::agent
