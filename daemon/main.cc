@@ -64,8 +64,10 @@ int run_daemon(const std::string& path) {
   sigemptyset(&signals);
   for (int signal : {SIGTERM, SIGINT, SIGHUP})
     sigaddset(&signals, signal);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  signal(SIGPIPE, SIG_IGN);
+  if (pthread_sigmask(SIG_BLOCK, &signals, nullptr) != 0 || signal(SIGPIPE, SIG_IGN) == SIG_ERR) {
+    std::cerr << "evictd: cannot set up signal handling: " << std::strerror(errno) << "\n";
+    return 1;
+  }
 
   auto node = evictd::node::Node::start(std::move(*config), path);
   if (!node) {

@@ -306,28 +306,32 @@ Result<void> Ledger::compact(const std::vector<EvictionState>& evictions, size_t
       bytes += frame(step);
   }
   // Write aside, flush, rename over, flush the directory: the ledger is always either old or new.
+  // The descriptor written aside is the ledger once renamed, so appends follow it with nothing
+  // left to fail in between (a reopen that failed would leave them going to the unlinked file).
   const std::string temporary = path_ + ".compact";
-  const int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  const int fd = ::open(temporary.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0)
     return make_error("ledger: open " + temporary + ": " + errno_text());
   auto written = write_all(fd, bytes);
-  const bool synced = written.ok() && fsync(fd) == 0;
-  ::close(fd);
-  if (!synced)
-    return make_error("ledger: cannot write " + temporary);
-  if (::rename(temporary.c_str(), path_.c_str()) != 0)
-    return make_error("ledger: rename: " + errno_text());
-  const int dir = ::open(directory_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir >= 0) {
-    fsync(dir);
-    ::close(dir);
+  if (!written || fsync(fd) != 0) {
+    const std::string why = written ? errno_text() : written.error().message;
+    ::close(fd);
+    return make_error("ledger: cannot write " + temporary + ": " + why);
   }
-  const int reopened = ::open(path_.c_str(), O_RDWR | O_CLOEXEC);
-  if (reopened < 0)
-    return make_error("ledger: reopen: " + errno_text());
+  if (::rename(temporary.c_str(), path_.c_str()) != 0) {
+    const std::string why = errno_text();
+    ::close(fd);
+    return make_error("ledger: rename " + temporary + ": " + why);
+  }
   ::close(fd_);
-  fd_ = reopened;
-  lseek(fd_, 0, SEEK_END);
+  fd_ = fd;
+  const int dir = ::open(directory_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  const bool dir_synced = dir >= 0 && fsync(dir) == 0;
+  const std::string why = dir_synced ? "" : errno_text();
+  if (dir >= 0)
+    ::close(dir);
+  if (!dir_synced)
+    return make_error("ledger: the rename of " + path_ + " may not be on disk yet: " + why);
   return {};
 }
 

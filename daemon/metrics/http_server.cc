@@ -79,7 +79,8 @@ bool readable_before(int connection, Deadline deadline) {
 // the client before it has read our response. So: no more writes, read what is left until the
 // client closes (as it does after "Connection: close"), for at most a short while.
 void close_gently(int connection) {
-  shutdown(connection, SHUT_WR);
+  // A client already gone makes this fail, which changes nothing of what follows.
+  [[maybe_unused]] const int shut = shutdown(connection, SHUT_WR);
   const Deadline deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(200);
   char buffer[4096];
   while (readable_before(connection, deadline)) {
@@ -116,8 +117,9 @@ Result<std::unique_ptr<HttpServer>> HttpServer::start(const std::string& address
       continue;
     }
     const int on = 1;
-    setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
-    if (bind(listener, candidate->ai_addr, candidate->ai_addrlen) == 0 && listen(listener, 16) == 0)
+    // A restarted evictd takes its port back at once, though connections of the last run linger.
+    if (setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) == 0 &&
+        bind(listener, candidate->ai_addr, candidate->ai_addrlen) == 0 && listen(listener, 16) == 0)
       break;
     why = std::strerror(errno);
     close(listener);
@@ -170,8 +172,8 @@ void HttpServer::run() {
       continue;  // gone before we took it, or out of descriptors for a moment
     // A client that stops reading must not hold the endpoint for longer than this.
     const timeval send_timeout{5, 0};
-    setsockopt(connection, SOL_SOCKET, SO_SNDTIMEO, &send_timeout, sizeof send_timeout);
-    serve(connection);
+    if (setsockopt(connection, SOL_SOCKET, SO_SNDTIMEO, &send_timeout, sizeof send_timeout) == 0)
+      serve(connection);
     close_gently(connection);
   }
 }

@@ -3,6 +3,8 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -104,7 +106,12 @@ Result<void> Node::open_ledger() {
     return {};
   std::error_code error;
   std::filesystem::create_directories(config_.state_directory, error);
-  chmod(config_.state_directory.c_str(), 0700);
+  if (error)
+    return make_error("stateDirectory " + config_.state_directory + ": " + error.message());
+  // The ledger names pods and carries their messages: for root's eyes only.
+  if (chmod(config_.state_directory.c_str(), 0700) != 0)
+    return make_error("stateDirectory " + config_.state_directory +
+                      ": cannot make it its owner's alone: " + std::strerror(errno));
   auto ledger = ledger::Ledger::open(config_.state_directory);
   if (!ledger)
     return make_error("stateDirectory " + config_.state_directory + ": " + ledger.error().message);

@@ -35,7 +35,9 @@ Result<void> prepare_socket_path(const std::string& path, std::optional<gid_t> g
     if (error)
       return make_error("statusSocket: cannot create " + directory.string() + ": " +
                         error.message());
-    chmod(directory.c_str(), 0750);
+    if (chmod(directory.c_str(), 0750) != 0)
+      return make_error("statusSocket: cannot make " + directory.string() +
+                        " 0750: " + std::strerror(errno));
     if (gid && chown(directory.c_str(), static_cast<uid_t>(-1), *gid) != 0)
       return make_error("statusSocket: cannot give " + directory.string() +
                         " to its group: " + std::strerror(errno));
@@ -54,7 +56,10 @@ Result<void> prepare_socket_path(const std::string& path, std::optional<gid_t> g
   if (lstat(path.c_str(), &status) == 0) {
     if (!S_ISSOCK(status.st_mode))
       return make_error("statusSocket: " + path + " exists and is not a socket");
-    unlink(path.c_str());  // a stale socket: a live evictd would own it, and systemd runs one
+    // A stale socket: a live evictd would own it, and systemd runs one.
+    if (unlink(path.c_str()) != 0)
+      return make_error("statusSocket: cannot remove the stale socket " + path + ": " +
+                        std::strerror(errno));
   }
   return {};
 }
@@ -140,8 +145,9 @@ void StatusServer::stop() {
   if (preserialized_)
     preserialized_->stop();
   server_.reset();
-  if (!socket_path_.empty())
-    unlink(socket_path_.c_str());
+  // Best effort on the way out: a socket left behind is replaced at the next start.
+  if (!socket_path_.empty()) [[maybe_unused]]
+    const int removed = unlink(socket_path_.c_str());
 }
 
 }  // namespace evictd::status
