@@ -97,8 +97,10 @@ int main(int argc, char** argv) {
   }
   std::printf("status API, 1000 pods, %.0f requests/s offered for %d s per call, 4 clients\n", rate,
               seconds);
-  for (auto [name, calls] : {std::pair{"GetStatus", bench::StatusCalls::kGetStatus},
-                             std::pair{"ListPods (1000 pods)", bench::StatusCalls::kListPods}}) {
+  for (auto [name, calls] :
+       {std::pair{"GetStatus", bench::StatusCalls::kGetStatus},
+        std::pair{"ListPods (1000 pods)", bench::StatusCalls::kListPods},
+        std::pair{"ListPods, answer unparsed", bench::StatusCalls::kListPodsBytes}}) {
     bench::StatusLoad load("unix:" + socket, rate, 4, calls);
     const double cpu_before = cpu_seconds();
     load.start();
@@ -109,9 +111,11 @@ int main(int argc, char** argv) {
         calls == bench::StatusCalls::kGetStatus ? load.get_status_ms() : load.list_pods_ms();
     bench::report(name, ms, 3);
     std::printf(
-        "  answered %zu of %.0f offered (%.0f/s), %d failed; process CPU %.2f s "
-        "(clients included)\n",
-        ms.size(), load.offered(), static_cast<double>(ms.size()) / seconds, load.failures(), cpu);
+        "  answered %zu of %.0f offered (%.0f/s), %d failed; process CPU %.2f s: the clients' "
+        "calls and parsing %.2f s, the server %.2f s (%.3f ms per answer)\n",
+        ms.size(), load.offered(), static_cast<double>(ms.size()) / seconds, load.failures(), cpu,
+        load.client_cpu_seconds(), cpu - load.client_cpu_seconds(),
+        (cpu - load.client_cpu_seconds()) * 1000.0 / static_cast<double>(ms.size()));
   }
   (*server)->stop();
   std::filesystem::remove_all(directory);
