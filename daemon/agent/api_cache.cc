@@ -2,6 +2,7 @@
 
 #include "daemon/log/log.h"
 #include "daemon/metrics/metrics.h"
+#include "daemon/thread_name.h"
 
 namespace evictd::agent {
 namespace {
@@ -59,6 +60,7 @@ bool ApiCache::list() {
 }
 
 void ApiCache::run() {
+  name_this_thread("evictd-api");
   auto backoff = std::chrono::milliseconds(500);
   bool need_list = !synced_;
   while (!stopping_) {

@@ -1,6 +1,7 @@
 #include "daemon/agent/condition_publisher.h"
 
 #include "daemon/log/log.h"
+#include "daemon/thread_name.h"
 
 namespace evictd::agent {
 
@@ -35,6 +36,7 @@ void ConditionPublisher::publish(bool memory, bool disk, bool pid) {
 }
 
 void ConditionPublisher::run() {
+  name_this_thread("evictd-node");
   std::unique_lock lock(mutex_);
   while (!stopping_) {
     if (written_ == wanted_) {

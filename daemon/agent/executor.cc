@@ -5,6 +5,7 @@
 
 #include "daemon/log/log.h"
 #include "daemon/metrics/metrics.h"
+#include "daemon/thread_name.h"
 
 namespace evictd::agent {
 namespace {
@@ -163,6 +164,7 @@ std::vector<std::string> Executor::refused_pods() const {
 }
 
 void Executor::run() {
+  name_this_thread("evictd-exec");
   while (!stopping_) {
     {
       std::unique_lock lock(mutex_);

@@ -4,6 +4,7 @@
 
 #include "daemon/log/log.h"
 #include "daemon/metrics/metrics.h"
+#include "daemon/thread_name.h"
 
 namespace evictd::agent {
 
@@ -103,6 +104,7 @@ bool RuntimeCache::refresh(bool with_stats) {
 }
 
 void RuntimeCache::run() {
+  name_this_thread("evictd-runtime");
   while (!stopping_) {
     {
       std::unique_lock lock(mutex_);

@@ -13,6 +13,8 @@
 #include <cstring>
 #include <optional>
 
+#include "daemon/thread_name.h"
+
 namespace evictd::metrics {
 namespace {
 
@@ -158,6 +160,7 @@ HttpServer::~HttpServer() {
 }
 
 void HttpServer::run() {
+  name_this_thread("evictd-metrics");
   for (;;) {
     pollfd fds[2] = {{listener_, POLLIN, 0}, {wake_, POLLIN, 0}};
     if (poll(fds, 2, -1) < 0) {

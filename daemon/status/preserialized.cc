@@ -1,5 +1,7 @@
 #include "daemon/status/preserialized.h"
 
+#include "daemon/thread_name.h"
+
 namespace evictd::status {
 
 // One call of a raw method, from the request gRPC matched to it until its answer was sent. The
@@ -67,6 +69,7 @@ void PreserializedCalls::await(Method method) {
 }
 
 void PreserializedCalls::serve() {
+  name_this_thread("evictd-status");
   yield_to_the_loop();
   void* tag = nullptr;
   bool ok = false;
