@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
 
 namespace evictd::cgroups {
 namespace {
@@ -76,11 +77,32 @@ FdBudget FdBudget::from_rlimit() {
   return FdBudget(static_cast<size_t>(usable - reserve));
 }
 
+std::string SampledFile::path() const {
+  if (directory_ == nullptr)
+    return "";
+  return name_ == nullptr ? *directory_ : *directory_ + "/" + name_;
+}
+
+// The path, written into the read buffer before the file's content replaces it: a file that
+// cannot be opened is tried again every sample, and that must not allocate.
+const char* SampledFile::path_into(std::vector<char>& buffer) const {
+  if (name_ == nullptr)
+    return directory_->c_str();
+  const size_t name_length = std::strlen(name_);
+  const size_t length = directory_->size() + 1 + name_length;
+  if (buffer.size() < length + 1)
+    buffer.resize(std::max(length + 1, kInitialBuffer));
+  std::memcpy(buffer.data(), directory_->data(), directory_->size());
+  buffer[directory_->size()] = '/';
+  std::memcpy(buffer.data() + directory_->size() + 1, name_, name_length + 1);
+  return buffer.data();
+}
+
 std::optional<std::string_view> SampledFile::read(std::vector<char>& buffer) {
-  if (path_.empty())
+  if (directory_ == nullptr)
     return std::nullopt;
   if (!fd_.valid()) {
-    UniqueFd fd(::open(path_.c_str(), O_RDONLY | O_CLOEXEC));
+    UniqueFd fd(::open(path_into(buffer), O_RDONLY | O_CLOEXEC));
     if (!fd.valid())
       return std::nullopt;
     if (budget_ != nullptr && budget_->take()) {

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstddef>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -51,24 +52,34 @@ class FdBudget {
   size_t remaining_;
 };
 
-// One file sampled again and again (memory.stat, memory.current, ...).
+// One file sampled again and again (memory.stat, memory.current, ...). Its path is kept as the
+// directory it is in, shared with the other files of its cgroup, and its name: a path of its own
+// for each of five files in each of thousands of cgroups would be most of the sampler's memory.
 class SampledFile {
  public:
   SampledFile() = default;
-  SampledFile(std::string path, FdBudget* budget) : path_(std::move(path)), budget_(budget) {}
+  // `name` is a string literal (it is not copied).
+  SampledFile(std::shared_ptr<const std::string> directory, const char* name, FdBudget* budget)
+      : directory_(std::move(directory)), name_(name), budget_(budget) {}
+  // A file of its own (/proc/meminfo, ...).
+  SampledFile(const std::string& path, FdBudget* budget)
+      : directory_(std::make_shared<const std::string>(path)), budget_(budget) {}
   SampledFile(SampledFile&&) noexcept = default;
   SampledFile& operator=(SampledFile&&) noexcept = default;
   ~SampledFile() { close(); }
 
-  const std::string& path() const { return path_; }
-  bool configured() const { return !path_.empty(); }
+  std::string path() const;
+  bool configured() const { return directory_ != nullptr; }
   // The whole file, read into `buffer` (grown as needed, then reused); nullopt when it cannot be
   // read.
   std::optional<std::string_view> read(std::vector<char>& buffer);
   void close();
 
  private:
-  std::string path_;
+  const char* path_into(std::vector<char>& buffer) const;
+
+  std::shared_ptr<const std::string> directory_;
+  const char* name_ = nullptr;  // null: directory_ is the file's whole path
   FdBudget* budget_ = nullptr;
   UniqueFd fd_;
   bool holds_budget_ = false;

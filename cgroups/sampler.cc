@@ -129,31 +129,32 @@ std::string Sampler::kubepods_memory_dir() const {
 }
 
 void Sampler::track_files(Tracked& tracked, const std::string& relative) {
+  const auto directory = [&](const std::string& root) {
+    return std::make_shared<const std::string>(join(root, relative, ""));
+  };
   tracked.v2 = layout_.version == CgroupVersion::kV2;
   if (tracked.v2) {
-    const std::string& root = layout_.unified_root;
+    const auto cgroup = directory(layout_.unified_root);
     if (!relative.empty())
-      tracked.memory_usage = SampledFile(join(root, relative, "memory.current"), &budget_);
-    tracked.memory_stat = SampledFile(join(root, relative, "memory.stat"), &budget_);
-    tracked.processes = SampledFile(join(root, relative, "pids.current"), &budget_);
-    tracked.cpu = SampledFile(join(root, relative, "cpu.stat"), &budget_);
-    tracked.memory_pressure = SampledFile(join(root, relative, "memory.pressure"), &budget_);
+      tracked.memory_usage = SampledFile(cgroup, "memory.current", &budget_);
+    tracked.memory_stat = SampledFile(cgroup, "memory.stat", &budget_);
+    tracked.processes = SampledFile(cgroup, "pids.current", &budget_);
+    tracked.cpu = SampledFile(cgroup, "cpu.stat", &budget_);
+    tracked.memory_pressure = SampledFile(cgroup, "memory.pressure", &budget_);
     return;
   }
-  tracked.memory_usage =
-      SampledFile(join(layout_.memory_root, relative, "memory.usage_in_bytes"), &budget_);
-  tracked.memory_stat = SampledFile(join(layout_.memory_root, relative, "memory.stat"), &budget_);
-  if (!layout_.pids_root.empty()) {
-    tracked.processes = SampledFile(join(layout_.pids_root, relative, "pids.current"), &budget_);
-  }
-  if (!layout_.cpuacct_root.empty()) {
-    tracked.cpu = SampledFile(join(layout_.cpuacct_root, relative, "cpuacct.usage"), &budget_);
-  }
+  const auto memory = directory(layout_.memory_root);
+  tracked.memory_usage = SampledFile(memory, "memory.usage_in_bytes", &budget_);
+  tracked.memory_stat = SampledFile(memory, "memory.stat", &budget_);
+  if (!layout_.pids_root.empty())
+    tracked.processes = SampledFile(directory(layout_.pids_root), "pids.current", &budget_);
+  if (!layout_.cpuacct_root.empty())
+    tracked.cpu = SampledFile(directory(layout_.cpuacct_root), "cpuacct.usage", &budget_);
   // Hybrid hosts have per-cgroup PSI only where the same cgroup exists in the unified tree.
   if (!layout_.unified_root.empty()) {
-    const std::string psi = join(layout_.unified_root, relative, "memory.pressure");
-    if (exists(psi))
-      tracked.memory_pressure = SampledFile(psi, &budget_);
+    auto unified = directory(layout_.unified_root);
+    if (exists(*unified + "/memory.pressure"))
+      tracked.memory_pressure = SampledFile(std::move(unified), "memory.pressure", &budget_);
   }
 }
 

@@ -2,6 +2,7 @@
 
 #include "cgroups/memory_limit.h"
 #include "cgroups/sampler.h"
+#include "unit/counting_new.h"
 #include "unit/fake_tree.h"
 
 namespace evictd::cgroups {
@@ -186,6 +187,20 @@ TEST_F(V2SystemdTest, ObservingTheNodeAloneLeavesTheRoundsSampleAsItWas) {
             static_cast<int64_t>((8192 - 1300) * kMiB));
   ASSERT_EQ(sample.pods.size(), 2U);
   EXPECT_EQ(sample.pods[0].usage.memory.working_set_bytes, 500 * kMiB);
+}
+
+TEST_F(V2SystemdTest, ASteadySampleAllocatesNothingEvenWithAFileMissing) {
+  tree_.remove("proc/pressure/io");  // tried again every full sample
+  Sampler sampler(layout_, config_, FdBudget(1000));
+  for (auto depth : {SampleDepth::kNode, SampleDepth::kDecision, SampleDepth::kFull})
+    sampler.sample(seconds(10), depth);  // the first samples build what later ones reuse
+  const long allocations = testing_util::allocations_during([&] {
+    for (int i = 0; i < 3; ++i) {
+      for (auto depth : {SampleDepth::kNode, SampleDepth::kDecision, SampleDepth::kFull})
+        sampler.sample(seconds(11 + i), depth);
+    }
+  });
+  EXPECT_EQ(allocations, 0);
 }
 
 TEST_F(V2SystemdTest, CpuRateBetweenSamples) {
