@@ -1,5 +1,5 @@
 // Pods the cgroups and the runtime's list disagree on, and what to do about it. A starting pod's
-// cgroup exists some 100-300 ms before the runtime lists its sandbox; a pod that went leaves its
+// cgroup exists a moment before the runtime lists its sandbox; a pod that went leaves its
 // cgroup until the kubelet's housekeeping removes it. Under pressure a starting pod may be the one
 // causing it, so the list is taken at once in the loop; otherwise it is refreshed beside the loop
 // until it has the pods (for a starting pod) or once (for a pod that went).
