@@ -69,7 +69,7 @@ class RuntimeView {
  public:
   virtual ~RuntimeView() = default;
   virtual std::shared_ptr<const model::RuntimeSnapshot> snapshot() const = 0;
-  virtual Nanos age(Nanos now) const = 0;  // of the last successful refresh
+  virtual Nanos age(Nanos now) const = 0;  // since the last successful refresh was asked
   virtual bool connected() const = 0;
   // A refresh in the caller's thread: the listing only, or with the disk stats.
   virtual void refresh_now() = 0;

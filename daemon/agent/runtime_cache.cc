@@ -64,6 +64,9 @@ std::shared_ptr<const RuntimeSnapshot> RuntimeCache::snapshot() const {
 
 bool RuntimeCache::refresh(bool with_stats) {
   std::lock_guard refreshing(refresh_mutex_);
+  // The list knows the runtime as of when it was asked: a sandbox that became ready while the
+  // runtime answered (or computed the stats) may be missing from it.
+  const Nanos asked_at = clock_.monotonic();
   auto pods = cri::discover_pods(client_);
   using StatsByPod = std::map<std::string, std::vector<cri::ContainerRuntimeStats>>;
   Result<StatsByPod> stats = StatsByPod{};
@@ -90,7 +93,7 @@ bool RuntimeCache::refresh(bool with_stats) {
     std::lock_guard lock(mutex_);
     snapshot->stats = snapshot_->stats;  // the stats stay those of the last full refresh
   }
-  snapshot->time = clock_.monotonic();
+  snapshot->time = asked_at;
   {
     std::lock_guard lock(mutex_);
     snapshot_ = std::move(snapshot);

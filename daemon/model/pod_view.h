@@ -21,7 +21,7 @@ namespace evictd::model {
 struct RuntimeSnapshot {
   std::vector<cri::RuntimePod> pods;
   std::map<std::string, std::vector<cri::ContainerRuntimeStats>> stats;  // by pod UID
-  Nanos time{0};                                                         // monotonic
+  Nanos time{0};  // monotonic: when the runtime was asked (it knows nothing younger)
 };
 
 enum class SpecSource { kApiServer, kNode };

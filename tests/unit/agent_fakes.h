@@ -105,6 +105,7 @@ class FakeNode final : public agent::NodeSampler {
                          : std::string(pod.tier == cgroups::QosTier::kBurstable ? "burstable/"
                                                                                 : "besteffort/")) +
                     "pod" + pod.uid;
+    sample.usage.memory.usage_bytes = pod.working_set;
     sample.usage.memory.working_set_bytes = pod.working_set;
     sample.usage.processes = pod.processes;
     return sample;

@@ -87,6 +87,26 @@ TEST(RuntimeMembership, AStartingPodUnderPressureIsListedInTheLoop) {
       << "unlisted for 10 s: a leftover cgroup, not a starting pod";
 }
 
+TEST(RuntimeMembership, AYoungListAskedBeforeAStartingPodsMemoryGrewIsTakenAgain) {
+  RuntimeMembership membership;
+  std::vector<cgroups::PodSample> cgroups = {cgroup_pod("a"), cgroup_pod("new")};
+  const std::vector<cri::RuntimePod> runtime = {listed_pod("a")};
+  EXPECT_EQ(membership.reconcile(cgroups, runtime, kBoot, false, 1s).action, Action::kExpect);
+  cgroups[1].usage.memory.usage_bytes = 150 << 20;
+  EXPECT_EQ(membership.reconcile(cgroups, runtime, kBoot + 500ms, true, 50ms).action,
+            Action::kListNow)
+      << "asked 50 ms ago, before the pod's memory was seen to grow";
+  EXPECT_EQ(membership.reconcile(cgroups, runtime, kBoot + 600ms, true, 60ms).action, Action::kNone)
+      << "asked after the growth was seen: not taken again within 100 ms";
+  cgroups[1].usage.memory.usage_bytes = 200 << 20;
+  EXPECT_EQ(membership.reconcile(cgroups, runtime, kBoot + 700ms, true, 50ms).action,
+            Action::kListNow)
+      << "it grew again since";
+  EXPECT_EQ(membership.reconcile(cgroups, runtime, kBoot + 800ms, false, 50ms).action,
+            Action::kNone)
+      << "without pressure the loop does not list";
+}
+
 TEST(RuntimeMembership, WithoutPressureTheCacheIsAskedOncePerChange) {
   RuntimeMembership membership;
   std::vector<cgroups::PodSample> cgroups = {cgroup_pod("a"), cgroup_pod("new")};

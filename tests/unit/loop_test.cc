@@ -269,6 +269,28 @@ TEST_F(LoopTest, APodStartingUnderPressureIsListedInTheLoopAndEvicted) {
   ASSERT_EQ(sink_.evicted(), std::vector<std::string>{"hog"});
 }
 
+// The cache's list is young but was asked before the starting pod's sandbox was ready; the pod
+// then allocates past the threshold. Deciding on that list would rank every pod but the one using
+// the memory, and evict a bystander.
+TEST_F(LoopTest, AYoungListAskedBeforeAStartingPodGrewIsTakenAgainUnderPressure) {
+  start(kHardMemory1Gi);
+  round();
+  FakePod hog = pod("hog", QosTier::kBestEffort, 0);
+  hog.listed = false;
+  node_.pods.push_back(hog);
+  round(WakeCause::kPodsChanged);
+  EXPECT_EQ(runtime_.expected, std::vector<std::string>{"uid-hog"});
+  clock_.advance(200ms);
+  runtime_.refresh();  // the cache's own refresh, 50 ms before the crossing: no sandbox yet
+  node_.pod("uid-hog").listed = true;
+  node_.pod("uid-hog").working_set = 2048 * kMi;
+  memory_available(900);
+  clock_.advance(50ms);
+  agent_->run_round(cgroups::Wake{WakeCause::kMemoryThreshold, "test", clock_.monotonic()});
+  EXPECT_EQ(runtime_.refreshes_in_loop, 1);
+  ASSERT_EQ(sink_.evicted(), std::vector<std::string>{"hog"}) << "never the bystander batch";
+}
+
 TEST_F(LoopTest, APodStartingWithoutPressureIsLeftToTheCachesOwnRefresh) {
   start(kHardMemory1Gi);
   round();
