@@ -90,13 +90,25 @@ class DaemonE2eTest : public testing::Test {
     dir_ = mkdtemp(pattern.data());
   }
   void TearDown() override {
+    // The tail of each daemon log: meson shows the last 100 lines of a failing suite, and the
+    // first failure's log must not be pushed out by the ones after it.
     if (HasFailure()) {
       for (const auto& entry : std::filesystem::directory_iterator(dir_)) {
         if (entry.path().extension() == ".log")
-          std::cerr << "---- " << entry.path() << "\n" << testing_util::read_text(entry.path());
+          std::cerr << "---- " << entry.path() << " (last 30 lines)\n"
+                    << last_lines(testing_util::read_text(entry.path()), 30);
       }
     }
     std::filesystem::remove_all(dir_);
+  }
+
+  static std::string last_lines(const std::string& text, size_t count) {
+    size_t start = text.size();
+    for (size_t lines = 0; start > 0 && lines <= count; --start) {
+      if (text[start - 1] == '\n')
+        ++lines;
+    }
+    return text.substr(start == 0 ? 0 : start + 1);
   }
 
   // A pod in the runtime (and, with `api`, in the API server with the same UID and spec).
