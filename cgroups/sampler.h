@@ -42,9 +42,10 @@ struct ContainerSample {
 
 // How much one sample reads. A decision sample reads what eviction decisions need — node signals
 // and each pod's memory and process count — and nothing per container; a full sample also reads
-// every container, CPU and PSI. On a VM where one read costs 1-2 µs, that is 3 files per pod
-// instead of 15. A node sample reads the node's signals only and leaves the pods as the last sample
-// found them: what an idle round needs, when no threshold is met.
+// every container, CPU and PSI: 3 files per pod instead of 15, each a system call, which is
+// where a sample's time goes (docs/benchmarks.md, "Sampling"). A node sample reads the node's
+// signals only and leaves the pods as the last sample found them: what an idle round needs, when no
+// threshold is met.
 enum class SampleDepth { kNode, kDecision, kFull };
 
 struct PodSample {
