@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "daemon/config/config.h"
+#include "daemon/files/text_file.h"
 #include "daemon/node/node.h"
 #include "daemon/simulate/scenario.h"
 #include "daemon/simulate/simulator.h"
@@ -21,14 +22,12 @@ namespace {
 constexpr int kExitUsage = 2;
 
 int run_simulate(const std::string& path, const std::string& output) {
-  std::ifstream file(path);
-  if (!file) {
-    std::cerr << path << ": cannot read the scenario: " << std::strerror(errno) << "\n";
+  auto text = evictd::files::read_text_file(path);
+  if (!text) {
+    std::cerr << "cannot read the scenario " << text.error().message << "\n";
     return kExitUsage;
   }
-  std::stringstream text;
-  text << file.rdbuf();
-  auto scenario = evictd::simulate::parse_scenario(text.str());
+  auto scenario = evictd::simulate::parse_scenario(*text);
   if (!scenario) {
     const auto& error = scenario.error();
     std::cerr << path << ":" << error.line << ": "

@@ -3,12 +3,16 @@
 #include <unistd.h>
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <array>
+#include <cctype>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 
+#include "daemon/files/text_file.h"
+#include "daemon/kube/names.h"
 #include "daemon/yaml/eviction_settings.h"
 #include "daemon/yaml/reader.h"
 
@@ -48,7 +52,12 @@ std::string host_name() {
   char buffer[256] = {};
   if (gethostname(buffer, sizeof(buffer) - 1) != 0)
     return "";
-  return buffer;
+  // As the kubelet takes the host name (GetHostname in
+  // staging/src/k8s.io/component-helpers/node/util/hostname.go): lowercased.
+  std::string name = buffer;
+  std::transform(name.begin(), name.end(), name.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return name;
 }
 
 std::string resolve(const std::string& value, const std::string& config_path) {
@@ -58,8 +67,9 @@ std::string resolve(const std::string& value, const std::string& config_path) {
 }
 
 // Locates an error at `file:line` with the field, in the one-line form every evictd error has.
+// A value that did not come from the file (a default, NODE_NAME) has no line: `file: field: ...`.
 Error located(const std::string& path, Error error) {
-  error.message = path + ":" + std::to_string(error.line) + ": " +
+  error.message = path + (error.line > 0 ? ":" + std::to_string(error.line) : "") + ": " +
                   (error.field.empty() ? "" : error.field + ": ") + error.message;
   return error;
 }
@@ -105,6 +115,13 @@ Result<void> check_endpoints(const YAML::Node& root, const std::string& path, Co
   }
   if (config.node_name.empty())
     return located(path, error_at(root, "nodeName", "is empty and the host has no name"));
+  // It goes into the API server's URLs and field selectors: a node's name by the API server's
+  // rules, or nothing (kube/names.h).
+  if (const auto problem = kube::dns_subdomain_problem(config.node_name); !problem.empty()) {
+    return located(
+        path, error_at(root["nodeName"] ? root["nodeName"] : root, "nodeName",
+                       problem + (root["nodeName"] ? "" : " (from NODE_NAME or the host name)")));
+  }
   if (!config.container_runtime_endpoint.starts_with("unix://")) {
     return located(path,
                    error_at(root["containerRuntimeEndpoint"], "containerRuntimeEndpoint",
@@ -202,12 +219,16 @@ Result<void> read_eviction(const YAML::Node& root, const std::string& path, Conf
     config.eviction = std::move(eviction).value();
     return {};
   }
+  auto text = files::read_text_file(config.kubelet_config_file);
+  if (!text) {
+    return located(path, error_at(root["kubeletConfigFile"], "kubeletConfigFile",
+                                  "cannot read " + text.error().message));
+  }
   YAML::Node kubelet;
   try {
-    kubelet = YAML::LoadFile(config.kubelet_config_file);
-  } catch (const YAML::Exception& e) {
-    return located(path, error_at(root["kubeletConfigFile"], "kubeletConfigFile",
-                                  "cannot read " + config.kubelet_config_file + ": " + e.msg));
+    kubelet = YAML::Load(*text);
+  } catch (const YAML::ParserException& e) {
+    return located(config.kubelet_config_file, Error{e.msg, "", e.mark.line + 1});
   }
   auto eviction = eviction_config_from_yaml(kubelet, "", UnknownKeys::kIgnore);
   if (!eviction)
@@ -246,12 +267,10 @@ Result<Config> parse_config(const std::string& text, const std::string& path) {
 }
 
 Result<Config> load_config(const std::string& path) {
-  std::ifstream file(path);
-  if (!file)
-    return make_error(path + ": cannot read the configuration");
-  std::stringstream text;
-  text << file.rdbuf();
-  return parse_config(text.str(), path);
+  auto text = files::read_text_file(path);
+  if (!text)
+    return make_error("cannot read the configuration " + text.error().message);
+  return parse_config(*text, path);
 }
 
 std::string describe(const Config& c) {

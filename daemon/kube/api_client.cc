@@ -5,8 +5,13 @@
 #include <sstream>
 #include <thread>
 
+#include "daemon/files/text_file.h"
+
 namespace evictd::kube {
 namespace {
+
+// A service account token is a JWT of a few kilobytes.
+constexpr size_t kMaxTokenBytes = 64 << 10;
 
 size_t append(char* data, size_t size, size_t count, void* out) {
   static_cast<std::string*>(out)->append(data, size * count);
@@ -60,10 +65,11 @@ std::string ApiClient::bearer_token() {
   std::error_code error;
   const auto mtime = std::filesystem::last_write_time(config_.credentials.token_file, error);
   if (!error && (token_.empty() || mtime != token_mtime_)) {
-    std::ifstream file(config_.credentials.token_file);
-    std::stringstream text;
-    text << file.rdbuf();
-    token_ = text.str();
+    // A file that cannot be read keeps the last token; the API server says 401 if it is stale.
+    auto text = files::read_text_file(config_.credentials.token_file, kMaxTokenBytes);
+    if (!text)
+      return token_;
+    token_ = std::move(*text);
     while (!token_.empty() && (token_.back() == '\n' || token_.back() == '\r'))
       token_.pop_back();
     token_mtime_ = mtime;

@@ -5,9 +5,22 @@
 #include <ctime>
 #include <nlohmann/json.hpp>
 
+#include "daemon/kube/names.h"
+
 namespace evictd::kube {
 
 using Json = nlohmann::json;
+
+namespace {
+
+// Names come from the API server's own objects, or from the ledger after a restart; escaped all the
+// same, so that no name can change the path it is put in.
+std::string pod_path(const std::string& namespace_name, const std::string& name) {
+  return "/api/v1/namespaces/" + escape_path_segment(namespace_name) + "/pods/" +
+         escape_path_segment(name);
+}
+
+}  // namespace
 
 std::string rfc3339(std::time_t seconds) {
   std::tm utc{};
@@ -106,17 +119,17 @@ std::string NodeConditionWriter::patch_body(bool memory, bool disk, bool pid,
 }
 
 Result<void> NodeConditionWriter::update(bool memory, bool disk, bool pid, const std::string& now) {
-  auto response = client_.call(
-      "patch nodes/status " + node_name_, "PATCH", "/api/v1/nodes/" + node_name_ + "/status",
-      patch_body(memory, disk, pid, now), "application/strategic-merge-patch+json");
+  auto response =
+      client_.call("patch nodes/status " + node_name_, "PATCH",
+                   "/api/v1/nodes/" + escape_path_segment(node_name_) + "/status",
+                   patch_body(memory, disk, pid, now), "application/strategic-merge-patch+json");
   if (!response)
     return response.error();
   return {};
 }
 
 Result<void> EvictionWriter::patch_status(const EvictionRecord& record) {
-  const std::string path =
-      "/api/v1/namespaces/" + record.namespace_name + "/pods/" + record.name + "/status";
+  const std::string path = pod_path(record.namespace_name, record.name) + "/status";
   auto response =
       client_.call("patch pods/status " + record.namespace_name + "/" + record.name, "PATCH", path,
                    eviction_status_patch(record), "application/strategic-merge-patch+json", {404});
@@ -126,7 +139,8 @@ Result<void> EvictionWriter::patch_status(const EvictionRecord& record) {
 }
 
 Result<void> EvictionWriter::post_event(const EvictionRecord& record) {
-  const std::string path = "/api/v1/namespaces/" + record.namespace_name + "/events";
+  const std::string path =
+      "/api/v1/namespaces/" + escape_path_segment(record.namespace_name) + "/events";
   auto response = client_.call("create events " + record.namespace_name, "POST", path,
                                eviction_event(record), "application/json", {409});
   if (!response)
@@ -140,10 +154,9 @@ Result<ApiEvictionOutcome> EvictionWriter::evict(const std::string& namespace_na
                      {"kind", "Eviction"},
                      {"metadata", {{"name", name}, {"namespace", namespace_name}}},
                      {"deleteOptions", {{"gracePeriodSeconds", grace_seconds}}}};
-  auto response =
-      client_.call("create pods/eviction " + namespace_name + "/" + name, "POST",
-                   "/api/v1/namespaces/" + namespace_name + "/pods/" + name + "/eviction",
-                   body.dump(), "application/json", {404, 429, 500});
+  auto response = client_.call("create pods/eviction " + namespace_name + "/" + name, "POST",
+                               pod_path(namespace_name, name) + "/eviction", body.dump(),
+                               "application/json", {404, 429, 500});
   if (!response)
     return response.error();
   switch (response->status) {

@@ -7,6 +7,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "daemon/files/text_file.h"
 #include "daemon/yaml/reader.h"
 
 namespace evictd::kube {
@@ -52,11 +53,12 @@ const YAML::Node find_named(const YAML::Node& list, const std::string& name, con
 }  // namespace
 
 Result<ApiCredentials> load_kubeconfig(const std::string& path) {
+  auto text = files::read_text_file(path);
+  if (!text)
+    return make_error("cannot read the kubeconfig " + text.error().message);
   YAML::Node root;
   try {
-    root = YAML::LoadFile(path);
-  } catch (const YAML::BadFile&) {
-    return make_error(path + ": cannot read the kubeconfig");
+    root = YAML::Load(*text);
   } catch (const YAML::ParserException& e) {
     return Error{path + ":" + std::to_string(e.mark.line + 1) + ": " + e.msg, "", e.mark.line + 1};
   }

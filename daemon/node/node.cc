@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "cgroups/memory_limit.h"
+#include "daemon/files/text_file.h"
 #include "daemon/kube/kubeconfig.h"
 #include "daemon/log/log.h"
 #include "evictd_version.h"
@@ -18,12 +19,8 @@
 namespace evictd::node {
 namespace {
 
-std::string read_file(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
+// The mount table of a node with many pods runs to tens of thousands of lines.
+constexpr size_t kMaxMountinfoBytes = 64 << 20;
 
 std::string random_epoch() {
   std::random_device device;
@@ -87,7 +84,10 @@ Node::~Node() {
 }
 
 Result<void> Node::detect_cgroups() {
-  auto layout = cgroups::detect_layout(cgroups::parse_mountinfo(read_file("/proc/self/mountinfo")));
+  auto mountinfo = files::read_text_file("/proc/self/mountinfo", kMaxMountinfoBytes);
+  if (!mountinfo)
+    return make_error("cgroups: " + mountinfo.error().message);
+  auto layout = cgroups::detect_layout(cgroups::parse_mountinfo(*mountinfo));
   if (!layout)
     return make_error("cgroups: " + layout.error().message);
   layout_ = *layout;

@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# Bad input, as a hostile or mistaken operator gives it: every case must exit with its code and
+# print exactly its one-line message (file, line where there is one, field, reason) on stderr and
+# nothing on stdout, within 10 s and a 4 GiB address space — no crash, no hang, no exhausted heap.
+# A configuration case is run through both `check-config` and `run --config`, which must agree.
+# Usage: bad-input.sh EVICTD
+set -uo pipefail
+evictd=$(realpath "$1")
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+cd "$tmp" || exit 1
+failures=0
+checked=0
+
+# The inputs.
+mkdir adir
+mkfifo fifo
+head -c $((5 << 20)) /dev/zero | tr '\0' '#' >big.yaml
+printf 'nodeName: "evil/../../namespaces/x?y=1&z"\nnodeConditions: true\n' >evil-node.yaml
+printf 'nodeName: %s\n' "$(head -c 5000 /dev/zero | tr '\0' a)" >long-node.yaml
+printf 'nodeName: Node_1\n' >upper-node.yaml
+printf 'nodeName: n1\nkubeletConfigFile: adir\n' >kubelet-dir.yaml
+printf 'nodeName: n1\nkubeletConfigFile: /dev/zero\n' >kubelet-zero.yaml
+printf 'nodeName: n1\nmonitoringIntervall: 5s\n' >unknown-field.yaml
+printf 'nodeName: n1\neviction: [unclosed\n' >syntax.yaml
+
+# name | the file | exit | stderr (paths relative to the directory the cases run in)
+config_cases=(
+  "a directory|adir|2|cannot read the configuration adir: is a directory, not a regular file"
+  "/dev/zero|/dev/zero|2|cannot read the configuration /dev/zero: is a device, not a regular file"
+  "/dev/urandom|/dev/urandom|2|cannot read the configuration /dev/urandom: is a device, not a regular file"
+  "a FIFO|fifo|2|cannot read the configuration fifo: is a FIFO, not a regular file"
+  "a missing file|missing.yaml|2|cannot read the configuration missing.yaml: cannot open: No such file or directory"
+  "a 5 MiB file|big.yaml|2|cannot read the configuration big.yaml: is larger than 4194304 bytes"
+  "a node name with a path and a query|evil-node.yaml|2|evil-node.yaml:1: nodeName: must be a DNS subdomain (lowercase letters, digits, '-' and '.', starting and ending with a letter or digit), not \"evil/../../namespaces/x?y=1&z\""
+  "a 5000-character node name|long-node.yaml|2|long-node.yaml:1: nodeName: is 5000 characters long; a name has at most 253"
+  "a node name with capitals|upper-node.yaml|2|upper-node.yaml:1: nodeName: must be a DNS subdomain (lowercase letters, digits, '-' and '.', starting and ending with a letter or digit), not \"Node_1\""
+  "kubeletConfigFile naming a directory|kubelet-dir.yaml|2|kubelet-dir.yaml:2: kubeletConfigFile: cannot read adir: is a directory, not a regular file"
+  "kubeletConfigFile naming /dev/zero|kubelet-zero.yaml|2|kubelet-zero.yaml:2: kubeletConfigFile: cannot read /dev/zero: is a device, not a regular file"
+)
+scenario_cases=(
+  "a directory|adir|2|cannot read the scenario adir: is a directory, not a regular file"
+  "/dev/zero|/dev/zero|2|cannot read the scenario /dev/zero: is a device, not a regular file"
+  "a FIFO|fifo|2|cannot read the scenario fifo: is a FIFO, not a regular file"
+)
+
+# Runs evictd with the arguments and checks the outcome against the case.
+check() {
+  local what=$1 want_exit=$2 want_err=$3
+  shift 3
+  checked=$((checked + 1))
+  (ulimit -v 4194304 && exec timeout 10 "$evictd" "$@") >out 2>err </dev/null
+  local status=$?
+  local problem=""
+  if [[ $status -eq 124 ]]; then
+    problem="hung (killed after 10 s)"
+  elif [[ $status -ne $want_exit ]]; then
+    problem="exit $status, want $want_exit"
+  elif [[ -s out ]]; then
+    problem="printed on stdout: $(head -c 200 out)"
+  elif [[ "$(cat err)" != "$want_err" ]]; then
+    problem="stderr: $(head -c 400 err)
+       want: $want_err"
+  fi
+  if [[ -n $problem ]]; then
+    echo "FAIL $what: $problem"
+    failures=$((failures + 1))
+  else
+    echo "ok   $what (exit $status)"
+  fi
+}
+
+for entry in "${config_cases[@]}"; do
+  IFS='|' read -r name file want_exit want_err <<<"$entry"
+  check "check-config: $name" "$want_exit" "$want_err" check-config "$file"
+  check "run: $name" "$want_exit" "$want_err" run --config "$file"
+done
+for entry in "${scenario_cases[@]}"; do
+  IFS='|' read -r name file want_exit want_err <<<"$entry"
+  check "simulate: $name" "$want_exit" "$want_err" simulate "$file"
+done
+
+echo "$((checked - failures)) passed, $failures failed"
+[[ $failures -eq 0 ]]
