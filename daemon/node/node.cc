@@ -45,7 +45,8 @@ status::Event pod_event(status::EventType type, const ledger::Record& decision) 
 Result<std::unique_ptr<Node>> Node::start(config::Config config, std::string config_path) {
   log::init(agent::log_level(config.log_level));
   auto node = std::unique_ptr<Node>(new Node(std::move(config), std::move(config_path)));
-  for (auto step : {&Node::detect_cgroups, &Node::open_metrics, &Node::open_ledger}) {
+  for (auto step :
+       {&Node::lock_instance, &Node::detect_cgroups, &Node::open_metrics, &Node::open_ledger}) {
     if (auto done = (node.get()->*step)(); !done)
       return done.error();
   }
@@ -83,6 +84,17 @@ Node::~Node() {
     conditions_->stop();
 }
 
+// Before anything that a second evictd would share: the ledger, the ports, the status socket.
+Result<void> Node::lock_instance() {
+  if (config_.dry_run)
+    return {};
+  auto lock = InstanceLock::acquire(config_.state_directory);
+  if (!lock)
+    return lock.error();
+  lock_.emplace(std::move(lock).value());
+  return {};
+}
+
 Result<void> Node::detect_cgroups() {
   auto mountinfo = files::read_text_file("/proc/self/mountinfo", kMaxMountinfoBytes);
   if (!mountinfo)
@@ -104,14 +116,7 @@ Result<void> Node::open_metrics() {
 Result<void> Node::open_ledger() {
   if (config_.dry_run)
     return {};
-  std::error_code error;
-  std::filesystem::create_directories(config_.state_directory, error);
-  if (error)
-    return make_error("stateDirectory " + config_.state_directory + ": " + error.message());
-  // The ledger names pods and carries their messages: for root's eyes only.
-  if (chmod(config_.state_directory.c_str(), 0700) != 0)
-    return make_error("stateDirectory " + config_.state_directory +
-                      ": cannot make it its owner's alone: " + std::strerror(errno));
+  // The directory exists, its owner's alone: lock_instance() made it so.
   auto ledger = ledger::Ledger::open(config_.state_directory);
   if (!ledger)
     return make_error("stateDirectory " + config_.state_directory + ": " + ledger.error().message);

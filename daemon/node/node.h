@@ -19,6 +19,7 @@
 #include "daemon/ledger/ledger.h"
 #include "daemon/metrics/metrics.h"
 #include "daemon/node/adapters.h"
+#include "daemon/node/instance_lock.h"
 #include "daemon/status/event_hub.h"
 #include "daemon/status/server.h"
 #include "daemon/status/service.h"
@@ -39,6 +40,7 @@ class Node {
 
  private:
   Node(config::Config config, std::string config_path);
+  Result<void> lock_instance();
   Result<void> detect_cgroups();
   Result<void> open_metrics();
   Result<void> open_ledger();
@@ -51,6 +53,9 @@ class Node {
   void build_agent();
   void log_started() const;
 
+  // Held first and released last: the evictd of this node (none in dry-run, which acts on nothing
+  // and keeps no ledger).
+  std::optional<InstanceLock> lock_;
   config::Config config_;
   FileConfigSource config_source_;
   agent::SystemClock clock_;

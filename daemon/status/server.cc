@@ -2,10 +2,13 @@
 
 #include <grp.h>
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 
@@ -22,6 +25,22 @@ Result<gid_t> group_id(const std::string& name) {
                       (error != 0 ? std::string(std::strerror(error)) : "does not exist"));
   }
   return found->gr_gid;
+}
+
+// Whether a process accepts connections on the socket at `path`: a live server (another evictd,
+// or anything else) whose socket must not be taken from it. Refused means stale.
+bool socket_is_served(const std::string& path) {
+  const int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (probe < 0)
+    return false;
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  std::snprintf(address.sun_path, sizeof(address.sun_path), "%s", path.c_str());
+  const bool served =
+      connect(probe, reinterpret_cast<const sockaddr*>(&address), sizeof(address)) == 0 ||
+      (errno != ECONNREFUSED && errno != ENOENT);
+  close(probe);
+  return served;
 }
 
 // Makes room for the socket: its directory (created 0750 when missing, with the group so that its
@@ -56,7 +75,10 @@ Result<void> prepare_socket_path(const std::string& path, std::optional<gid_t> g
   if (lstat(path.c_str(), &status) == 0) {
     if (!S_ISSOCK(status.st_mode))
       return make_error("statusSocket: " + path + " exists and is not a socket");
-    // A stale socket: a live evictd would own it, and systemd runs one.
+    if (socket_is_served(path))
+      return make_error("statusSocket: " + path +
+                        " is served by another process (another evictd?); it is not taken over");
+    // A stale socket, left by an evictd that ended without removing it.
     if (unlink(path.c_str()) != 0)
       return make_error("statusSocket: cannot remove the stale socket " + path + ": " +
                         std::strerror(errno));

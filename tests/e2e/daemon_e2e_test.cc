@@ -588,6 +588,47 @@ TEST_F(DaemonE2eTest, StandaloneWithoutApiServerStillProtectsTheNode) {
   EXPECT_EQ(daemon.stop(SIGTERM), 0);
 }
 
+// One evictd per node. A second one with the same state directory (the DaemonSet beside the
+// systemd unit, or `evictd run` by hand) refuses to start and names the first; one with another
+// state directory but the same status socket does not take the socket over. The first goes on:
+// its status API answers and its ledger is its own.
+TEST_F(DaemonE2eTest, ASecondEvictdOnTheNodeRefusesToStartAndTheFirstGoesOn) {
+  const char* evictctl_binary = std::getenv("EVICTD_EVICTCTL");
+  ASSERT_NE(evictctl_binary, nullptr);
+  Daemon first(dir_, config(true));
+  ASSERT_TRUE(first.start()) << first.log();
+  const std::string status = std::string(evictctl_binary) + " --socket " + first.status_socket() +
+                             " status >/dev/null; echo $?";
+  ASSERT_TRUE(eventually([&] { return shell(status) == "0\n"; }, std::chrono::seconds(10)));
+
+  Daemon same_state(dir_, config(true));
+  EXPECT_FALSE(same_state.start()) << "a second evictd with the same state directory ran";
+  EXPECT_NE(same_state.log().find("another evictd (PID " + std::to_string(first.pid()) +
+                                  ") is running with stateDirectory " + dir_ + "/state"),
+            std::string::npos)
+      << same_state.log();
+
+  std::string other_state = config(true);
+  other_state.replace(other_state.find(dir_ + "/state"), dir_.size() + 6, dir_ + "/state2");
+  Daemon same_socket(dir_, other_state);
+  std::string text = testing_util::read_text(same_socket.config_path());
+  text.replace(text.find(same_socket.status_socket()), same_socket.status_socket().size(),
+               first.status_socket());
+  std::ofstream(same_socket.config_path(), std::ios::trunc) << text;
+  // It gets as far as the status API, the last part it starts, and ends there.
+  same_socket.start();
+  EXPECT_TRUE(eventually([&] { return same_socket.exited(); }, std::chrono::seconds(15)))
+      << "a second evictd took the status socket";
+  EXPECT_NE(same_socket.log().find("statusSocket: " + first.status_socket() +
+                                   " is served by another process"),
+            std::string::npos)
+      << same_socket.log();
+
+  EXPECT_EQ(shell(status), "0\n") << "the first evictd's status API still answers";
+  EXPECT_FALSE(first.exited());
+  EXPECT_EQ(first.stop(SIGTERM), 0);
+}
+
 TEST_F(DaemonE2eTest, SpeaksTheServiceManagerProtocolAndReloadsOnSighup) {
   // A notification socket like systemd's: READY=1 after the first sample, WATCHDOG=1 from the
   // loop at half the watchdog interval, STOPPING=1 on SIGTERM.
