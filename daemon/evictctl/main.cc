@@ -8,6 +8,7 @@
 #include <CLI/CLI.hpp>
 #include <cerrno>
 #include <csignal>
+#include <cstdlib>
 #include <cstring>
 #include <iostream>
 #include <thread>
@@ -20,6 +21,7 @@ namespace {
 using namespace evictd;
 
 constexpr int kExitError = 1;
+constexpr int kExitUsage = 2;
 constexpr int kExitUnreachable = 3;
 constexpr int kExitDenied = 4;
 
@@ -138,7 +140,7 @@ int run_explain(const Options& options, const std::string& pod) {
   const auto slash = pod.find('/');
   if (slash == std::string::npos || slash == 0 || slash + 1 == pod.size()) {
     std::cerr << "evictctl: explain: expected NAMESPACE/NAME, not \"" << pod << "\"\n";
-    return 2;
+    return kExitUsage;
   }
   Client client(options);
   v1::ExplainRequest request;
@@ -161,7 +163,7 @@ int run_evictions(const Options& options, const std::string& since, int limit) {
       std::cerr << "evictctl: evictions: --since: expected a duration such as 30m, 2h or 7d, or "
                    "an RFC 3339 time, not \""
                 << since << "\"\n";
-      return 2;
+      return kExitUsage;
     }
     *request.mutable_since() = google::protobuf::util::TimeUtil::NanosecondsToTimestamp(
         std::chrono::duration_cast<std::chrono::nanoseconds>(from->time_since_epoch()).count());
@@ -193,7 +195,7 @@ int run_watch(const Options& options, const std::string& resume, bool reconnect)
     const auto colon = resume.find(':');
     if (colon == std::string::npos) {
       std::cerr << "evictctl: watch: --resume: expected EPOCH:SEQUENCE, not \"" << resume << "\"\n";
-      return 2;
+      return kExitUsage;
     }
     request.set_epoch(resume.substr(0, colon));
     request.set_after_sequence(std::stoull(resume.substr(colon + 1)));
@@ -229,6 +231,18 @@ int run_watch(const Options& options, const std::string& resume, bool reconnect)
   return 0;
 }
 
+// --limit and --timeout: a count or a time of zero or less would ask for nothing, or give up at
+// once.
+const CLI::Validator kPositive(
+    [](std::string& text) {
+      char* end = nullptr;
+      const double value = std::strtod(text.c_str(), &end);
+      if (end == text.c_str() || *end != '\0' || !(value > 0))
+        return "must be positive, not " + text;
+      return std::string();
+    },
+    "POSITIVE");
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -243,6 +257,7 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"table", "json"}))
       ->capture_default_str();
   app.add_option("--timeout", options.timeout_seconds, "seconds to wait for an answer")
+      ->check(kPositive)
       ->capture_default_str();
 
   auto* status = app.add_subcommand("status", "the node's signals, thresholds and conditions");
@@ -256,14 +271,20 @@ int main(int argc, char** argv) {
   int limit = 0;
   auto* evictions = app.add_subcommand("evictions", "what evictd evicted, newest first");
   evictions->add_option("--since", since, "only since: 30m, 2h, 7d or an RFC 3339 time");
-  evictions->add_option("--limit", limit, "at most this many");
+  evictions->add_option("--limit", limit, "at most this many")->check(kPositive);
   std::string resume;
   bool no_reconnect = false;
   auto* watch = app.add_subcommand("watch", "follow pressure and eviction events");
   watch->add_option("--resume", resume, "EPOCH:SEQUENCE of the last event seen");
   watch->add_flag("--no-reconnect", no_reconnect, "stop when the stream ends");
 
-  CLI11_PARSE(app, argc, argv);
+  // Usage errors exit 2, as documented (CLI11's own codes, 105 and on, say nothing to a script);
+  // --help exits 0.
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& error) {
+    return app.exit(error) == 0 ? 0 : kExitUsage;
+  }
   if (const int failed = check_socket(options); failed != 0)
     return failed;
   if (*status)

@@ -553,8 +553,12 @@ grpc::Status StatusService::ListEvictions(grpc::ServerContext*,
   yield_to_the_loop();
   if (request->page_size() < 0)
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "page_size: must not be negative");
-  const int32_t page_size =
-      request->page_size() == 0 ? kDefaultPageSize : std::min(request->page_size(), kMaxPageSize);
+  if (request->page_size() > kMaxPageSize) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        "page_size: at most " + std::to_string(kMaxPageSize) + ", not " +
+                            std::to_string(request->page_size()));
+  }
+  const int32_t page_size = request->page_size() == 0 ? kDefaultPageSize : request->page_size();
   std::optional<EvictionView> after;
   if (!request->page_token().empty()) {
     after = parse_page_token(request->page_token());

@@ -3,9 +3,11 @@
 # print exactly its one-line message (file, line where there is one, field, reason) on stderr and
 # nothing on stdout, within 10 s and a 4 GiB address space — no crash, no hang, no exhausted heap.
 # A configuration case is run through both `check-config` and `run --config`, which must agree.
-# Usage: bad-input.sh EVICTD
+# evictctl's usage errors exit 2 as documented, with CLI11's wording of the problem.
+# Usage: bad-input.sh EVICTD EVICTCTL
 set -uo pipefail
 evictd=$(realpath "$1")
+evictctl=$(realpath "$2")
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 cd "$tmp" || exit 1
@@ -44,12 +46,28 @@ scenario_cases=(
   "a FIFO|fifo|2|cannot read the scenario fifo: is a FIFO, not a regular file"
 )
 
-# Runs evictd with the arguments and checks the outcome against the case.
+# evictctl | arguments | a part of the message (CLI11 words it)
+evictctl_cases=(
+  "-o yaml status|--output: yaml not in {table,json}"
+  "|A subcommand is required"
+  "pods --signal|--signal: 1 required"
+  "evictions --limit -1|--limit: must be positive, not -1"
+  "evictions --limit 0|--limit: must be positive, not 0"
+  "--timeout 0 status|--timeout: must be positive, not 0"
+)
+
+# Runs the program with the arguments and checks the outcome against the case: the exit code,
+# nothing on stdout, and stderr exactly (or containing `want_part`, with `contains`).
 check() {
   local what=$1 want_exit=$2 want_err=$3
   shift 3
+  run_and_judge "$what" "$want_exit" "$want_err" exact "$evictd" "$@"
+}
+run_and_judge() {
+  local what=$1 want_exit=$2 want_err=$3 how=$4
+  shift 4
   checked=$((checked + 1))
-  (ulimit -v 4194304 && exec timeout 10 "$evictd" "$@") >out 2>err </dev/null
+  (ulimit -v 4194304 && exec timeout 10 "$@") >out 2>err </dev/null
   local status=$?
   local problem=""
   if [[ $status -eq 124 ]]; then
@@ -58,7 +76,8 @@ check() {
     problem="exit $status, want $want_exit"
   elif [[ -s out ]]; then
     problem="printed on stdout: $(head -c 200 out)"
-  elif [[ "$(cat err)" != "$want_err" ]]; then
+  elif [[ $how == exact && "$(cat err)" != "$want_err" ]] ||
+    [[ $how == contains && "$(cat err)" != *"$want_err"* ]]; then
     problem="stderr: $(head -c 400 err)
        want: $want_err"
   fi
@@ -78,6 +97,12 @@ done
 for entry in "${scenario_cases[@]}"; do
   IFS='|' read -r name file want_exit want_err <<<"$entry"
   check "simulate: $name" "$want_exit" "$want_err" simulate "$file"
+done
+
+for entry in "${evictctl_cases[@]}"; do
+  IFS='|' read -r args want_part <<<"$entry"
+  # shellcheck disable=SC2086 # the arguments are words
+  run_and_judge "evictctl $args" 2 "$want_part" contains "$evictctl" --socket "$tmp/none.sock" $args
 done
 
 echo "$((checked - failures)) passed, $failures failed"

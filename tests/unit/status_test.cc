@@ -347,6 +347,13 @@ TEST(StatusServiceTest, ListEvictionsPagesNewestFirstAndFiltersByTime) {
   grpc::ClientContext bad_context;
   EXPECT_EQ(fixture.stub()->ListEvictions(&bad_context, request, &recent).error_code(),
             grpc::StatusCode::INVALID_ARGUMENT);
+
+  request.Clear();
+  request.set_page_size(5000);
+  grpc::ClientContext big_context;
+  const auto big = fixture.stub()->ListEvictions(&big_context, request, &recent);
+  EXPECT_EQ(big.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(big.error_message(), "page_size: at most 1000, not 5000");
 }
 
 // Reads events until `count` arrived or the stream ended.
