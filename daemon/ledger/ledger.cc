@@ -6,6 +6,7 @@
 
 #include <array>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <nlohmann/json.hpp>
@@ -89,9 +90,46 @@ std::optional<Record> from_json(const Json& j) {
   return r;
 }
 
-// Reads the file's records up to the first that is incomplete or damaged.
-Result<ReplayReport> replay_fd(int fd) {
-  ReplayReport report;
+// The record framed at `offset` and the bytes its frame takes, when a whole, intact one starts
+// there: its length in range, its payload a JSON object whose CRC-32C matches, a record in it.
+std::optional<std::pair<Record, size_t>> record_at(const std::string& data, size_t offset) {
+  const auto* bytes = reinterpret_cast<const unsigned char*>(data.data());
+  if (offset + kHeaderBytes > data.size())
+    return std::nullopt;
+  const uint32_t length = get_u32(bytes + offset);
+  if (length == 0 || length > kMaxRecordBytes || length > data.size() - offset - kHeaderBytes)
+    return std::nullopt;
+  const char* payload = data.data() + offset + kHeaderBytes;
+  if (payload[0] != '{' || crc32c(payload, length) != get_u32(bytes + offset + 4))
+    return std::nullopt;
+  std::optional<Record> record;
+  try {
+    record = from_json(Json::parse(payload, payload + length, nullptr, false));
+  } catch (const Json::exception&) {
+    return std::nullopt;  // a field of the wrong type: not a record evictd wrote
+  }
+  if (!record)
+    return std::nullopt;
+  return std::pair{std::move(*record), kHeaderBytes + length};
+}
+
+// Files a replayed record under its eviction; a step whose decision was lost is counted.
+void take(Record record, ReplayReport& report, std::map<std::string, size_t>& index) {
+  ++report.records;
+  const auto found = index.find(record.eviction_id);
+  if (record.step == Step::kDecided) {
+    if (found == index.end()) {
+      index[record.eviction_id] = report.evictions.size();
+      report.evictions.push_back(EvictionState{std::move(record), {}});
+    }
+  } else if (found != index.end()) {
+    report.evictions[found->second].steps.push_back(std::move(record));
+  } else {
+    ++report.orphaned_steps;
+  }
+}
+
+Result<std::string> read_whole(int fd) {
   struct stat st {};
   if (fstat(fd, &st) != 0)
     return make_error("ledger: fstat: " + errno_text());
@@ -106,35 +144,56 @@ Result<ReplayReport> replay_fd(int fd) {
       break;
     read_total += static_cast<size_t>(n);
   }
+  data.resize(read_total);
+  return data;
+}
+
+// Whether bad bytes at `offset`, after the last intact record, are what a crash mid-write leaves:
+// a frame cut short (its header, or fewer bytes than its length says) or never written (zeros). A
+// whole frame whose CRC fails was written and damaged later.
+bool torn_at(const std::string& data, size_t offset) {
+  const auto* bytes = reinterpret_cast<const unsigned char*>(data.data());
+  if (offset + kHeaderBytes > data.size())
+    return true;
+  const uint32_t length = get_u32(bytes + offset);
+  return length == 0 || length > kMaxRecordBytes || length > data.size() - offset - kHeaderBytes;
+}
+
+// Reads every intact record. Bytes that frame no record are skipped a byte at a time until the
+// next intact one (the CRC makes a false start all but impossible): damage costs only the records
+// it hit. Bad bytes after the last intact record are a torn tail when torn_at() says so.
+Result<ReplayReport> replay_fd(int fd) {
+  auto data = read_whole(fd);
+  if (!data)
+    return data.error();
+  ReplayReport report;
   std::map<std::string, size_t> index;  // eviction id -> position in report.evictions
   size_t offset = 0;
-  const auto* bytes = reinterpret_cast<const unsigned char*>(data.data());
-  while (offset + kHeaderBytes <= read_total) {
-    const uint32_t length = get_u32(bytes + offset);
-    const uint32_t crc = get_u32(bytes + offset + 4);
-    if (length == 0 || length > kMaxRecordBytes || offset + kHeaderBytes + length > read_total)
-      break;
-    const char* payload = data.data() + offset + kHeaderBytes;
-    if (crc32c(payload, length) != crc)
-      break;
-    const Json json = Json::parse(payload, payload + length, nullptr, false);
-    const auto record = from_json(json);
-    if (!record)
-      break;
-    offset += kHeaderBytes + length;
-    ++report.records;
-    auto found = index.find(record->eviction_id);
-    if (record->step == Step::kDecided) {
-      if (found == index.end()) {
-        index[record->eviction_id] = report.evictions.size();
-        report.evictions.push_back(EvictionState{*record, {}});
-      }
-    } else if (found != index.end()) {
-      report.evictions[found->second].steps.push_back(*record);
+  constexpr size_t kNone = std::string::npos;
+  size_t bad_from = kNone;  // where the bad bytes before the next intact record began
+  while (offset < data->size()) {
+    auto framed = record_at(*data, offset);
+    if (!framed) {
+      if (bad_from == kNone)
+        bad_from = offset;
+      ++offset;
+      continue;
     }
+    if (bad_from != kNone) {
+      report.damaged_bytes += offset - bad_from;
+      ++report.damaged_regions;
+      bad_from = kNone;
+    }
+    take(std::move(framed->first), report, index);
+    offset += framed->second;
+    report.valid_bytes = offset;
   }
-  report.valid_bytes = offset;
-  report.torn_tail_dropped = offset < read_total;
+  if (bad_from != kNone && torn_at(*data, bad_from)) {
+    report.torn_tail_dropped = true;
+  } else if (bad_from != kNone) {
+    report.damaged_bytes += data->size() - bad_from;
+    ++report.damaged_regions;
+  }
   return report;
 }
 
@@ -253,6 +312,10 @@ Result<Ledger> Ledger::open(const std::string& directory) {
   if (lseek(ledger.fd_, static_cast<off_t>(ledger.replayed_.valid_bytes), SEEK_SET) < 0) {
     return make_error("ledger: seek: " + errno_text());
   }
+  if (ledger.replayed_.damaged_regions > 0) {
+    if (auto kept = ledger.set_damaged_file_aside(); !kept)
+      return kept.error();
+  }
   return ledger;
 }
 
@@ -288,6 +351,20 @@ Result<void> Ledger::append(const Record& record) {
   if (fdatasync(fd_) != 0)
     return make_error("ledger: fdatasync: " + errno_text());
   return {};
+}
+
+// The damaged file stays as evidence under another name (a hard link: no moment without a
+// ledger), and the ledger is rewritten from what replay recovered, as compaction writes it.
+Result<void> Ledger::set_damaged_file_aside() {
+  const auto now = std::chrono::system_clock::now().time_since_epoch();
+  const std::string copy =
+      path_ + ".damaged-" +
+      std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(now).count());
+  if (::link(path_.c_str(), copy.c_str()) != 0)
+    return make_error("ledger: cannot keep the damaged " + path_ + " as " + copy + ": " +
+                      errno_text());
+  replayed_.damaged_copy = copy;
+  return compact(replayed_.evictions, replayed_.evictions.size());
 }
 
 Result<void> Ledger::compact(const std::vector<EvictionState>& evictions, size_t keep_finished) {

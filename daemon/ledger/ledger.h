@@ -2,7 +2,8 @@
 // eviction, flushed to disk (fdatasync) before the step is taken, so that nothing evictd did or
 // meant to do is lost. Replayed at start to finish interrupted evictions and pending API writes;
 // compacted atomically; a torn last record (a crash mid-write) is detected by its length and
-// CRC-32C and dropped without losing the records before it.
+// CRC-32C and dropped without losing the records before it; damage in the middle is skipped to the
+// next intact record, so it costs only the records it hit.
 #pragma once
 
 #include <cstdint>
@@ -63,14 +64,21 @@ struct EvictionState {
 struct ReplayReport {
   std::vector<EvictionState> evictions;  // in the order they were decided
   size_t records = 0;
-  bool torn_tail_dropped = false;
-  uint64_t valid_bytes = 0;
+  bool torn_tail_dropped = false;  // bad bytes after the last intact record (a crash mid-write)
+  uint64_t valid_bytes = 0;        // up to the end of the last intact record
+  // Bad bytes between intact records (damage, not a crash): skipped, the records around kept.
+  uint64_t damaged_bytes = 0;
+  size_t damaged_regions = 0;
+  size_t orphaned_steps = 0;  // steps whose eviction's decision was lost to damage
+  // Where Ledger::open kept the damaged file before rewriting the ledger ("" when none).
+  std::string damaged_copy;
 };
 
 class Ledger {
  public:
   // Opens (creating) <directory>/ledger, replays it, truncates a torn tail, and keeps it open for
-  // appends.
+  // appends. A damaged ledger is kept as ledger.damaged-<unix ms> and rewritten from the records
+  // replayed, so that the damage is reported once and the evidence stays.
   static Result<Ledger> open(const std::string& directory);
   Ledger(Ledger&& other) noexcept;
   Ledger& operator=(Ledger&& other) noexcept;
@@ -87,6 +95,7 @@ class Ledger {
 
  private:
   Ledger() = default;
+  Result<void> set_damaged_file_aside();
   std::string directory_;
   std::string path_;
   int fd_ = -1;

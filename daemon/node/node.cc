@@ -125,6 +125,16 @@ Result<void> Node::open_ledger() {
   if (replayed.torn_tail_dropped)
     log::warning("the ledger's last record was torn (a crash mid-write) and was dropped",
                  {{"path", ledger_->path()}});
+  if (replayed.damaged_regions > 0) {
+    log::error("the ledger was damaged: " + std::to_string(replayed.damaged_bytes) + " bytes in " +
+                   std::to_string(replayed.damaged_regions) +
+                   " places were skipped and the records around them kept; the damaged file is "
+                   "kept as " +
+                   replayed.damaged_copy,
+               {{"path", ledger_->path()},
+                {"records", std::to_string(replayed.records)},
+                {"orphaned_steps", std::to_string(replayed.orphaned_steps)}});
+  }
   for (const auto& eviction : replayed.evictions) {
     const auto& d = eviction.decision;
     if (d.eviction_api)

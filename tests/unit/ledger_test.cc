@@ -9,6 +9,8 @@
 #include <fstream>
 #include <thread>
 
+#include "read_text.h"
+
 namespace evictd::ledger {
 namespace {
 
@@ -104,21 +106,75 @@ TEST_F(LedgerTest, ATornLastRecordIsDroppedWithoutLosingTheEarlierOnes) {
   EXPECT_TRUE(ledger->replayed().evictions[0].has(Step::kStopped));
 }
 
-TEST_F(LedgerTest, ADamagedRecordEndsTheReplayThere) {
+// Flips one byte of the ledger at `offset`.
+void flip_byte(const std::string& path, size_t offset) {
+  std::fstream file(path, std::ios::in | std::ios::out | std::ios::binary);
+  file.seekg(static_cast<long>(offset));
+  const char byte = static_cast<char>(file.get());
+  file.seekp(static_cast<long>(offset));
+  file.put(static_cast<char>(byte ^ 0x20));
+}
+
+TEST_F(LedgerTest, ADamagedLastRecordIsDamageNotATornWrite) {
+  {
+    auto ledger = Ledger::open(dir_);
+    ASSERT_TRUE(ledger->append(decided("a", "web")).ok());
+  }
+  flip_byte(dir_ + "/ledger", 20);  // a payload byte: the whole frame is there, its CRC fails
+  auto report = replay_file(dir_ + "/ledger");
+  ASSERT_TRUE(report.ok());
+  EXPECT_EQ(report->records, 0U);
+  EXPECT_FALSE(report->torn_tail_dropped) << "a whole frame was written: not a crash mid-write";
+  EXPECT_EQ(report->damaged_regions, 1U);
+  EXPECT_EQ(report->damaged_bytes, frame(decided("a", "web")).size());
+}
+
+TEST_F(LedgerTest, DamageInTheMiddleCostsOnlyTheRecordItHit) {
+  {
+    auto ledger = Ledger::open(dir_);
+    ASSERT_TRUE(ledger->append(decided("a", "web")).ok());
+    ASSERT_TRUE(ledger->append(step("a", Step::kDone)).ok());
+    ASSERT_TRUE(ledger->append(decided("b", "db")).ok());  // unfinished: must survive
+    ASSERT_TRUE(ledger->append(step("b", Step::kStopped)).ok());
+  }
+  flip_byte(dir_ + "/ledger", 20);  // the first record, a's decision
+  auto report = replay_file(dir_ + "/ledger");
+  ASSERT_TRUE(report.ok());
+  EXPECT_EQ(report->records, 3U) << "all but the damaged one";
+  EXPECT_EQ(report->damaged_regions, 1U);
+  EXPECT_EQ(report->orphaned_steps, 1U) << "a's done step, without its decision";
+  EXPECT_FALSE(report->torn_tail_dropped);
+  ASSERT_EQ(report->evictions.size(), 1U);
+  EXPECT_EQ(report->evictions[0].decision.pod_name, "db");
+  EXPECT_TRUE(report->evictions[0].has(Step::kStopped));
+  EXPECT_FALSE(report->evictions[0].finished()) << "the unfinished eviction is still there";
+}
+
+TEST_F(LedgerTest, OpeningADamagedLedgerKeepsItAsideAndRewritesWhatWasRecovered) {
+  const std::string path = dir_ + "/ledger";
   {
     auto ledger = Ledger::open(dir_);
     ASSERT_TRUE(ledger->append(decided("a", "web")).ok());
     ASSERT_TRUE(ledger->append(decided("b", "db")).ok());
   }
-  const size_t first = frame(decided("a", "web")).size();
-  std::fstream file(dir_ + "/ledger", std::ios::in | std::ios::out | std::ios::binary);
-  file.seekp(static_cast<long>(first + 20));
-  file.put('#');  // flips a payload byte of the second record: its CRC no longer matches
-  file.close();
-  auto report = replay_file(dir_ + "/ledger");
-  ASSERT_TRUE(report.ok());
-  EXPECT_EQ(report->records, 1U);
-  EXPECT_TRUE(report->torn_tail_dropped);
+  const std::string damaged = testing_util::read_text(path);
+  flip_byte(path, 20);
+  {
+    auto ledger = Ledger::open(dir_);
+    ASSERT_TRUE(ledger.ok()) << ledger.error().message;
+    const auto& replayed = ledger->replayed();
+    EXPECT_EQ(replayed.damaged_regions, 1U);
+    ASSERT_FALSE(replayed.damaged_copy.empty());
+    EXPECT_EQ(replayed.damaged_copy.rfind(path + ".damaged-", 0), 0U) << replayed.damaged_copy;
+    EXPECT_EQ(testing_util::read_text(replayed.damaged_copy).size(), damaged.size())
+        << "the evidence is kept whole";
+    ASSERT_TRUE(ledger->append(step("b", Step::kDone)).ok());
+  }
+  auto again = Ledger::open(dir_);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->replayed().damaged_regions, 0U) << "reported once: the ledger was rewritten";
+  ASSERT_EQ(again->replayed().evictions.size(), 1U);
+  EXPECT_TRUE(again->replayed().evictions[0].has(Step::kDone)) << "appends follow the rewrite";
 }
 
 TEST_F(LedgerTest, CompactionKeepsUnfinishedEvictionsAndTheNewestFinished) {
