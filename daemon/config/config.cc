@@ -1,5 +1,6 @@
 #include "daemon/config/config.h"
 
+#include <grp.h>
 #include <unistd.h>
 #include <yaml-cpp/yaml.h>
 
@@ -7,12 +8,16 @@
 #include <array>
 #include <cctype>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <sstream>
 
 #include "daemon/files/text_file.h"
+#include "daemon/kube/kubeconfig.h"
 #include "daemon/kube/names.h"
+#include "daemon/net/listen_address.h"
 #include "daemon/yaml/eviction_settings.h"
 #include "daemon/yaml/reader.h"
 
@@ -112,6 +117,13 @@ Result<void> check_endpoints(const YAML::Node& root, const std::string& path, Co
                                   "must be a loopback address (127.0.0.1:PORT, [::1]:PORT or "
                                   "localhost:PORT), not " +
                                       config.status_address));
+  }
+  if (auto address = net::parse_listen_address(config.metrics_address); !address) {
+    return located(path,
+                   error_at(root["metricsAddress"], "metricsAddress", address.error().message));
+  } else if (address->port == 0) {
+    return located(path, error_at(root["metricsAddress"], "metricsAddress",
+                                  config.metrics_address + ": name the port Prometheus scrapes"));
   }
   if (config.node_name.empty())
     return located(path, error_at(root, "nodeName", "is empty and the host has no name"));
@@ -224,28 +236,81 @@ Result<void> read_eviction(const YAML::Node& root, const std::string& path, Conf
     return located(path, error_at(root["kubeletConfigFile"], "kubeletConfigFile",
                                   "cannot read " + text.error().message));
   }
-  YAML::Node kubelet;
-  try {
-    kubelet = YAML::Load(*text);
-  } catch (const YAML::ParserException& e) {
-    return located(config.kubelet_config_file, Error{e.msg, "", e.mark.line + 1});
-  }
-  auto eviction = eviction_config_from_yaml(kubelet, "", UnknownKeys::kIgnore);
+  auto kubelet = yaml::load(*text);
+  if (!kubelet)
+    return located(config.kubelet_config_file, kubelet.error());
+  auto eviction = eviction_config_from_yaml(*kubelet, "", UnknownKeys::kIgnore);
   if (!eviction)
     return located(config.kubelet_config_file, eviction.error());
   config.eviction = std::move(eviction).value();
   return {};
 }
 
+// A threshold's value as given; a binary quantity beyond 2^63-1 says that it was capped there, as
+// Kubernetes caps it (apimachinery's ParseQuantity), since the number alone looks like an error.
+std::string value_text(const ThresholdValue& value) {
+  const bool capped =
+      value.quantity && value.quantity->value() == std::numeric_limits<int64_t>::max();
+  return value.text() + (capped ? " (capped at 2^63-1, as Kubernetes caps binary quantities)" : "");
+}
+
+// What evictionMaxPodGracePeriod means for a soft eviction (docs/decisions.md): a bound in seconds,
+// or, negative, the pod's own terminationGracePeriodSeconds.
+std::string max_grace_text(int64_t seconds) {
+  if (seconds < 0)
+    return "the pod's own terminationGracePeriodSeconds (" + std::to_string(seconds) + ")";
+  return std::to_string(seconds) + " s";
+}
+
+// The files the kubeconfig names, each readable as evictd will read it.
+Result<void> check_kubeconfig(const std::string& kubeconfig) {
+  auto credentials = kube::load_kubeconfig(kubeconfig);
+  if (!credentials)
+    return credentials.error();
+  for (const auto& [what, file] : {std::pair{"certificate-authority", credentials->ca_file},
+                                   std::pair{"client-certificate", credentials->client_cert_file},
+                                   std::pair{"client-key", credentials->client_key_file},
+                                   std::pair{"tokenFile", credentials->token_file}}) {
+    if (file.empty())
+      continue;
+    if (auto text = files::read_text_file(file); !text)
+      return make_error(kubeconfig + ": " + what + ": " + text.error().message);
+  }
+  return {};
+}
+
+// What the file names outside itself — the kubeconfig and the files it names, the status socket's
+// group — checked when the file is loaded, so that check-config refuses what run would, at the
+// field's line. In-cluster credentials exist only in the pod, and are checked by run.
+Result<void> check_references(const YAML::Node& root, const std::string& path,
+                              const Config& config) {
+  if (!config.kubeconfig.empty() && config.kubeconfig != "in-cluster") {
+    if (auto checked = check_kubeconfig(config.kubeconfig); !checked)
+      return located(path, error_at(root["kubeconfig"], "kubeconfig", checked.error().message));
+  }
+  if (!config.status_socket_group.empty()) {
+    group entry{};
+    group* found = nullptr;
+    std::array<char, 16384> buffer{};
+    const int error = getgrnam_r(config.status_socket_group.c_str(), &entry, buffer.data(),
+                                 buffer.size(), &found);
+    if (error != 0 || found == nullptr) {
+      return located(path, error_at(root["statusSocketGroup"], "statusSocketGroup",
+                                    "no group named \"" + config.status_socket_group + "\"" +
+                                        (error != 0 ? std::string(": ") + std::strerror(error)
+                                                    : std::string())));
+    }
+  }
+  return {};
+}
+
 }  // namespace
 
 Result<Config> parse_config(const std::string& text, const std::string& path) {
-  YAML::Node root;
-  try {
-    root = YAML::Load(text);
-  } catch (const YAML::ParserException& e) {
-    return located(path, Error{e.msg, "", e.mark.line + 1});
-  }
+  auto loaded = yaml::load(text);
+  if (!loaded)
+    return located(path, loaded.error());
+  YAML::Node root = *loaded;
   Config config;
   config.node_name = host_name();
   if (!root || root.IsNull())
@@ -260,6 +325,9 @@ Result<Config> parse_config(const std::string& text, const std::string& path) {
       if (auto read = step(root, path, config); !read)
         return read.error();
     }
+    // Last, so that a field's own check (a signal given twice) speaks first.
+    if (auto checked = yaml::refuse_duplicate_keys(root); !checked)
+      return located(path, checked.error());
   } catch (const YAML::Exception& e) {
     return located(path, Error{e.msg, "", e.mark.line + 1});
   }
@@ -270,7 +338,13 @@ Result<Config> load_config(const std::string& path) {
   auto text = files::read_text_file(path);
   if (!text)
     return make_error("cannot read the configuration " + text.error().message);
-  return parse_config(*text, path);
+  auto config = parse_config(*text, path);
+  if (!config)
+    return config;
+  // Parsed once already without an error: loading it again for the fields' lines cannot fail.
+  if (auto checked = check_references(YAML::Load(*text), path, *config); !checked)
+    return checked.error();
+  return config;
 }
 
 std::string describe(const Config& c) {
@@ -284,14 +358,14 @@ std::string describe(const Config& c) {
       << (c.soft_eviction_mode == SoftEvictionMode::kApi ? "through the Eviction API" : "direct")
       << (c.dry_run ? "; DRY RUN" : "") << "\nthresholds:";
   for (const auto& t : c.eviction.thresholds) {
-    out << "\n  " << signal_name(t.signal) << " < " << t.value.text()
+    out << "\n  " << signal_name(t.signal) << " < " << value_text(t.value)
         << (t.hard() ? " (hard)" : " (soft, grace " + format_go_duration(t.grace_period) + ")");
     if (t.min_reclaim)
-      out << ", min-reclaim " << t.min_reclaim->text();
+      out << ", min-reclaim " << value_text(*t.min_reclaim);
   }
   out << "\npressure transition period "
       << format_go_duration(c.eviction.pressure_transition_period) << "; max pod grace period "
-      << c.eviction.max_pod_grace_period_seconds << " s\nstate " << c.state_directory
+      << max_grace_text(c.eviction.max_pod_grace_period_seconds) << "\nstate " << c.state_directory
       << "; metrics " << c.metrics_address << "; status socket " << c.status_socket;
   return out.str();
 }

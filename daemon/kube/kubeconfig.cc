@@ -56,12 +56,14 @@ Result<ApiCredentials> load_kubeconfig(const std::string& path) {
   auto text = files::read_text_file(path);
   if (!text)
     return make_error("cannot read the kubeconfig " + text.error().message);
-  YAML::Node root;
-  try {
-    root = YAML::Load(*text);
-  } catch (const YAML::ParserException& e) {
-    return Error{path + ":" + std::to_string(e.mark.line + 1) + ": " + e.msg, "", e.mark.line + 1};
+  auto loaded = yaml::load(*text);
+  if (!loaded) {
+    const Error& error = loaded.error();
+    return Error{path + ":" + std::to_string(error.line) + ": " +
+                     (error.field.empty() ? "" : error.field + ": ") + error.message,
+                 "", error.line};
   }
+  const YAML::Node root = *loaded;
   auto fail = [&](const std::string& field, const std::string& reason) {
     return make_error(path + ": " + field + ": " + reason, field);
   };

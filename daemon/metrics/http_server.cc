@@ -13,6 +13,7 @@
 #include <cstring>
 #include <optional>
 
+#include "daemon/net/listen_address.h"
 #include "daemon/thread_name.h"
 
 namespace evictd::metrics {
@@ -21,24 +22,6 @@ namespace {
 constexpr int kRequestTimeoutMs = 2000;
 constexpr size_t kMaxRequestBytes = 16 * 1024;
 constexpr const char* kContentType = "text/plain; version=0.0.4; charset=utf-8";
-
-struct HostPort {
-  std::string host;  // empty: every address
-  std::string port;
-};
-
-std::optional<HostPort> split_address(const std::string& address) {
-  if (address.starts_with('[')) {
-    const auto close = address.find(']');
-    if (close == std::string::npos || address.size() < close + 3 || address[close + 1] != ':')
-      return std::nullopt;
-    return HostPort{address.substr(1, close - 1), address.substr(close + 2)};
-  }
-  const auto colon = address.rfind(':');
-  if (colon == std::string::npos || colon + 1 == address.size() || address.find(':') != colon)
-    return std::nullopt;
-  return HostPort{address.substr(0, colon), address.substr(colon + 1)};
-}
 
 // Writes all of `data`; false when the peer is gone or too slow.
 bool send_all(int connection, const char* data, size_t size) {
@@ -96,16 +79,17 @@ void close_gently(int connection) {
 }  // namespace
 
 Result<std::unique_ptr<HttpServer>> HttpServer::start(const std::string& address, Render render) {
-  const auto parts = split_address(address);
+  const auto parts = net::parse_listen_address(address);
   if (!parts)
-    return make_error("metricsAddress " + address + ": not host:port, [v6]:port or :port");
+    return make_error("metricsAddress " + parts.error().message);
+  const std::string service = std::to_string(parts->port);
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
   hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
   addrinfo* found = nullptr;
   if (const int error = getaddrinfo(parts->host.empty() ? nullptr : parts->host.c_str(),
-                                    parts->port.c_str(), &hints, &found);
+                                    service.c_str(), &hints, &found);
       error != 0) {
     return make_error("metricsAddress " + address + ": " + gai_strerror(error));
   }

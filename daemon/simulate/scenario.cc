@@ -359,12 +359,10 @@ Result<Step> parse_step(const YAML::Node& node, const std::string& path, std::ve
 }  // namespace
 
 Result<Scenario> parse_scenario(const std::string& text) {
-  YAML::Node root;
-  try {
-    root = YAML::Load(text);
-  } catch (const YAML::ParserException& e) {
-    return Error{e.msg, "", e.mark.line + 1};
-  }
+  auto loaded = yaml::load(text);
+  if (!loaded)
+    return loaded.error();
+  const YAML::Node root = *loaded;
   try {
     if (!root.IsMap())
       return error_at(root, "", "a scenario must be a mapping");

@@ -1,9 +1,49 @@
 #include "daemon/yaml/reader.h"
 
+#include <yaml-cpp/depthguard.h>
+
 #include <algorithm>
+#include <cctype>
 #include <limits>
+#include <set>
 
 namespace evictd::yaml {
+namespace {
+
+// The top-level key of a block mapping in force at `line` (1-based): the last line at or before it
+// that starts with a key. Deep nesting is reported there, where yaml-cpp knows no path.
+std::string top_level_key_at(const std::string& text, int line) {
+  std::string key;
+  size_t start = 0;
+  for (int number = 1; number <= line && start < text.size(); ++number) {
+    const size_t end = std::min(text.find('\n', start), text.size());
+    const std::string_view row(text.data() + start, end - start);
+    const size_t colon = row.find(':');
+    if (!row.empty() && std::isalpha(static_cast<unsigned char>(row.front())) &&
+        colon != std::string_view::npos &&
+        row.substr(0, colon).find_first_of(" \t[{") == std::string_view::npos)
+      key = std::string(row.substr(0, colon));
+    start = end + 1;
+  }
+  return key;
+}
+
+}  // namespace
+
+Result<YAML::Node> load(const std::string& text) {
+  try {
+    return YAML::Load(text);
+  } catch (const YAML::DeepRecursion& e) {
+    // The scanner may have read ahead to the end of the text: the line is the last one at most.
+    const int lines = static_cast<int>(std::count(text.begin(), text.end(), '\n')) +
+                      (text.empty() || text.back() == '\n' ? 0 : 1);
+    const int line = std::min(e.mark.line + 1, std::max(lines, 1));
+    return Error{"nested more than " + std::to_string(e.depth()) + " levels deep",
+                 top_level_key_at(text, line), line};
+  } catch (const YAML::ParserException& e) {
+    return Error{e.msg, "", e.mark.line + 1};
+  }
+}
 
 Result<std::string> required_scalar(const YAML::Node& parent, const char* key,
                                     const std::string& parent_path) {
@@ -76,6 +116,27 @@ Result<void> refuse_unknown_keys(const YAML::Node& node, const std::string& path
       list += (list.empty() ? "" : ", ") + std::string(name);
     return error_at(entry.first, child_path(path, key),
                     "unknown field; " + std::string(lead) + " " + list);
+  }
+  return {};
+}
+
+Result<void> refuse_duplicate_keys(const YAML::Node& node, const std::string& path) {
+  if (node.IsSequence()) {
+    for (size_t i = 0; i < node.size(); ++i) {
+      if (auto checked = refuse_duplicate_keys(node[i], index_path(path, i)); !checked)
+        return checked;
+    }
+    return {};
+  }
+  if (!node.IsMap())
+    return {};
+  std::set<std::string> seen;
+  for (const auto& entry : node) {
+    const std::string key = entry.first.IsScalar() ? entry.first.Scalar() : "";
+    if (!key.empty() && !seen.insert(key).second)
+      return error_at(entry.first, child_path(path, key), "given twice");
+    if (auto checked = refuse_duplicate_keys(entry.second, child_path(path, key)); !checked)
+      return checked;
   }
   return {};
 }

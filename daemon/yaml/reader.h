@@ -36,6 +36,10 @@ inline std::string index_path(std::string_view parent, size_t index) {
   return std::string(parent) + "[" + std::to_string(index) + "]";
 }
 
+// YAML (or JSON) text as a node: a syntax error with its line; nesting deeper than yaml-cpp takes
+// (a depth fixed when it is built: 500 in Debian's) with its line and the top-level field.
+Result<YAML::Node> load(const std::string& text);
+
 // A field that must be present: an error at the parent's line when it is missing.
 Result<std::string> required_scalar(const YAML::Node& parent, const char* key,
                                     const std::string& parent_path);
@@ -50,5 +54,9 @@ Result<void> expect_sequence(const YAML::Node& node, const std::string& path);
 Result<void> refuse_unknown_keys(const YAML::Node& node, const std::string& path,
                                  std::span<const std::string_view> known,
                                  std::string_view lead = "expected");
+
+// Refuses a mapping anywhere under `node` that gives a key twice: yaml-cpp keeps one of them
+// silently, and which one was meant cannot be known ("given twice" at the second one's line).
+Result<void> refuse_duplicate_keys(const YAML::Node& node, const std::string& path = "");
 
 }  // namespace evictd::yaml

@@ -25,6 +25,23 @@ printf 'nodeName: n1\nkubeletConfigFile: adir\n' >kubelet-dir.yaml
 printf 'nodeName: n1\nkubeletConfigFile: /dev/zero\n' >kubelet-zero.yaml
 printf 'nodeName: n1\nmonitoringIntervall: 5s\n' >unknown-field.yaml
 printf 'nodeName: n1\neviction: [unclosed\n' >syntax.yaml
+printf 'nodeName: n1\nmetricsAddress: 127.0.0.1:70000\n' >port.yaml
+printf 'nodeName: n1\nmetricsAddress: nohost\n' >nohost.yaml
+printf 'nodeName: n1\nnodeName: n2\n' >twice.yaml
+printf 'nodeName: n1\neviction: %s\n' "$(head -c 100000 /dev/zero | tr '\0' '[')" >deep.yaml
+printf 'config: {}\nsteps: %s\n' "$(head -c 100000 /dev/zero | tr '\0' '[')" >deep-scenario.yaml
+printf 'nodeName: n1\nstatusSocketGroup: no-such-group\n' >group.yaml
+kubeconfig() {  # server, extra cluster fields
+  printf 'current-context: c\ncontexts: [{name: c, context: {cluster: c, user: u}}]\n'
+  printf 'clusters: [{name: c, cluster: {server: "%s"%s}}]\nusers: [{name: u, user: {token: t}}]\n' "$1" "$2"
+}
+kubeconfig http://127.0.0.1:6443 "" >kc-http
+kubeconfig https://127.0.0.1:6443 ", insecure-skip-tls-verify: true" >kc-insecure
+kubeconfig https://127.0.0.1:6443 ", certificate-authority: missing-ca.crt" >kc-ca
+printf 'garbage: [unclosed\n' >kc-garbage
+for kc in kc-http kc-insecure kc-ca kc-garbage kc-missing; do
+  printf 'nodeName: n1\nkubeconfig: %s\n' "$kc" >"$kc.yaml"
+done
 
 # name | the file | exit | stderr (paths relative to the directory the cases run in)
 config_cases=(
@@ -39,11 +56,23 @@ config_cases=(
   "a node name with capitals|upper-node.yaml|2|upper-node.yaml:1: nodeName: must be a DNS subdomain (lowercase letters, digits, '-' and '.', starting and ending with a letter or digit), not \"Node_1\""
   "kubeletConfigFile naming a directory|kubelet-dir.yaml|2|kubelet-dir.yaml:2: kubeletConfigFile: cannot read adir: is a directory, not a regular file"
   "kubeletConfigFile naming /dev/zero|kubelet-zero.yaml|2|kubelet-zero.yaml:2: kubeletConfigFile: cannot read /dev/zero: is a device, not a regular file"
+  "an unknown field|unknown-field.yaml|2|unknown-field.yaml:2: monitoringIntervall: unknown field; the fields are nodeName, kubeconfig, eviction, kubeletConfigFile, cgroupDriver, kubepods, containerRuntimeEndpoint, podSandboxImage, nodefsPath, monitoringInterval, pressureNotifications, imageMinimumGCAge, evictedPodMetricRetention, softEvictionMode, dryRun, nodeConditions, stateDirectory, metricsAddress, statusSocket, statusSocketGroup, statusAddress, logLevel"
+  "a metrics port above 65535|port.yaml|2|port.yaml:2: metricsAddress: 127.0.0.1:70000: the port must be a number up to 65535, not 70000"
+  "a metrics address without a port|nohost.yaml|2|nohost.yaml:2: metricsAddress: nohost: not :PORT, IPv4:PORT, [IPv6]:PORT or localhost:PORT"
+  "a key given twice|twice.yaml|2|twice.yaml:2: nodeName: given twice"
+  "100 000 levels of nesting|deep.yaml|2|deep.yaml:2: eviction: nested more than 500 levels deep"
+  "an unknown socket group|group.yaml|2|group.yaml:2: statusSocketGroup: no group named \"no-such-group\""
+  "an http:// kubeconfig|kc-http.yaml|2|kc-http.yaml:2: kubeconfig: kc-http: clusters[c].server: must be https:// (TLS is always on), not http://127.0.0.1:6443"
+  "insecure-skip-tls-verify|kc-insecure.yaml|2|kc-insecure.yaml:2: kubeconfig: kc-insecure: clusters[c].insecure-skip-tls-verify: evictd always verifies the API server's certificate"
+  "a kubeconfig naming a missing CA|kc-ca.yaml|2|kc-ca.yaml:2: kubeconfig: kc-ca: certificate-authority: missing-ca.crt: cannot open: No such file or directory"
+  "a kubeconfig that does not parse|kc-garbage.yaml|2|kc-garbage.yaml:2: kubeconfig: kc-garbage:2: end of sequence flow not found"
+  "a missing kubeconfig|kc-missing.yaml|2|kc-missing.yaml:2: kubeconfig: cannot read the kubeconfig kc-missing: cannot open: No such file or directory"
 )
 scenario_cases=(
   "a directory|adir|2|cannot read the scenario adir: is a directory, not a regular file"
   "/dev/zero|/dev/zero|2|cannot read the scenario /dev/zero: is a device, not a regular file"
   "a FIFO|fifo|2|cannot read the scenario fifo: is a FIFO, not a regular file"
+  "100 000 levels of nesting|deep-scenario.yaml|2|deep-scenario.yaml:2: steps: nested more than 500 levels deep"
 )
 
 # evictctl | arguments | a part of the message (CLI11 words it)

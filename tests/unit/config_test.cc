@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "daemon/net/listen_address.h"
 #include "unit/fake_tree.h"
 
 namespace evictd::config {
@@ -132,6 +133,43 @@ evictionPressureTransitionPeriod: 30s
             std::string::npos);
   EXPECT_NE(load_config(tree.path("missing.yaml")).error().message.find("cannot read"),
             std::string::npos);
+}
+
+TEST(Config, TheSummarySaysWhatANegativeGraceAndACappedQuantityMean) {
+  auto config = parse_config(
+      "nodeName: n1\neviction:\n  evictionHard: {nodefs.available: 9300Pi}\n"
+      "  evictionMaxPodGracePeriod: -5\n",
+      "/etc/evictd/config.yaml");
+  ASSERT_TRUE(config.ok()) << config.error().message;
+  const std::string summary = describe(*config);
+  EXPECT_NE(summary.find("nodefs.available < 9223372036854775807 (capped at 2^63-1, as Kubernetes "
+                         "caps binary quantities)"),
+            std::string::npos)
+      << summary;
+  EXPECT_NE(summary.find("max pod grace period the pod's own terminationGracePeriodSeconds (-5)"),
+            std::string::npos)
+      << summary;
+}
+
+TEST(ListenAddress, TheFormsAListenerTakesAndWhyOthersAreNot) {
+  const auto parsed = [](const std::string& text) { return net::parse_listen_address(text); };
+  EXPECT_EQ(parsed(":9851")->host, "");
+  EXPECT_EQ(parsed("127.0.0.1:9851")->port, 9851);
+  EXPECT_EQ(parsed("[::1]:9851")->host, "::1");
+  EXPECT_EQ(parsed("localhost:9851")->host, "localhost");
+  EXPECT_EQ(parsed("127.0.0.1:0")->port, 0) << "the kernel picks: tests use it";
+  for (const auto& [text, reason] : std::vector<std::pair<std::string, std::string>>{
+           {"9851", "9851: not :PORT, IPv4:PORT, [IPv6]:PORT or localhost:PORT"},
+           {"127.0.0.1:70000", "127.0.0.1:70000: the port must be a number up to 65535, not 70000"},
+           {"127.0.0.1:http",
+            "127.0.0.1:http: the port must be a number up to 65535, not \"http\""},
+           {"nohost:9851", "nohost:9851: nohost is not an IPv4 address or localhost"},
+           {"[::g]:9851", "[::g]:9851: ::g is not an IPv6 address"},
+           {"::1:9851", "::1:9851: not :PORT, IPv4:PORT, [IPv6]:PORT or localhost:PORT"}}) {
+    const auto refused = parsed(text);
+    ASSERT_FALSE(refused.ok()) << text;
+    EXPECT_EQ(refused.error().message, reason);
+  }
 }
 
 }  // namespace
