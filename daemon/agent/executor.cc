@@ -490,14 +490,19 @@ bool Executor::stop_through_runtime(Work& work, const std::function<void()>& bef
   }
 }
 
+// Asks often at first, since a stopped pod is usually gone within a few hundred milliseconds, then
+// backs off to the kubelet's once a second: a node short of memory has a runtime to spare.
 bool Executor::wait_until_gone(const Work& work, std::chrono::milliseconds timeout) {
   const Nanos deadline = clock_.monotonic() + timeout;
+  Nanos interval = options_.poll;
   while (!stopping_) {
     if (runtime_.pod_gone(work.state.decision.pod_uid, work.cgroup))
       return true;
-    if (clock_.monotonic() >= deadline)
+    const Nanos now = clock_.monotonic();
+    if (now >= deadline)
       return false;
-    clock_.sleep_for(options_.poll);
+    clock_.sleep_for(std::min(interval, deadline - now));
+    interval = std::min<Nanos>(interval * 2, options_.max_poll);
   }
   return false;
 }

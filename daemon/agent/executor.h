@@ -37,7 +37,9 @@ namespace evictd::agent {
 struct ExecutorOptions {
   bool dry_run = false;
   std::chrono::milliseconds wait_for_gone{30'000};  // the kubelet's podCleanupTimeout
-  std::chrono::milliseconds poll{20};
+  std::chrono::milliseconds poll{20};  // the first wait between asking whether a pod is gone
+  // The longest: the kubelet's podCleanupPollFreq (pkg/kubelet/eviction/eviction_manager.go).
+  std::chrono::milliseconds max_poll{1000};
   std::chrono::milliseconds retry_interval{2'000};
   size_t keep_finished = 1000;  // finished evictions kept by ledger compaction
   // After the Eviction API accepted: how long past the pod's grace period its kubelet is given to

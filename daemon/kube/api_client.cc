@@ -38,6 +38,12 @@ size_t capture_retry_after(char* data, size_t size, size_t count, void* out) {
   return size * count;
 }
 
+// libcurl's progress callback, called about once a second even when no data flows: a non-zero
+// return aborts the transfer, so that cancel() ends a quiet watch or a slow request.
+int abort_when_cancelled(void* cancelled, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+  return static_cast<std::atomic<bool>*>(cancelled)->load() ? 1 : 0;
+}
+
 bool retryable(long status) {
   return status == 429 || status == 500 || status == 502 || status == 503 || status == 504;
 }
@@ -79,6 +85,9 @@ std::string ApiClient::bearer_token() {
 
 void ApiClient::configure(CURL* handle, curl_slist** headers, const std::string& content_type) {
   const ApiCredentials& c = config_.credentials;
+  curl_easy_setopt(handle, CURLOPT_XFERINFOFUNCTION, abort_when_cancelled);
+  curl_easy_setopt(handle, CURLOPT_XFERINFODATA, &cancelled_);
+  curl_easy_setopt(handle, CURLOPT_NOPROGRESS, 0L);
   curl_easy_setopt(handle, CURLOPT_SSL_VERIFYPEER, 1L);
   curl_easy_setopt(handle, CURLOPT_SSL_VERIFYHOST, 2L);
   curl_easy_setopt(handle, CURLOPT_NOSIGNAL, 1L);
@@ -147,6 +156,17 @@ Result<HttpResponse> ApiClient::once(CURL* handle, const std::string& verb, cons
   return response;
 }
 
+void ApiClient::cancel() {
+  std::lock_guard lock(cancel_mutex_);
+  cancelled_ = true;
+  cancel_wake_.notify_all();
+}
+
+void ApiClient::wait_before_retry(Nanos wait) {
+  std::unique_lock lock(cancel_mutex_);
+  cancel_wake_.wait_for(lock, wait, [this] { return cancelled_.load(); });
+}
+
 Result<HttpResponse> ApiClient::call(const std::string& what, const std::string& verb,
                                      const std::string& path, const std::string& body,
                                      const std::string& content_type,
@@ -156,6 +176,9 @@ Result<HttpResponse> ApiClient::call(const std::string& what, const std::string&
   std::string last;
   attempts_ = 0;
   for (int attempt = 0; attempt < config_.max_attempts; ++attempt) {
+    if (cancelled_)
+      return make_error(what + ": not sent: evictd is stopping" +
+                        (last.empty() ? "" : " (last attempt: " + last + ")"));
     ++attempts_;
     auto response = once(handle_, verb, path, body, content_type);
     Nanos wait{0};
@@ -207,7 +230,7 @@ Result<HttpResponse> ApiClient::call(const std::string& what, const std::string&
                                  config_.initial_backoff * (int64_t{1} << std::min(attempt, 20)));
       wait = Nanos{std::uniform_int_distribution<int64_t>(cap.count() / 2, cap.count())(random)};
     }
-    std::this_thread::sleep_for(
+    wait_before_retry(
         std::min(wait, std::max(config_.max_backoff, Nanos{std::chrono::seconds(30)})));
   }
   Error error;
@@ -245,13 +268,6 @@ Result<long> ApiClient::stream(const std::string& what, const std::string& path,
   curl_easy_setopt(handle, CURLOPT_WRITEDATA, &sink);
   curl_easy_setopt(handle, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout.count() / 1'000'000));
   curl_easy_setopt(handle, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
-  // Checked about once a second even when no data flows, so that shutdown ends a quiet watch.
-  auto progress = +[](void* cancelled, curl_off_t, curl_off_t, curl_off_t, curl_off_t) -> int {
-    return static_cast<std::atomic<bool>*>(cancelled)->load() ? 1 : 0;
-  };
-  curl_easy_setopt(handle, CURLOPT_XFERINFOFUNCTION, progress);
-  curl_easy_setopt(handle, CURLOPT_XFERINFODATA, &cancelled_);
-  curl_easy_setopt(handle, CURLOPT_NOPROGRESS, 0L);
   const CURLcode code = curl_easy_perform(handle);
   long status = 0;
   curl_easy_getinfo(handle, CURLINFO_RESPONSE_CODE, &status);

@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <filesystem>
 #include <functional>
 #include <map>
@@ -53,8 +54,9 @@ class ApiClient {
   Result<long> stream(const std::string& what, const std::string& path,
                       const std::function<bool(std::string_view)>& on_line, Nanos timeout);
 
-  // Ends streams in progress (within about a second) and refuses new ones: for shutdown.
-  void cancel_streams() { cancelled_ = true; }
+  // For shutdown: ends streams and requests in progress (within about a second), cuts a wait
+  // between retries short, and refuses new calls. What was not written waits in the ledger.
+  void cancel();
   const std::string& server() const { return config_.credentials.server; }
 
   int attempts_made() const { return attempts_; }  // of the last call, for tests and metrics
@@ -64,10 +66,14 @@ class ApiClient {
                             const std::string& body, const std::string& content_type);
   void configure(CURL* handle, curl_slist** headers, const std::string& content_type);
   std::string bearer_token();
+  void wait_before_retry(Nanos wait);
 
   ApiClientConfig config_;
   std::mutex mutex_;
-  std::atomic<bool> cancelled_{false};  // one reused handle (and its connections) per client
+  std::atomic<bool> cancelled_{false};
+  std::mutex cancel_mutex_;  // for cancel_wake_ alone: mutex_ is held through a whole call
+  std::condition_variable cancel_wake_;
+  // one reused handle (and its connections) per client
   CURL* handle_ = nullptr;
   std::string token_;
   std::filesystem::file_time_type token_mtime_{};

@@ -64,11 +64,12 @@ Result<std::optional<cri::RuntimePod>> CriPodRuntime::find_pod(const std::string
   return std::optional<cri::RuntimePod>();
 }
 
+// The cgroup first: reading it costs no runtime call, and while processes remain the answer is no.
 bool CriPodRuntime::pod_gone(const std::string& uid, const std::string& cgroup) {
-  auto listed = find_pod(uid);
-  if (!listed || *listed)
+  if (!cgroup.empty() && processes_under(layout_.memory_hierarchy() + "/" + cgroup) > 0)
     return false;
-  return cgroup.empty() || processes_under(layout_.memory_hierarchy() + "/" + cgroup) == 0;
+  auto listed = find_pod(uid);
+  return listed && !*listed;
 }
 
 std::optional<Nanos> ServiceLifecycle::watchdog_interval() const {

@@ -73,7 +73,11 @@ Node::~Node() {
   if (status_server_)
     status_server_->stop();
   if (api_reads_)
-    api_reads_->cancel_streams();
+    api_reads_->cancel();
+  // A status write retrying against a failing API server must not hold the executor's stop: it
+  // gives up at once and waits in the ledger for the next start.
+  if (api_writes_)
+    api_writes_->cancel();
   if (api_cache_)
     api_cache_->stop();
   if (runtime_)

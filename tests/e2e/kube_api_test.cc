@@ -282,6 +282,35 @@ TEST_F(KubeApiTest, NodeConditionsWithTheKubeletsReasons) {
   EXPECT_EQ(jsonpath("MemoryPressure", "lastTransitionTime"), "2026-11-22T10:05:00Z");
 }
 
+// Shutdown: a status write retrying against an API server that answers 503 with Retry-After: 30
+// gives up as soon as the client is cancelled, instead of holding the executor's stop for minutes.
+TEST_F(KubeApiTest, CancelEndsAWriteRetryingAgainstAFailingApiServer) {
+  add_pod("shop", "stuck", "node1");
+  ApiClient client(config());
+  control("POST", "/_test/faults",
+          R"({"path":"/pods/stuck/status","status":503,"count":1000,"retry_after":30})");
+  EvictionRecord record;
+  record.namespace_name = "shop";
+  record.name = "stuck";
+  record.uid = "uid-stuck";
+  record.message = "m";
+  record.time = rfc3339_now();
+  Result<void> written;
+  const auto started = std::chrono::steady_clock::now();
+  std::thread writer([&] { written = EvictionWriter(client).patch_status(record); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  client.cancel();
+  writer.join();
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(3));
+  ASSERT_FALSE(written.ok());
+  EXPECT_NE(
+      written.error().message.find("patch pods/status shop/stuck: not sent: evictd is stopping"),
+      std::string::npos)
+      << written.error().message;
+  EXPECT_FALSE(EvictionWriter(client).patch_status(record).ok()) << "cancelled for good";
+  control("DELETE", "/_test/faults");
+}
+
 TEST_F(KubeApiTest, FaultsAreRetriedOrReportedClearly) {
   add_pod("shop", "faulty", "node1");
   ApiClient client(config());

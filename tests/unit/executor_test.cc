@@ -220,7 +220,11 @@ TEST_F(ExecutorTest, APodThatLingersIsWaitedForBoundedThenTheNextEvictionMayGo) 
     cri::StopReport stop(const cri::RuntimePod& pod, int64_t grace, bool hard) override {
       return world.stop(pod, grace, hard);
     }
-    bool pod_gone(const std::string&, const std::string&) override { return false; }
+    bool pod_gone(const std::string&, const std::string&) override {
+      ++asked;
+      return false;
+    }
+    int asked = 0;
   } lingering(world_);
   Executor executor(ledger.get(), lingering, &world_, nullptr, clock_, options);
   executor.resume();
@@ -230,6 +234,10 @@ TEST_F(ExecutorTest, APodThatLingersIsWaitedForBoundedThenTheNextEvictionMayGo) 
   EXPECT_FALSE(executor.busy());
   EXPECT_GE(clock_.monotonic() - started, std::chrono::seconds(30));
   EXPECT_LT(clock_.monotonic() - started, std::chrono::seconds(31));
+  // 20 ms at first, backing off to once a second as the kubelet polls: not 1 500 runtime
+  // listings in 30 s against a node short of memory.
+  EXPECT_LE(lingering.asked, 40);
+  EXPECT_GE(lingering.asked, 30);
   EXPECT_TRUE(executor.submit(order(decision("e2"))));
 }
 
