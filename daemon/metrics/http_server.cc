@@ -78,6 +78,26 @@ void close_gently(int connection) {
 
 }  // namespace
 
+Reply reply_to(std::string_view request) {
+  const std::string_view line = request.substr(0, request.find("\r\n"));
+  const auto first_space = line.find(' ');
+  const auto second_space =
+      first_space == std::string_view::npos ? first_space : line.find(' ', first_space + 1);
+  if (second_space == std::string_view::npos || line.substr(second_space + 1, 5) != "HTTP/")
+    return Reply{"400 Bad Request", "bad request line\n", false, false, ""};
+  const std::string_view method = line.substr(0, first_space);
+  std::string_view target = line.substr(first_space + 1, second_space - first_space - 1);
+  target = target.substr(0, target.find('?'));
+  const bool head = method == "HEAD";
+  if (method != "GET" && !head) {
+    return Reply{"405 Method Not Allowed", "only GET and HEAD\n", false, false,
+                 "Allow: GET, HEAD\r\n"};
+  }
+  if (target != "/metrics")
+    return Reply{"404 Not Found", "evictd serves /metrics\n", false, head, ""};
+  return Reply{"200 OK", "", true, head, ""};
+}
+
 Result<std::unique_ptr<HttpServer>> HttpServer::start(const std::string& address, Render render) {
   const auto parts = net::parse_listen_address(address);
   if (!parts)
@@ -185,29 +205,9 @@ void HttpServer::serve(int connection) {
       return;
     }
   }
-  const auto line_end = request.find("\r\n");
-  const std::string line = request.substr(0, line_end);
-  const auto first_space = line.find(' ');
-  const auto second_space = line.find(' ', first_space + 1);
-  if (first_space == std::string::npos || second_space == std::string::npos ||
-      line.compare(second_space + 1, 5, "HTTP/") != 0) {
-    respond(connection, "400 Bad Request", "bad request line\n", false);
-    return;
-  }
-  const std::string method = line.substr(0, first_space);
-  std::string target = line.substr(first_space + 1, second_space - first_space - 1);
-  target = target.substr(0, target.find('?'));
-  const bool head = method == "HEAD";
-  if (method != "GET" && !head) {
-    respond(connection, "405 Method Not Allowed", "only GET and HEAD\n", false,
-            "Allow: GET, HEAD\r\n");
-    return;
-  }
-  if (target != "/metrics") {
-    respond(connection, "404 Not Found", "evictd serves /metrics\n", head);
-    return;
-  }
-  respond(connection, "200 OK", render_(), head);
+  const Reply reply = reply_to(request);
+  respond(connection, reply.status, reply.metrics ? render_() : reply.body, reply.head,
+          reply.extra_headers);
 }
 
 }  // namespace evictd::metrics

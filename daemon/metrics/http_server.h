@@ -8,18 +8,32 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <thread>
 
 #include "ranking/result.h"
 
 namespace evictd::metrics {
 
+// The answer to a request, decided from its request line alone, without a socket (and fuzzed:
+// tests/fuzz/http_request_fuzz.cc).
+struct Reply {
+  std::string status;  // "200 OK", "404 Not Found", ...
+  std::string body;    // an error's text; a 200's body is the rendered metrics
+  bool metrics = false;
+  bool head = false;  // headers only
+  std::string extra_headers;
+};
+// `request`: the bytes up to the blank line that ends the headers.
+Reply reply_to(std::string_view request);
+
 class HttpServer {
  public:
   using Render = std::function<std::string()>;
 
-  // Listens on `address`: "host:port" (IPv4 or a name), "[v6]:port", or ":port" (every address).
-  // Port 0 picks a free one (port()). The error names the address and the reason.
+  // Listens on `address` (net/listen_address.h: ":port", "IPv4:port", "[IPv6]:port",
+  // "localhost:port"). Port 0 picks a free one (port()). The error names the address and the
+  // reason.
   static Result<std::unique_ptr<HttpServer>> start(const std::string& address, Render render);
   ~HttpServer();
   HttpServer(const HttpServer&) = delete;
