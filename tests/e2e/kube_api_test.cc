@@ -282,6 +282,17 @@ TEST_F(KubeApiTest, NodeConditionsWithTheKubeletsReasons) {
   EXPECT_EQ(jsonpath("MemoryPressure", "lastTransitionTime"), "2026-11-22T10:05:00Z");
 }
 
+// An eviction record for pod NAME in namespace shop, as add_pod made it (UID uid-NAME).
+EvictionRecord shop_record(const std::string& name) {
+  EvictionRecord record;
+  record.namespace_name = "shop";
+  record.name = name;
+  record.uid = "uid-" + name;
+  record.message = "m";
+  record.time = rfc3339_now();
+  return record;
+}
+
 // Shutdown: a status write retrying against an API server that answers 503 with Retry-After: 30
 // gives up as soon as the client is cancelled, instead of holding the executor's stop for minutes.
 TEST_F(KubeApiTest, CancelEndsAWriteRetryingAgainstAFailingApiServer) {
@@ -289,12 +300,7 @@ TEST_F(KubeApiTest, CancelEndsAWriteRetryingAgainstAFailingApiServer) {
   ApiClient client(config());
   control("POST", "/_test/faults",
           R"({"path":"/pods/stuck/status","status":503,"count":1000,"retry_after":30})");
-  EvictionRecord record;
-  record.namespace_name = "shop";
-  record.name = "stuck";
-  record.uid = "uid-stuck";
-  record.message = "m";
-  record.time = rfc3339_now();
+  const EvictionRecord record = shop_record("stuck");
   Result<void> written;
   const auto started = std::chrono::steady_clock::now();
   std::thread writer([&] { written = EvictionWriter(client).patch_status(record); });
@@ -318,12 +324,7 @@ TEST_F(KubeApiTest, FaultsAreRetriedOrReportedClearly) {
   control("POST", "/_test/faults",
           R"({"path":"/pods/faulty/status","status":503,"count":2,"retry_after":0})");
   EvictionWriter writer(client);
-  EvictionRecord record;
-  record.namespace_name = "shop";
-  record.name = "faulty";
-  record.uid = "uid-faulty";
-  record.message = "m";
-  record.time = rfc3339_now();
+  const EvictionRecord record = shop_record("faulty");
   ASSERT_TRUE(writer.patch_status(record).ok());
   EXPECT_EQ(client.attempts_made(), 3);
   // Dropped connections are retried too (curl itself retries once on a reused connection that died;

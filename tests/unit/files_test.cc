@@ -8,18 +8,15 @@
 #include <fstream>
 
 #include "daemon/files/text_file.h"
+#include "unit/fake_tree.h"
 
 namespace evictd::files {
 namespace {
 
 class TextFileTest : public testing::Test {
  protected:
-  void SetUp() override {
-    std::string pattern = testing::TempDir() + "evictd-files-XXXXXX";
-    dir_ = mkdtemp(pattern.data());
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-  std::string dir_;
+  testing_util::FakeTree tree_;
+  const std::string& dir_ = tree_.root();
 };
 
 TEST_F(TextFileTest, ARegularFileIsReadWhole) {

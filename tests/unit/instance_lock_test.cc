@@ -10,18 +10,15 @@
 #include <fstream>
 
 #include "read_text.h"
+#include "unit/fake_tree.h"
 
 namespace evictd::node {
 namespace {
 
 class InstanceLockTest : public testing::Test {
  protected:
-  void SetUp() override {
-    std::string pattern = testing::TempDir() + "evictd-lock-XXXXXX";
-    dir_ = mkdtemp(pattern.data());
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-  std::string dir_;
+  testing_util::FakeTree tree_;
+  const std::string& dir_ = tree_.root();
 };
 
 TEST_F(InstanceLockTest, TheSecondIsRefusedWithTheFirstsPidUntilTheFirstIsGone) {
