@@ -131,5 +131,24 @@ TEST_F(RealV2Test, ASubSecondPsiTriggerIsArmedAndFiresUnderASqueeze) {
   EXPECT_EQ(wake.cause, WakeCause::kPsi) << wake_cause_name(wake.cause) << " " << wake.source;
 }
 
+// memory.events: the kernel counts each breach of memory.high (and max, oom, oom_kill); evictd
+// watches the file and is woken when a counter moves.
+TEST_F(RealV2Test, MemoryEventsWakeTheLoopWhenMemoryHighIsBreached) {
+  auto created = PressureNotifier::create(std::chrono::seconds(10));
+  ASSERT_TRUE(created.ok()) << created.error().message;
+  PressureNotifier& notifier = **created;
+  ASSERT_TRUE(notifier.watch_memory_events("kubepods", made_.front() + "/memory.events").ok());
+  std::ofstream(made_.front() + "/memory.high") << 56 * kMiB;
+  child_ =
+      std::make_unique<AllocatingChild>(std::vector<std::string>{container_ + "/cgroup.procs"});
+  ASSERT_TRUE(child_->running());
+  ASSERT_GE(child_->allocate(64 * kMiB), 0);
+  const Wake wake = notifier.wait(std::chrono::seconds(5));
+  EXPECT_EQ(wake.cause, WakeCause::kMemoryEvents)
+      << wake_cause_name(wake.cause) << " " << wake.source;
+  const std::string events = read_text(made_.front() + "/memory.events");
+  EXPECT_EQ(events.find("high 0\n"), std::string::npos) << events;
+}
+
 }  // namespace
 }  // namespace evictd::cgroups
