@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -55,10 +56,17 @@ Result<std::string> read_text_file(const std::string& path, size_t limit) {
     return fail("is " + file_kind(status.st_mode) + ", not a regular file");
   if (static_cast<size_t>(status.st_size) > limit)
     return fail("is larger than " + std::to_string(limit) + " bytes");
-  std::string text;
-  text.resize(limit + 1);
+  // Sized from the file, one byte over so that growth shows; a kernel file reports size 0 and the
+  // buffer doubles as it fills, up to one byte over the bound. Nothing is allocated up to the
+  // bound.
+  std::string text(std::max<size_t>(static_cast<size_t>(status.st_size) + 1, 4096), '\0');
   size_t filled = 0;
-  while (filled < text.size()) {
+  while (true) {
+    if (filled == text.size()) {
+      if (filled > limit)
+        break;
+      text.resize(std::min(limit + 1, text.size() * 2));
+    }
     const ssize_t got = read(file.get(), text.data() + filled, text.size() - filled);
     if (got < 0 && errno == EINTR)
       continue;
