@@ -306,11 +306,10 @@ Result<void> check_references(const YAML::Node& root, const std::string& path,
 
 }  // namespace
 
-Result<Config> parse_config(const std::string& text, const std::string& path) {
-  auto loaded = yaml::load(text);
-  if (!loaded)
-    return located(path, loaded.error());
-  YAML::Node root = *loaded;
+namespace {
+
+// The configuration from its YAML, loaded once by parse_config or load_config.
+Result<Config> parse_root(YAML::Node root, const std::string& path) {
   Config config;
   config.node_name = host_name();
   if (!root || root.IsNull())
@@ -334,15 +333,26 @@ Result<Config> parse_config(const std::string& text, const std::string& path) {
   return config;
 }
 
+}  // namespace
+
+Result<Config> parse_config(const std::string& text, const std::string& path) {
+  auto root = yaml::load(text);
+  if (!root)
+    return located(path, root.error());
+  return parse_root(*root, path);
+}
+
 Result<Config> load_config(const std::string& path) {
   auto text = files::read_text_file(path);
   if (!text)
     return make_error("cannot read the configuration " + text.error().message);
-  auto config = parse_config(*text, path);
+  auto root = yaml::load(*text);
+  if (!root)
+    return located(path, root.error());
+  auto config = parse_root(*root, path);
   if (!config)
     return config;
-  // Parsed once already without an error: loading it again for the fields' lines cannot fail.
-  if (auto checked = check_references(YAML::Load(*text), path, *config); !checked)
+  if (auto checked = check_references(*root, path, *config); !checked)
     return checked.error();
   return config;
 }
