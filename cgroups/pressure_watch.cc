@@ -46,6 +46,7 @@ bool PressureWatch::rearm(const NodeSample& sample, const std::vector<Threshold>
     return false;  // memcg thresholds are a cgroup v1 interface
   errors_.clear();
   bool passed = false;
+  notified_ = true;
   for (size_t i = 0; i < thresholds.size(); ++i) {
     const Threshold& threshold = thresholds[i];
     if (!threshold.hard())
@@ -55,8 +56,10 @@ bool PressureWatch::rearm(const NodeSample& sample, const std::vector<Threshold>
       continue;
     const auto& observation = sample.observations.get(threshold.signal);
     const MemoryUsage& usage = node ? sample.memory : sample.kubepods.memory;
-    if (!observation || !usage.usage_bytes || !usage.working_set_bytes)
+    if (!observation || !usage.usage_bytes || !usage.working_set_bytes) {
+      notified_ = false;
       continue;
+    }
     const Quantity capacity = Quantity::from_int(observation->capacity, QuantityFormat::kBinarySI);
     const uint64_t bytes =
         memcg_threshold_bytes(observation->capacity, threshold.value.resolve(capacity).value(),
@@ -80,6 +83,7 @@ bool PressureWatch::rearm(const NodeSample& sample, const std::vector<Threshold>
     if (auto armed = notifier_.arm_memory_threshold(name, dir, bytes); !armed) {
       errors_.push_back(armed.error().message);
       armed_.erase(name);
+      notified_ = false;
     } else {
       armed_[name] = bytes;
       // Typically after an early notification (the point had moved up): the sample found the

@@ -33,6 +33,8 @@ class PressureWatch {
   // so the caller must sample again now rather than wait for a notification that will not come.
   bool rearm(const NodeSample& sample, const std::vector<Threshold>& thresholds);
   const std::vector<std::string>& errors() const { return errors_; }
+  // Whether the last rearm left a memcg threshold armed for every hard memory threshold.
+  bool hard_memory_crossings_notified() const { return notified_; }
 
  private:
   PressureNotifier& notifier_;
@@ -40,6 +42,7 @@ class PressureWatch {
   PressureWatchConfig config_;
   std::vector<std::string> errors_;
   std::map<std::string, uint64_t> armed_;  // threshold name -> bytes armed
+  bool notified_ = false;
 };
 
 }  // namespace evictd::cgroups

@@ -117,12 +117,32 @@ log::Level log_level(config::LogLevel level) {
   return log::Level::kInfo;
 }
 
+namespace {
+
+// The kernel's notification paths and, beside them, headroom pacing (which the loop does itself).
+std::vector<std::string> notification_paths(const PressureSource& pressure,
+                                            const config::Config& config) {
+  std::vector<std::string> lines = pressure.describe();
+  if (config.pressure_notifications && config.memory_growth_bound > 0) {
+    lines.push_back(
+        "headroom pacing: memory thresholds the kernel does not signal are read before "
+        "their headroom could go at " +
+        Quantity::from_bytes(static_cast<uint64_t>(config.memory_growth_bound)).to_string() +
+        "/s, no sooner than every " + format_go_duration(kMinimumPace));
+    log::info("pressure notification: " + lines.back());
+  }
+  return lines;
+}
+
+}  // namespace
+
 Agent::Agent(AgentSettings settings, AgentPorts ports)
     : settings_(std::move(settings)),
       ports_(std::move(ports)),
       evaluator_(std::make_unique<Evaluator>(settings_.config.eviction, settings_.filesystems)),
       thresholds_(std::make_shared<const std::vector<Threshold>>(evaluator_->thresholds())),
-      notifications_(std::make_shared<const std::vector<std::string>>(ports_.pressure.describe())),
+      notifications_(std::make_shared<const std::vector<std::string>>(
+          notification_paths(ports_.pressure, settings_.config))),
       notification_errors_(
           std::make_shared<const std::vector<std::string>>(ports_.pressure.errors())) {
   for (const auto& warning : evaluator_->warnings())
@@ -158,7 +178,14 @@ cgroups::Wake Agent::next_wake() {
   if (std::exchange(sample_again_, false))
     return cgroups::Wake{WakeCause::kMemoryThreshold, "passed while armed",
                          ports_.clock.monotonic()};
-  return ports_.pressure.wait(ports_.lifecycle.watchdog_interval());
+  std::optional<Nanos> timeout = ports_.lifecycle.watchdog_interval();
+  const bool paced = paced_wait_ && (!timeout || *paced_wait_ < *timeout);
+  if (paced)
+    timeout = paced_wait_;
+  cgroups::Wake wake = ports_.pressure.wait(timeout);
+  if (paced && wake.cause == WakeCause::kTimer && wake.source == "timeout")
+    wake.source = "headroom";
+  return wake;
 }
 
 void Agent::run_round(const cgroups::Wake& wake) {
@@ -173,12 +200,14 @@ void Agent::run_round(const cgroups::Wake& wake) {
   report(round);
   submit_eviction(round);
   rearm(round);
+  pace(round);
   publish_status(round);
   housekeeping(round);
 }
 
-// A bad file is refused and the running configuration kept; the thresholds, the soft eviction
-// mode, the log level and the metric retention take effect at once, the rest at the next restart.
+// A bad file is refused and the running configuration kept; the thresholds, the growth bound, the
+// soft eviction mode, the log level and the metric retention take effect at once, the rest at the
+// next restart.
 void Agent::apply_reload() {
   if (!reload_requested_.exchange(false))
     return;
@@ -213,6 +242,7 @@ void Agent::adopt(const config::Config& fresh) {
     log::warning("dryRun and monitoringInterval take effect at the next restart");
   running.eviction = fresh.eviction;
   running.soft_eviction_mode = fresh.soft_eviction_mode;
+  running.memory_growth_bound = fresh.memory_growth_bound;
   running.log_level = fresh.log_level;
   running.evicted_pod_retention = fresh.evicted_pod_retention;
 }
@@ -405,6 +435,20 @@ void Agent::rearm(const Round& round) {
     log::debug("memory usage passed a threshold point while it was being armed; sampling again");
     sample_again_ = true;
   }
+}
+
+// Where the kernel does not mark a memory threshold's crossing, the next read comes before the
+// headroom could be used up at the configured growth bound (docs/cgroups.md).
+void Agent::pace(const Round& round) {
+  const config::Config& config = settings_.config;
+  paced_wait_.reset();
+  if (!config.pressure_notifications)
+    return;
+  paced_wait_ = paced_wait(PacingInput{
+      .observations = round.sample->observations,
+      .thresholds = evaluator_->thresholds(),
+      .hard_memory_crossings_notified = ports_.pressure.hard_memory_crossings_notified(),
+      .growth_bytes_per_second = config.memory_growth_bound});
 }
 
 // The status API's view of this round: a pointer swap for the pods and thresholds, a copy of the

@@ -88,6 +88,7 @@ class Agent {
   void log_eviction(const Round& round, const EvictionOrder& order,
                     const model::PodEntry& entry) const;
   void rearm(const Round& round);
+  void pace(const Round& round);
   void publish_status(const Round& round);
   void track_connections();
   void housekeeping(const Round& round);
@@ -107,7 +108,8 @@ class Agent {
   ReportedState reported_;
   bool ready_ = false;
   bool sample_again_ = false;  // usage passed a memcg threshold point while it was being armed
-  std::string last_waiting_;   // the pod whose eviction waits for the previous one, logged once
+  std::optional<Nanos> paced_wait_;  // headroom pacing's bound on the next wait
+  std::string last_waiting_;  // the pod whose eviction waits for the previous one, logged once
 
   // The last round's pods, shared with the status API, and what they were built from.
   std::shared_ptr<const model::PodView> view_;

@@ -1,5 +1,7 @@
 #include "daemon/agent/cadence.h"
 
+#include <algorithm>
+
 namespace evictd::agent {
 
 bool notified(cgroups::WakeCause cause) {
@@ -28,6 +30,40 @@ bool Cadence::status_line_due(Nanos now) {
     return false;
   last_status_line_ = now;
   return true;
+}
+
+namespace {
+
+bool memory_signal(Signal signal) {
+  return signal == Signal::kMemoryAvailable || signal == Signal::kAllocatableMemoryAvailable;
+}
+
+}  // namespace
+
+std::optional<Nanos> paced_wait(const PacingInput& input) {
+  if (input.growth_bytes_per_second <= 0)
+    return std::nullopt;
+  std::optional<int64_t> tightest;
+  for (const Threshold& threshold : input.thresholds) {
+    if (!memory_signal(threshold.signal) ||
+        (threshold.hard() && input.hard_memory_crossings_notified))
+      continue;
+    const auto& observation = input.observations.get(threshold.signal);
+    if (!observation)
+      continue;
+    const Quantity capacity = Quantity::from_int(observation->capacity, QuantityFormat::kBinarySI);
+    const int64_t headroom = observation->available - threshold.value.resolve(capacity).value();
+    if (headroom > 0 && (!tightest || headroom < *tightest))
+      tightest = headroom;
+  }
+  if (!tightest)
+    return std::nullopt;
+  const double seconds =
+      static_cast<double>(*tightest) / static_cast<double>(input.growth_bytes_per_second);
+  // Beyond a day is "not soon": the poll interval bounds the wait anyway.
+  const Nanos wait =
+      std::chrono::duration_cast<Nanos>(std::chrono::duration<double>(std::min(seconds, 86400.0)));
+  return std::max(wait, kMinimumPace);
 }
 
 bool Cadence::housekeeping_due(Nanos now) {

@@ -5,9 +5,13 @@
 #pragma once
 
 #include <chrono>
+#include <optional>
+#include <vector>
 
 #include "cgroups/notifier.h"
 #include "cgroups/sampler.h"
+#include "ranking/stats.h"
+#include "ranking/threshold.h"
 
 namespace evictd::agent {
 
@@ -37,6 +41,24 @@ class Cadence {
   std::optional<Nanos> last_status_line_;
   std::optional<Nanos> last_housekeeping_;
 };
+
+// Headroom pacing. Where no kernel notification marks a memory threshold's crossing (cgroup v2 has
+// no memcg usage thresholds; soft thresholds have none anywhere), the loop reads the node again
+// once the tightest headroom could be used up at `growth_bytes_per_second`. Far from every
+// threshold that is the poll interval; near one, a few ms: growth slower than the bound is met
+// by a read no more than kMinimumPace after the crossing.
+inline constexpr Nanos kMinimumPace = std::chrono::milliseconds(5);
+
+struct PacingInput {
+  const Observations& observations;
+  const std::vector<Threshold>& thresholds;
+  // The kernel signals the hard memory thresholds' crossings (v1 memcg thresholds, all armed).
+  bool hard_memory_crossings_notified = false;
+  int64_t growth_bytes_per_second = 0;  // 0: no pacing
+};
+// The wait before the next read: nullopt when no memory threshold is paced (none, all notified,
+// or all met already: a met threshold is the evaluator's, re-read at the poll interval).
+std::optional<Nanos> paced_wait(const PacingInput& input);
 
 // Whether a kernel pressure notification woke the loop: a threshold is then most likely met, and
 // the pods are read in the same pass as the node.

@@ -59,6 +59,9 @@ class PressureSource {
   // was being armed (the kernel signals later crossings only, so the loop must sample again).
   virtual bool rearm(const cgroups::NodeSample& sample,
                      const std::vector<Threshold>& thresholds) = 0;
+  // Whether the kernel signals every hard memory threshold's crossing (v1 memcg thresholds, all
+  // armed by the last rearm); the rest are paced (daemon/agent/cadence.h).
+  virtual bool hard_memory_crossings_notified() const = 0;
   // One line per notification path and fallback; what could not be armed.
   virtual std::vector<std::string> describe() const = 0;
   virtual std::vector<std::string> errors() const = 0;

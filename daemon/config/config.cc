@@ -26,7 +26,7 @@ namespace {
 
 using yaml::error_at;
 
-constexpr std::array<std::string_view, 22> kFields = {"nodeName",
+constexpr std::array<std::string_view, 23> kFields = {"nodeName",
                                                       "kubeconfig",
                                                       "eviction",
                                                       "kubeletConfigFile",
@@ -37,6 +37,7 @@ constexpr std::array<std::string_view, 22> kFields = {"nodeName",
                                                       "nodefsPath",
                                                       "monitoringInterval",
                                                       "pressureNotifications",
+                                                      "memoryGrowthBound",
                                                       "imageMinimumGCAge",
                                                       "evictedPodMetricRetention",
                                                       "softEvictionMode",
@@ -161,6 +162,23 @@ Result<void> read_durations(const YAML::Node& root, const std::string& path, Con
     }
     *target = *parsed;
   }
+  return {};
+}
+
+// A quantity of bytes per second, as "2Gi": Kubernetes' quantity syntax, not negative.
+Result<void> read_growth_bound(const YAML::Node& root, const std::string& path, Config& config) {
+  constexpr const char* kKey = "memoryGrowthBound";
+  if (!root[kKey])
+    return {};
+  auto text_value = yaml::scalar(root[kKey], kKey);
+  if (!text_value)
+    return located(path, text_value.error());
+  auto parsed = Quantity::parse(*text_value);
+  if (!parsed)
+    return located(path, error_at(root[kKey], kKey, parsed.error().message));
+  if (parsed->sign() < 0)
+    return located(path, error_at(root[kKey], kKey, "must not be negative, not " + *text_value));
+  config.memory_growth_bound = parsed->value();
   return {};
 }
 
@@ -319,8 +337,8 @@ Result<Config> parse_root(YAML::Node root, const std::string& path) {
   try {
     if (auto checked = yaml::refuse_unknown_keys(root, "", kFields, "the fields are"); !checked)
       return located(path, checked.error());
-    for (Step step : {&read_text_fields, &check_endpoints, &read_durations, &read_modes,
-                      &read_log_level, &read_eviction}) {
+    for (Step step : {&read_text_fields, &check_endpoints, &read_durations, &read_growth_bound,
+                      &read_modes, &read_log_level, &read_eviction}) {
       if (auto read = step(root, path, config); !read)
         return read.error();
     }
@@ -364,6 +382,11 @@ std::string describe(const Config& c) {
       << "; runtime " << c.container_runtime_endpoint << "; cgroups "
       << (c.cgroup_driver == cgroups::CgroupDriver::kSystemd ? "systemd" : "cgroupfs") << "/"
       << c.kubepods << "; every " << format_go_duration(c.monitoring_interval)
+      << (c.pressure_notifications && c.memory_growth_bound > 0
+              ? ", sooner near a memory threshold (paced for " +
+                    Quantity::from_bytes(static_cast<uint64_t>(c.memory_growth_bound)).to_string() +
+                    "/s)"
+              : "")
       << "; soft evictions "
       << (c.soft_eviction_mode == SoftEvictionMode::kApi ? "through the Eviction API" : "direct")
       << (c.dry_run ? "; DRY RUN" : "") << "\nthresholds:";

@@ -33,6 +33,10 @@ struct Config {
   // Kernel notifications (memcg thresholds, PSI, memory.events); off leaves polling alone, as the
   // kubelet without its threshold notifier.
   bool pressure_notifications = true;
+  // Headroom pacing (docs/cgroups.md): the fastest memory growth, in bytes per second, that the
+  // node reads are paced for where no kernel notification marks a threshold's crossing; 0 turns
+  // it off. Pacing comes with pressureNotifications.
+  int64_t memory_growth_bound = int64_t{2} << 30;
   Nanos image_minimum_age = std::chrono::minutes(2);
   // How long kube_pod_status_reason keeps an evicted pod after its object is gone (or, without an
   // API server, after the eviction).

@@ -46,6 +46,9 @@ class KernelPressure final : public agent::PressureSource {
   bool rearm(const cgroups::NodeSample& sample, const std::vector<Threshold>& thresholds) override {
     return watch_.rearm(sample, thresholds);
   }
+  bool hard_memory_crossings_notified() const override {
+    return watch_.hard_memory_crossings_notified();
+  }
   std::vector<std::string> describe() const override { return notifier_->describe(); }
   std::vector<std::string> errors() const override { return watch_.errors(); }
 

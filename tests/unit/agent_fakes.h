@@ -120,12 +120,15 @@ class FakePressure final : public agent::PressureSource {
   explicit FakePressure(agent::Clock& clock) : clock_(clock) {}
   int waits = 0;
   int rearms = 0;
-  int passed_on_rearm = 0;  // how many re-arms report a point passed while it was armed
+  int passed_on_rearm = 0;        // how many re-arms report a point passed while it was armed
+  bool memcg_thresholds = false;  // the kernel signals hard memory crossings (v1)
+  std::vector<std::optional<Nanos>> timeouts;  // each wait's bound
   bool interrupted = false;
   std::function<void(int waits)> on_wait;  // called in each wait, with the count so far
 
-  cgroups::Wake wait(std::optional<Nanos>) override {
+  cgroups::Wake wait(std::optional<Nanos> timeout) override {
     ++waits;
+    timeouts.push_back(timeout);
     if (on_wait)
       on_wait(waits);
     return cgroups::Wake{cgroups::WakeCause::kTimer, "poll", clock_.monotonic()};
@@ -138,6 +141,7 @@ class FakePressure final : public agent::PressureSource {
     --passed_on_rearm;
     return true;
   }
+  bool hard_memory_crossings_notified() const override { return memcg_thresholds; }
   std::vector<std::string> describe() const override { return {"poll every 1s"}; }
   std::vector<std::string> errors() const override { return {}; }
 

@@ -16,6 +16,7 @@ TEST(Config, EmptyFileMeansEveryDefault) {
   EXPECT_FALSE(config->node_name.empty());  // the host name
   EXPECT_EQ(config->container_runtime_endpoint, "unix:///run/containerd/containerd.sock");
   EXPECT_EQ(config->monitoring_interval, std::chrono::seconds(1));
+  EXPECT_EQ(config->memory_growth_bound, int64_t{2} << 30);
   EXPECT_EQ(config->soft_eviction_mode, SoftEvictionMode::kDirect);
   EXPECT_FALSE(config->dry_run);
   EXPECT_EQ(config->metrics_address, "127.0.0.1:9851");  // loopback by default
@@ -29,6 +30,7 @@ cgroupDriver: systemd
 kubepods: pods
 containerRuntimeEndpoint: unix:///run/crio/crio.sock
 monitoringInterval: 500ms
+memoryGrowthBound: 512Mi
 softEvictionMode: api
 dryRun: true
 nodeConditions: true
@@ -48,6 +50,7 @@ eviction:
   EXPECT_EQ(config->kubeconfig, "/etc/evictd/kubeconfig.yaml");  // relative to the file
   EXPECT_EQ(config->cgroup_driver, cgroups::CgroupDriver::kSystemd);
   EXPECT_EQ(config->monitoring_interval, std::chrono::milliseconds(500));
+  EXPECT_EQ(config->memory_growth_bound, int64_t{512} << 20);
   EXPECT_EQ(config->soft_eviction_mode, SoftEvictionMode::kApi);
   EXPECT_TRUE(config->dry_run);
   EXPECT_EQ(config->log_level, LogLevel::kDebug);
@@ -76,7 +79,8 @@ INSTANTIATE_TEST_SUITE_P(
             "nodeName, kubeconfig, "
             "eviction, kubeletConfigFile, cgroupDriver, kubepods, containerRuntimeEndpoint, "
             "podSandboxImage, "
-            "nodefsPath, monitoringInterval, pressureNotifications, imageMinimumGCAge, "
+            "nodefsPath, monitoringInterval, pressureNotifications, memoryGrowthBound, "
+            "imageMinimumGCAge, "
             "evictedPodMetricRetention, "
             "softEvictionMode, dryRun, "
             "nodeConditions, "
@@ -88,6 +92,11 @@ INSTANTIATE_TEST_SUITE_P(
             "/etc/evictd/config.yaml:1: monitoringInterval: must be positive, not 0s"},
         Bad{"monitoringInterval: 1\n",
             "/etc/evictd/config.yaml:1: monitoringInterval: missing unit in duration \"1\""},
+        Bad{"memoryGrowthBound: -1Gi\n",
+            "/etc/evictd/config.yaml:1: memoryGrowthBound: must not be negative, not -1Gi"},
+        Bad{"memoryGrowthBound: fast\n",
+            "/etc/evictd/config.yaml:1: memoryGrowthBound: quantities must match the regular "
+            "expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'"},
         Bad{"dryRun: maybe\n", "/etc/evictd/config.yaml:1: dryRun: must be true or false"},
         Bad{"containerRuntimeEndpoint: tcp://1.2.3.4:1\n",
             "/etc/evictd/config.yaml:1: containerRuntimeEndpoint: must be a unix:// socket, not "

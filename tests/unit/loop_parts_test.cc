@@ -61,6 +61,51 @@ TEST(Cadence, TheStatusLineAtOnceAndEveryTenSecondsHousekeepingEveryThirty) {
   EXPECT_FALSE(cadence.housekeeping_due(kBoot + 31s));
 }
 
+// Thresholds as the evaluator holds them: hard memory.available 100Mi, soft 1Gi (grace 1m).
+std::vector<Threshold> memory_thresholds() {
+  auto hard = ThresholdValue{Quantity::parse("100Mi").value(), 0};
+  auto soft = ThresholdValue{Quantity::parse("1Gi").value(), 0};
+  return {
+      Threshold{Signal::kMemoryAvailable, hard, 0s, std::nullopt},
+      Threshold{Signal::kMemoryAvailable, soft, 1min, std::nullopt},
+      Threshold{Signal::kNodeFsAvailable, ThresholdValue{std::nullopt, 0.1f}, 0s, std::nullopt}};
+}
+
+Observations memory_available(int64_t mib) {
+  Observations observations;
+  observations.set(Signal::kMemoryAvailable, SignalObservation{mib << 20, int64_t{8} << 30, 0s});
+  return observations;
+}
+
+constexpr int64_t kGiBPerSecond = int64_t{1} << 30;
+
+TEST(HeadroomPacing, TheNextReadComesBeforeTheTightestHeadroomCouldBeUsedUp) {
+  const auto thresholds = memory_thresholds();
+  // 1 124 MiB available: 100 MiB above the soft threshold, at 1 GiB/s ~98 ms.
+  auto wait = paced_wait({memory_available(1124), thresholds, false, kGiBPerSecond});
+  ASSERT_TRUE(wait.has_value());
+  EXPECT_NEAR(std::chrono::duration<double>(*wait).count(), 100.0 / 1024, 1e-6);
+  // The soft threshold met: the hard one's 412 MiB of headroom paces the reads.
+  wait = paced_wait({memory_available(512), thresholds, false, kGiBPerSecond});
+  ASSERT_TRUE(wait.has_value());
+  EXPECT_NEAR(std::chrono::duration<double>(*wait).count(), 412.0 / 1024, 1e-6);
+  // A MiB from the hard threshold: no closer than kMinimumPace.
+  EXPECT_EQ(paced_wait({memory_available(101), thresholds, false, kGiBPerSecond}), kMinimumPace);
+}
+
+TEST(HeadroomPacing, NothingIsPacedThatTheKernelSignalsOrThatIsMetOrTurnedOff) {
+  const auto thresholds = memory_thresholds();
+  // v1 signals the hard threshold's crossing; the soft one is still paced.
+  EXPECT_TRUE(paced_wait({memory_available(2048), thresholds, true, kGiBPerSecond}).has_value());
+  EXPECT_FALSE(paced_wait({memory_available(512), thresholds, true, kGiBPerSecond}).has_value())
+      << "the soft threshold met, the hard one notified";
+  EXPECT_FALSE(paced_wait({memory_available(50), thresholds, false, kGiBPerSecond}).has_value())
+      << "every threshold met: the evaluator's, at the poll interval";
+  EXPECT_FALSE(paced_wait({memory_available(2048), thresholds, false, 0}).has_value());
+  EXPECT_FALSE(paced_wait({Observations{}, thresholds, false, kGiBPerSecond}).has_value())
+      << "no observation, nothing to pace";
+}
+
 cgroups::PodSample cgroup_pod(const std::string& uid) {
   cgroups::PodSample pod;
   pod.uid = uid;

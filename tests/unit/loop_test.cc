@@ -398,6 +398,35 @@ TEST_F(LoopTest, UsagePassingAPointWhileItWasArmedIsSampledAgainAtOnce) {
   EXPECT_EQ(pressure_.rearms, 2);
 }
 
+TEST_F(LoopTest, WithoutKernelThresholdsTheWaitShortensAsTheHeadroomShrinks) {
+  Agent& agent = start(std::string(kHardMemory1Gi) + "memoryGrowthBound: 1Gi\n");
+  pressure_.on_wait = [&](int waits) {
+    memory_available(waits == 1 ? 2048 : 1034);  // 1 GiB, then 10 MiB above the threshold
+    if (waits == 3)
+      agent.stop();
+  };
+  agent.run();
+  ASSERT_EQ(pressure_.timeouts.size(), 3u);
+  EXPECT_EQ(pressure_.timeouts[0], std::nullopt) << "before the first read, the poll timer alone";
+  ASSERT_TRUE(pressure_.timeouts[1].has_value());
+  EXPECT_EQ(*pressure_.timeouts[1], 1s) << "1 GiB of headroom at 1 GiB/s";
+  ASSERT_TRUE(pressure_.timeouts[2].has_value());
+  EXPECT_NEAR(std::chrono::duration<double>(*pressure_.timeouts[2]).count(), 10.0 / 1024, 1e-6);
+}
+
+TEST_F(LoopTest, WithKernelThresholdsForTheHardMemorySignalsTheWaitIsThePollTimers) {
+  Agent& agent = start(std::string(kHardMemory1Gi) + "memoryGrowthBound: 1Gi\n");
+  pressure_.memcg_thresholds = true;
+  memory_available(1034);
+  pressure_.on_wait = [&](int waits) {
+    if (waits == 2)
+      agent.stop();
+  };
+  agent.run();
+  ASSERT_EQ(pressure_.timeouts.size(), 2u);
+  EXPECT_EQ(pressure_.timeouts[1], std::nullopt);
+}
+
 // The loop with the real executor behind it, on the fake world.
 class LoopWithExecutorTest : public LoopTest {
  protected:
