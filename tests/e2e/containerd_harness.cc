@@ -88,11 +88,37 @@ std::string random_uid() {
   return buffer;
 }
 
+// On the unified hierarchy a child has a controller's files only when its parent enables it:
+// every controller the parent has, as libcontainer's fs2 manager enables them for the kubelet
+// (CreateCgroupPath in opencontainers/runc libcontainer/cgroups/fs2/create.go).
+void enable_controllers(const std::string& parent) {
+  std::istringstream controllers(read_text(parent + "/cgroup.controllers"));
+  for (std::string controller; controllers >> controller;)
+    std::ofstream(parent + "/cgroup.subtree_control") << "+" << controller;
+}
+
 }  // namespace
+
+bool unified_memory() {
+  return ::access("/sys/fs/cgroup/cgroup.controllers", F_OK) == 0;
+}
+
+std::string memory_cgroup(const std::string& relative) {
+  return (unified_memory() ? "/sys/fs/cgroup" : "/sys/fs/cgroup/memory") + relative;
+}
+
+std::string memory_limit_file(const std::string& relative) {
+  return memory_cgroup(relative) + (unified_memory() ? "/memory.max" : "/memory.limit_in_bytes");
+}
+
+std::string memory_usage_file(const std::string& relative) {
+  return memory_cgroup(relative) +
+         (unified_memory() ? "/memory.current" : "/memory.usage_in_bytes");
+}
 
 int processes_in(const TestPod& pod) {
   int count = 0;
-  const std::string root = "/sys/fs/cgroup/memory" + pod.cgroup_parent;
+  const std::string root = memory_cgroup(pod.cgroup_parent);
   std::error_code error;
   for (auto it = std::filesystem::recursive_directory_iterator(root, error);
        !error && it != std::filesystem::recursive_directory_iterator(); it.increment(error)) {
@@ -109,7 +135,10 @@ ContainerdHarness::ContainerdHarness()
     : pause_(env("EVICTD_E2E_PAUSE")),
       memhog_(env("EVICTD_E2E_MEMHOG")),
       build_image_(env("EVICTD_E2E_BUILD_IMAGE")) {
-  std::string pattern = "/tmp/evictd-e2e-XXXXXX";
+  // TMPDIR: the real-kernel lab points it at a tmpfs, since containerd's overlay snapshots cannot
+  // have the lab's overlay root beneath them.
+  const std::string tmp = env("TMPDIR").empty() ? "/tmp" : env("TMPDIR");
+  std::string pattern = tmp + "/evictd-e2e-XXXXXX";
   dir_ = mkdtemp(pattern.data());
 }
 
@@ -233,13 +262,15 @@ std::string ContainerdHarness::create_pod(TestPod& pod,
   if (pod.uid.empty())
     pod.uid = random_uid();
   pod.cgroup_parent = "/kubepods" + (pod.tier.empty() ? "" : "/" + pod.tier) + "/pod" + pod.uid;
-  // Like the kubelet, make the pod cgroup first in every v1 hierarchy (runc makes the containers').
+  // Like the kubelet, make the pod cgroup first in every hierarchy (runc makes the containers').
+  const bool unified = unified_memory();
   for (const auto& root : cgroup_hierarchies()) {
     std::string path = root;
-    std::string relative;
     for (const auto& part : {std::string("kubepods"), pod.tier, "pod" + pod.uid}) {
       if (part.empty())
         continue;
+      if (unified)
+        enable_controllers(path);
       path += "/" + part;
       if (::mkdir(path.c_str(), 0755) == 0)
         made_cgroups_.push_back(path);
@@ -252,8 +283,7 @@ std::string ContainerdHarness::create_pod(TestPod& pod,
     pod_limit = spec.memory_limit > 0 && pod_limit >= 0 ? pod_limit + spec.memory_limit : -1;
   }
   if (pod_limit > 0) {
-    std::ofstream("/sys/fs/cgroup/memory" + pod.cgroup_parent + "/memory.limit_in_bytes")
-        << pod_limit;
+    std::ofstream(memory_limit_file(pod.cgroup_parent)) << pod_limit;
   }
   pods_.push_back(pod);
   runtime::v1::RunPodSandboxRequest run;

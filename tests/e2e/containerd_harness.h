@@ -1,6 +1,7 @@
 // A private containerd for end-to-end tests: started self-contained under a temp dir (its own root,
 // state, socket and runc root), with test images built locally and imported, and pods created the
-// way the kubelet creates them (pod cgroups under /kubepods/<tier>/pod<uid>, sandboxes with the
+// way the kubelet creates them (pod cgroups under /kubepods/<tier>/pod<uid>, on v2 with the
+// controllers enabled along the path as the kubelet's cgroup manager does, sandboxes with the
 // kubelet's labels and cgroup_parent, host network). Everything it starts or makes is stopped and
 // removed at the end, also when a test fails: containerd and shims by PID, mounts, cgroups, the
 // temp dir.
@@ -34,6 +35,14 @@ struct TestPod {
   // Sandbox annotations (the kubelet passes the pod's, e.g. kubernetes.io/config.source).
   std::map<std::string, std::string> annotations;
 };
+
+// The memory controller's cgroup for a path under the root ("/kubepods/..."): under
+// /sys/fs/cgroup/memory on cgroup v1 (and hybrid hosts), under /sys/fs/cgroup on the unified
+// hierarchy; and its files there.
+bool unified_memory();
+std::string memory_cgroup(const std::string& relative);
+std::string memory_limit_file(const std::string& relative);  // memory.limit_in_bytes or memory.max
+std::string memory_usage_file(const std::string& relative);  // memory.usage_in_bytes or .current
 
 // Processes left in a pod's memory cgroups (the pod's and every child's), read while they may be
 // disappearing: a cgroup removed mid-scan just ends the scan there.

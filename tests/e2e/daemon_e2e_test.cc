@@ -75,7 +75,7 @@ class DaemonE2eTest : public testing::Test {
       start_error_ = add_pod(batch_, "batch", "besteffort", 40, "{}");
     if (start_error_.empty())
       start_error_ = add_pod(web_, "web", "burstable", 30, R"({"requests":{"memory":"20Mi"}})");
-    std::ofstream("/sys/fs/cgroup/memory/kubepods/memory.limit_in_bytes") << 600 * kMiB;
+    std::ofstream(testing_util::memory_limit_file("/kubepods")) << 600 * kMiB;
   }
   static void TearDownTestSuite() {
     delete harness_;
@@ -424,8 +424,7 @@ TEST_F(DaemonE2eTest, DryRunDecidesAndLogsButStopsNothing) {
 TEST_F(DaemonE2eTest, SoftEvictionsThroughTheEvictionApiRespectDisruptionBudgets) {
   // The soft threshold is met once the two new pods' 135 MiB are in (at 95 MiB above today's
   // usage) and no longer once the spare's 60 MiB are gone; the hard ones stay far away.
-  std::string usage_text =
-      testing_util::read_text("/sys/fs/cgroup/memory/kubepods/memory.usage_in_bytes");
+  std::string usage_text = testing_util::read_text(testing_util::memory_usage_file("/kubepods"));
   const int64_t usage_mib = std::stoll(usage_text) / kMiB;
   const int64_t soft_mib = 600 - usage_mib - 95;
   ASSERT_GT(soft_mib, 80) << "kubepods already holds " << usage_mib << " MiB";

@@ -25,7 +25,6 @@ using evictd::testing_util::TestContainer;
 using evictd::testing_util::TestPod;
 
 constexpr int64_t kMiB = 1024 * 1024;
-constexpr const char* kKubepodsMemory = "/sys/fs/cgroup/memory/kubepods";
 
 void say(const std::string& text) {
   std::cout << "\n\033[1m== " << text << "\033[0m\n" << std::flush;
@@ -112,7 +111,7 @@ int main() {
     }
     std::cout << "  " << demo.pod.name << ": " << demo.what << "\n";
   }
-  std::ofstream(std::string(kKubepodsMemory) + "/memory.limit_in_bytes") << 600 * kMiB;
+  std::ofstream(evictd::testing_util::memory_limit_file("/kubepods")) << 600 * kMiB;
 
   std::string pattern = "/tmp/evictd-demo-XXXXXX";
   const std::string dir = mkdtemp(pattern.data());
