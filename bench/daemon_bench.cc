@@ -1,10 +1,13 @@
 // The daemon's figures, against a real containerd (root; run by hand: scripts/bench daemon).
 //
-// oom-race RUNS: a container leaking 1000 MiB/s inside a 1 GiB kubepods cgroup, RUNS times for each
-// of: evictd with kernel notifications, evictd polling every 10 s (the kubelet's default
-// housekeeping) and every 1 s (notifications off). A run is won when evictd evicts the leak before
-// the kernel OOM killer kills anything in kubepods (memory.oom_control's oom_kill counter). From
-// evictd's own log: notification -> decision and decision -> pod gone through containerd.
+// oom-race RUNS [MODE [MiB/s [THRESHOLD]]]: a container leaking 1000 MiB/s (or MiB/s) inside a
+// 1 GiB kubepods cgroup with memory.available<100Mi (or THRESHOLD), RUNS times for each of (or
+// the modes whose names start with MODE, "" for all): evictd with kernel notifications and
+// headroom pacing, with notifications alone, polling every 10 s (the kubelet's default
+// housekeeping) and every 1 s (notifications off). On cgroup v1 or v2 (the real-kernel lab). A run
+// is won when evictd evicts the leak before the kernel OOM killer kills anything in kubepods
+// (memory.oom_control's oom_kill counter). From evictd's own log: notification -> decision and
+// decision -> pod gone through containerd.
 //
 // soak PODS SECONDS: pressure cycles (see soak()).
 //
@@ -30,6 +33,7 @@
 #include "daemon/ledger/ledger.h"
 #include "e2e/containerd_harness.h"
 #include "e2e/daemon_process.h"
+#include "ranking/quantity.h"
 
 namespace {
 
@@ -42,7 +46,6 @@ using evictd::testing_util::TestContainer;
 using evictd::testing_util::TestPod;
 
 constexpr int64_t kMiB = 1024 * 1024;
-const std::string kKubepods = "/sys/fs/cgroup/memory/kubepods";
 
 std::atomic<bool> g_interrupted{false};
 
@@ -57,9 +60,12 @@ long oom_kills(const std::string& pod_uid) {
   return kills;
 }
 
-std::string base_config(const ContainerdHarness& harness, const std::string& dir) {
+std::string base_config(const ContainerdHarness& harness, const std::string& dir,
+                        const std::string& threshold = "100Mi") {
   return "nodeName: bench-node\n"
-         "eviction:\n  evictionHard: {memory.available: \"100Mi\"}\n"
+         "eviction:\n  evictionHard: {memory.available: \"" +
+         threshold +
+         "\"}\n"
          "containerRuntimeEndpoint: " +
          harness.endpoint() + "\npodSandboxImage: " + ContainerdHarness::kPauseImage +
          "\nnodefsPath: " + dir + "\nstateDirectory: " + dir + "/state\n";
@@ -97,14 +103,56 @@ int64_t decision_time_ms(const std::string& log, const std::string& uid) {
   return 0;
 }
 
+int64_t wall_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+uint64_t read_number(const std::string& path) {
+  std::ifstream in(path);
+  uint64_t value = 0;
+  in >> value;
+  return value;
+}
+
+constexpr uint64_t kRatePrefix = 128 * kMiB;
+
+uint64_t kubepods_usage() {
+  return read_number(evictd::testing_util::memory_usage_file("/kubepods"));
+}
+
+// kubepods' usage at which allocatableMemory.available meets `threshold_bytes`: the limit less
+// the threshold, plus the inactive file pages read now (the leak is anonymous memory, so they
+// hardly move during a run). The bench stamps the crossing when it reads usage past this point.
+uint64_t crossing_usage(int64_t threshold_bytes) {
+  const uint64_t limit = read_number(evictd::testing_util::memory_limit_file("/kubepods"));
+  std::ifstream stat(evictd::testing_util::memory_cgroup("/kubepods") + "/memory.stat");
+  uint64_t inactive_file = 0;
+  for (std::string key; stat >> key;) {
+    uint64_t value = 0;
+    stat >> value;
+    if (key == (evictd::testing_util::unified_memory() ? "inactive_file" : "total_inactive_file"))
+      inactive_file = value;
+  }
+  return limit - static_cast<uint64_t>(threshold_bytes) + inactive_file;
+}
+
 struct RaceMode {
   const char* name;
   std::string config;
   bool status_load = false;  // 1 000 requests/s on the status API throughout
 };
 
-int oom_race(ContainerdHarness& harness, const std::string& dir, int runs,
-             const std::string& only) {
+struct RaceOptions {
+  int runs = 20;
+  std::string only;  // the modes whose names start with this; all when empty
+  int rate_mib_s = 1000;
+  std::string threshold = "100Mi";
+};
+
+int oom_race(ContainerdHarness& harness, const std::string& dir, const RaceOptions& options) {
+  const int runs = options.runs;
   // A resident pod so that kubepods is never empty, and the 1 GiB limit.
   TestPod resident;
   resident.name = "resident";
@@ -114,17 +162,20 @@ int oom_race(ContainerdHarness& harness, const std::string& dir, int runs,
     std::cerr << error << "\n";
     return 1;
   }
-  std::ofstream(kKubepods + "/memory.limit_in_bytes") << 1024 * kMiB;
-  const std::string base = base_config(harness, dir);
+  std::ofstream(evictd::testing_util::memory_limit_file("/kubepods")) << 1024 * kMiB;
+  const std::string base = base_config(harness, dir, options.threshold);
+  const int64_t threshold_bytes = evictd::Quantity::parse(options.threshold).value().value();
   const std::vector<RaceMode> modes = {
       {"notifications (+1 s poll)", base + "monitoringInterval: 1s\n"},
+      // On cgroup v2, the notifications as they were before headroom pacing (docs/cgroups.md).
+      {"notifications, no pacing", base + "monitoringInterval: 1s\nmemoryGrowthBound: 0\n"},
       {"polling 10 s", base + "monitoringInterval: 10s\npressureNotifications: false\n"},
       {"polling 1 s", base + "monitoringInterval: 1s\npressureNotifications: false\n"},
       {"notifications + 1000 rps status", base + "monitoringInterval: 1s\n", true},
   };
   int pod_number = 0;
   for (const auto& mode : modes) {
-    if (!only.empty() && !std::string(mode.name).starts_with(only))
+    if (!options.only.empty() && !std::string(mode.name).starts_with(options.only))
       continue;
     Daemon daemon(dir, mode.config);
     if (!daemon.start()) {
@@ -142,31 +193,43 @@ int oom_race(ContainerdHarness& harness, const std::string& dir, int runs,
     int lost = 0;
     size_t log_mark = daemon.log().size();
     std::vector<double> workload_gone;
+    std::vector<double> crossing_to_decision;
+    std::vector<double> leak_rate;  // MiB/s over the 128 MiB before the crossing
     for (int run = 0; run < runs && !g_interrupted; ++run) {
       TestPod leak;
       leak.name = "leak-" + std::to_string(++pod_number);
       leak.namespace_name = "bench";
       leak.tier = "burstable";
       leak.uid = make_uid();
-      if (auto error = harness.create_pod(leak, {TestContainer{"app", 2048, false, 0, 1000}});
+      if (auto error =
+              harness.create_pod(leak, {TestContainer{"app", 2048, false, 0, options.rate_mib_s}});
           !error.empty()) {
         std::cerr << error << "\n";
         return 1;
       }
       // The workload's own processes (the pause process lives until StopPodSandbox): polled every
       // millisecond, stamped on the wall clock that evictd's log lines carry.
-      const std::string procs = "/sys/fs/cgroup/memory" + leak.cgroup_parent + "/" +
+      const std::string procs = evictd::testing_util::memory_cgroup(leak.cgroup_parent) + "/" +
                                 leak.container_ids[0] + "/cgroup.procs";
       std::atomic<bool> watching{true};
       std::atomic<int64_t> workload_gone_ms{0};
+      std::atomic<int64_t> crossed_ms{0};
+      // The leak's real pace: a TCG guest allocates slower than asked.
+      std::atomic<int64_t> approached_ms{0};
+      const uint64_t crossing = crossing_usage(threshold_bytes);
       std::thread watcher([&] {
         while (watching) {
+          if (crossed_ms == 0) {
+            const uint64_t usage = kubepods_usage();
+            if (approached_ms == 0 && usage + kRatePrefix >= crossing)
+              approached_ms = wall_ms();
+            if (usage >= crossing)
+              crossed_ms = wall_ms();
+          }
           std::ifstream in(procs);
           std::string pid;
           if (!(in >> pid)) {
-            workload_gone_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                                   std::chrono::system_clock::now().time_since_epoch())
-                                   .count();
+            workload_gone_ms = wall_ms();
             return;
           }
           std::this_thread::sleep_for(std::chrono::milliseconds(1));
@@ -192,10 +255,15 @@ int oom_race(ContainerdHarness& harness, const std::string& dir, int runs,
       watching = false;
       watcher.join();
       killed = oom_kills(leak.uid) > 0;
-      if (evicted && workload_gone_ms > 0) {
+      if (evicted) {
         const auto decided = decision_time_ms(daemon.log(), leak.uid);
-        if (decided > 0)
+        if (decided > 0 && workload_gone_ms > 0)
           workload_gone.push_back(static_cast<double>(workload_gone_ms - decided));
+        if (decided > 0 && crossed_ms > 0)
+          crossing_to_decision.push_back(static_cast<double>(decided - crossed_ms));
+        if (crossed_ms > approached_ms && approached_ms > 0)
+          leak_rate.push_back(static_cast<double>(kRatePrefix / kMiB) * 1000.0 /
+                              static_cast<double>(crossed_ms - approached_ms));
       }
       if (evicted && !killed) {
         ++won;
@@ -232,6 +300,8 @@ int oom_race(ContainerdHarness& harness, const std::string& dir, int runs,
       evictd::bench::report("  ListPods during the runs", load->list_pods_ms(), 3);
       std::printf("  %d of %.0f requests failed\n", load->failures(), load->offered());
     }
+    evictd::bench::report("  leak's pace before the crossing", leak_rate, 0, "MiB/s");
+    evictd::bench::report("  crossing -> decision (1 ms poll)", crossing_to_decision, 0);
     evictd::bench::report("  wake -> decision (evictd's log)",
                           log_values(log, "evicting pod", std::regex("detection_ms=([0-9.]+)")), 3);
     evictd::bench::report("  decision -> workload processes gone", workload_gone, 0);
@@ -381,7 +451,7 @@ int soak(ContainerdHarness& harness, const std::string& dir, int pods, int secon
       return 1;
     }
   }
-  std::ofstream(kKubepods + "/memory.limit_in_bytes") << 1024 * kMiB;
+  std::ofstream(evictd::testing_util::memory_limit_file("/kubepods")) << 1024 * kMiB;
   Daemon daemon(dir, base_config(harness, dir) + "monitoringInterval: 1s\n");
   if (!daemon.start()) {
     std::cerr << daemon.log();
@@ -448,9 +518,9 @@ int soak(ContainerdHarness& harness, const std::string& dir, int pods, int secon
 
 int main(int argc, char** argv) {
   if (argc < 3) {
-    std::cerr
-        << "usage: daemon_bench oom-race RUNS | idle PODS SECONDS | idle-api PODS SECONDS | soak "
-           "PODS SECONDS [MiB/s]\n";
+    std::cerr << "usage: daemon_bench oom-race RUNS [MODE [MiB/s [THRESHOLD]]] | idle PODS SECONDS "
+                 "| idle-api PODS SECONDS | soak "
+                 "PODS SECONDS [MiB/s]\n";
     return 2;
   }
   const std::string mode = argv[1];
@@ -466,7 +536,10 @@ int main(int argc, char** argv) {
   const std::string dir = mkdtemp(pattern.data());
   int code = 2;
   if (mode == "oom-race")
-    code = oom_race(harness, dir, std::atoi(argv[2]), argc > 3 ? argv[3] : "");
+    code =
+        oom_race(harness, dir,
+                 RaceOptions{std::atoi(argv[2]), argc > 3 ? argv[3] : "",
+                             argc > 4 ? std::atoi(argv[4]) : 1000, argc > 5 ? argv[5] : "100Mi"});
   else if (mode == "soak" && argc > 3)
     code = soak(harness, dir, std::atoi(argv[2]), std::atoi(argv[3]),
                 argc > 4 ? std::atoi(argv[4]) : 500);
