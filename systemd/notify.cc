@@ -56,8 +56,13 @@ void Notifier::status(const std::string& status) {
 }
 
 void Notifier::watchdog() {
-  if (watchdog_)
-    send("WATCHDOG=1");
+  if (!watchdog_)
+    return;
+  const auto now = std::chrono::steady_clock::now();
+  if (last_watchdog_ && now - *last_watchdog_ < *watchdog_ / 2)
+    return;
+  last_watchdog_ = now;
+  send("WATCHDOG=1");
 }
 
 void Notifier::stopping() {

@@ -28,6 +28,8 @@ class Notifier {
 
   void ready(const std::string& status);
   void status(const std::string& status);
+  // WATCHDOG=1 at most every quarter of WatchdogSec: the loop calls this on every wake, which near
+  // a memory threshold is every few ms, and the loop's waits are bounded by watchdog_interval().
   void watchdog();
   void stopping();
   void reloading(const std::string& status);
@@ -38,6 +40,7 @@ class Notifier {
   int fd_ = -1;
   UnixAddress manager_;
   std::optional<std::chrono::microseconds> watchdog_;
+  std::optional<std::chrono::steady_clock::time_point> last_watchdog_;
 };
 
 }  // namespace evictd::systemd
