@@ -42,23 +42,13 @@ using evictd::testing_util::Daemon;
 using evictd::testing_util::eventually;
 using evictd::testing_util::FakeApiServer;
 using evictd::testing_util::make_uid;
+using evictd::testing_util::oom_kills;
 using evictd::testing_util::TestContainer;
 using evictd::testing_util::TestPod;
 
 constexpr int64_t kMiB = 1024 * 1024;
 
 std::atomic<bool> g_interrupted{false};
-
-// Kernel OOM kills of a pod's processes, from the kernel log. (cgroup v1 counts oom_kill in the
-// victim's own memcg, the container's, which runc removes with the container; the log stays.)
-long oom_kills(const std::string& pod_uid) {
-  std::istringstream log(evictd::testing_util::shell("dmesg"));
-  long kills = 0;
-  for (std::string line; std::getline(log, line);)
-    kills += line.find("oom-kill:") != std::string::npos &&
-             line.find("/pod" + pod_uid + "/") != std::string::npos;
-  return kills;
-}
 
 std::string base_config(const ContainerdHarness& harness, const std::string& dir,
                         const std::string& threshold = "100Mi") {
@@ -247,14 +237,14 @@ int oom_race(ContainerdHarness& harness, const std::string& dir, const RaceOptio
             for (std::string line; std::getline(lines, line);)
               evicted |=
                   line.find(gone) != std::string::npos && line.find(uid_field) != std::string::npos;
-            killed = oom_kills(leak.uid) > 0;
+            killed = oom_kills("/pod" + leak.uid + "/") > 0;
             return evicted || killed;
           },
           std::chrono::seconds(15));
       std::this_thread::sleep_for(std::chrono::milliseconds(300));
       watching = false;
       watcher.join();
-      killed = oom_kills(leak.uid) > 0;
+      killed = oom_kills("/pod" + leak.uid + "/") > 0;
       if (evicted) {
         const auto decided = decision_time_ms(daemon.log(), leak.uid);
         if (decided > 0 && workload_gone_ms > 0)
@@ -476,10 +466,13 @@ int soak(ContainerdHarness& harness, const std::string& dir, int pods, int secon
     }
     leaks.push_back(leak.uid);
     const bool gone = eventually(
-        [&] { return evictd::testing_util::processes_in(leak) == 0 || oom_kills(leak.uid) > 0; },
+        [&] {
+          return evictd::testing_util::processes_in(leak) == 0 ||
+                 oom_kills("/pod" + leak.uid + "/") > 0;
+        },
         std::chrono::seconds(15));
     missed += gone && evictd::testing_util::processes_in(leak) == 0 ? 0 : 1;
-    oom += oom_kills(leak.uid) > 0 ? 1 : 0;
+    oom += oom_kills("/pod" + leak.uid + "/") > 0 ? 1 : 0;
     rss_mib.push_back(static_cast<double>(cost_of(daemon.pid()).rss_kib) / 1024.0);
     (void)harness.client().stop_pod_sandbox(leak.sandbox_id, std::chrono::seconds(10));
     (void)harness.remove_pod_cgroups(leak);  // as the kubelet's housekeeping does

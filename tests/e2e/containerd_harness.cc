@@ -116,6 +116,23 @@ std::string memory_usage_file(const std::string& relative) {
          (unified_memory() ? "/memory.current" : "/memory.usage_in_bytes");
 }
 
+long oom_kills(const std::string& fragment) {
+  FILE* dmesg = ::popen("dmesg", "r");
+  if (dmesg == nullptr)
+    return -1;
+  std::string log;
+  char buffer[4096];
+  for (size_t n; (n = std::fread(buffer, 1, sizeof(buffer), dmesg)) > 0;)
+    log.append(buffer, n);
+  ::pclose(dmesg);
+  std::istringstream lines(log);
+  long kills = 0;
+  for (std::string line; std::getline(lines, line);)
+    kills +=
+        line.find("oom-kill:") != std::string::npos && line.find(fragment) != std::string::npos;
+  return kills;
+}
+
 int processes_in(const TestPod& pod) {
   int count = 0;
   const std::string root = memory_cgroup(pod.cgroup_parent);

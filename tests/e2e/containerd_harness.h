@@ -44,6 +44,11 @@ std::string memory_cgroup(const std::string& relative);
 std::string memory_limit_file(const std::string& relative);  // memory.limit_in_bytes or memory.max
 std::string memory_usage_file(const std::string& relative);  // memory.usage_in_bytes or .current
 
+// Kernel OOM kills whose memory cgroup path contains `fragment` ("/kubepods/", "/pod<uid>/"), from
+// the kernel log: v1 counts a kill only in the victim's own memcg, which runc removes with the
+// container, and the log is the same on both hierarchies.
+long oom_kills(const std::string& fragment);
+
 // Processes left in a pod's memory cgroups (the pod's and every child's), read while they may be
 // disappearing: a cgroup removed mid-scan just ends the scan there.
 int processes_in(const TestPod& pod);

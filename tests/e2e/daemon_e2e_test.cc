@@ -195,10 +195,13 @@ TEST_F(DaemonE2eTest, EvictsTheKubeletsChoiceAndRecordsItForKubectlAndPrometheus
       << "nothing is evicted before the pressure";
 
   TestPod hog;
+  const long oom_kills_before = testing_util::oom_kills("/kubepods/");
   ASSERT_EQ(add_pod(hog, "hog", "burstable", 150, R"({"requests":{"memory":"10Mi"}})"), "");
   ASSERT_TRUE(eventually([&] { return processes_in(hog) == 0; }, std::chrono::seconds(20)))
       << "the hog was not evicted";
   expect_bystanders_running();
+  EXPECT_EQ(testing_util::oom_kills("/kubepods/"), oom_kills_before)
+      << "the kernel's OOM killer acted before evictd";
 
   // Kubernetes sees what the kubelet would have written.
   ASSERT_TRUE(eventually([&] { return pod_status("hog") == "Failed Evicted TerminationByKubelet"; },
