@@ -221,7 +221,9 @@ void Agent::apply_reload() {
   if (config::describe(*fresh) != config::describe(settings_.config))
     adopt(*fresh);
   log::info("configuration reloaded", {{"path", path}});
-  ports_.lifecycle.status("running");
+  // READY=1 ends the reload for the service manager: after RELOADING=1, systemd holds the unit in
+  // "reloading" (and `systemctl reload` waits) until it comes.
+  ports_.lifecycle.ready("running");
 }
 
 void Agent::adopt(const config::Config& fresh) {

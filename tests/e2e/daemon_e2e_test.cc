@@ -75,7 +75,7 @@ class DaemonE2eTest : public testing::Test {
       start_error_ = add_pod(batch_, "batch", "besteffort", 40, "{}");
     if (start_error_.empty())
       start_error_ = add_pod(web_, "web", "burstable", 30, R"({"requests":{"memory":"20Mi"}})");
-    std::ofstream(testing_util::memory_limit_file("/kubepods")) << 600 * kMiB;
+    testing_util::set_kubepods_memory_limit(600 * kMiB);
   }
   static void TearDownTestSuite() {
     delete harness_;
@@ -152,7 +152,7 @@ class DaemonE2eTest : public testing::Test {
                        "containerRuntimeEndpoint: " + harness_->endpoint() + "\n" +
                        "podSandboxImage: " + ContainerdHarness::kPauseImage + "\n" +
                        "nodefsPath: " + dir_ + "\n" + "stateDirectory: " + dir_ + "/state\n" +
-                       "monitoringInterval: 1s\n";
+                       "monitoringInterval: 1s\n" + testing_util::cgroup_driver_config();
     if (api)
       text += "kubeconfig: " + api_->dir() + "/kubeconfig\n";
     if (dry_run)
@@ -195,12 +195,12 @@ TEST_F(DaemonE2eTest, EvictsTheKubeletsChoiceAndRecordsItForKubectlAndPrometheus
       << "nothing is evicted before the pressure";
 
   TestPod hog;
-  const long oom_kills_before = testing_util::oom_kills("/kubepods/");
+  const long oom_kills_before = testing_util::oom_kills("/kubepods");
   ASSERT_EQ(add_pod(hog, "hog", "burstable", 150, R"({"requests":{"memory":"10Mi"}})"), "");
   ASSERT_TRUE(eventually([&] { return processes_in(hog) == 0; }, std::chrono::seconds(20)))
       << "the hog was not evicted";
   expect_bystanders_running();
-  EXPECT_EQ(testing_util::oom_kills("/kubepods/"), oom_kills_before)
+  EXPECT_EQ(testing_util::oom_kills("/kubepods"), oom_kills_before)
       << "the kernel's OOM killer acted before evictd";
 
   // Kubernetes sees what the kubelet would have written.
@@ -427,7 +427,8 @@ TEST_F(DaemonE2eTest, DryRunDecidesAndLogsButStopsNothing) {
 TEST_F(DaemonE2eTest, SoftEvictionsThroughTheEvictionApiRespectDisruptionBudgets) {
   // The soft threshold is met once the two new pods' 135 MiB are in (at 95 MiB above today's
   // usage) and no longer once the spare's 60 MiB are gone; the hard ones stay far away.
-  std::string usage_text = testing_util::read_text(testing_util::memory_usage_file("/kubepods"));
+  std::string usage_text =
+      testing_util::read_text(testing_util::memory_usage_file(testing_util::kubepods_cgroup()));
   const int64_t usage_mib = std::stoll(usage_text) / kMiB;
   const int64_t soft_mib = 600 - usage_mib - 95;
   ASSERT_GT(soft_mib, 80) << "kubepods already holds " << usage_mib << " MiB";
@@ -673,11 +674,18 @@ TEST_F(DaemonE2eTest, SpeaksTheServiceManagerProtocolAndReloadsOnSighup) {
   std::string text = testing_util::read_text(daemon.config_path());
   text.replace(text.find("monitoringIntervall: 5s\n"), 24, "logLevel: debug\n");
   std::ofstream(daemon.config_path(), std::ios::trunc) << text;
+  drain();
+  received.clear();
   kill(daemon.pid(), SIGHUP);
   ASSERT_TRUE(
       eventually([&] { return daemon.log().find("configuration reloaded") != std::string::npos; },
                  std::chrono::seconds(5)))
       << daemon.log();
+  // systemd holds a unit that said RELOADING=1 in "reloading" until READY=1 comes.
+  drain();
+  const size_t reloading = received.find("RELOADING=1");
+  ASSERT_NE(reloading, std::string::npos) << received;
+  EXPECT_NE(received.find("READY=1", reloading), std::string::npos) << received;
   EXPECT_FALSE(daemon.exited());
   EXPECT_FALSE(daemon.metrics().empty());
 

@@ -338,6 +338,7 @@ TEST_F(LoopTest, AReloadTakesNewThresholdsAndABadFileKeepsTheRunningOnes) {
   EXPECT_EQ(
       std::count(lifecycle_.said.begin(), lifecycle_.said.end(), "RELOADING reloading evictd.yaml"),
       1);
+  EXPECT_EQ(lifecycle_.said.back(), "READY running") << "READY=1 ends a reload for systemd";
   EXPECT_EQ(sink_.evicted(), std::vector<std::string>{"batch"});
 }
 
