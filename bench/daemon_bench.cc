@@ -58,7 +58,8 @@ std::string base_config(const ContainerdHarness& harness, const std::string& dir
          "\"}\n"
          "containerRuntimeEndpoint: " +
          harness.endpoint() + "\npodSandboxImage: " + ContainerdHarness::kPauseImage +
-         "\nnodefsPath: " + dir + "\nstateDirectory: " + dir + "/state\n";
+         "\nnodefsPath: " + dir + "\nstateDirectory: " + dir + "/state\n" +
+         evictd::testing_util::cgroup_driver_config();
 }
 
 // The numbers after `key=` in evictd's log lines that contain `marker`.
@@ -109,15 +110,18 @@ uint64_t read_number(const std::string& path) {
 constexpr uint64_t kRatePrefix = 128 * kMiB;
 
 uint64_t kubepods_usage() {
-  return read_number(evictd::testing_util::memory_usage_file("/kubepods"));
+  return read_number(
+      evictd::testing_util::memory_usage_file(evictd::testing_util::kubepods_cgroup()));
 }
 
 // kubepods' usage at which allocatableMemory.available meets `threshold_bytes`: the limit less
 // the threshold, plus the inactive file pages read now (the leak is anonymous memory, so they
 // hardly move during a run). The bench stamps the crossing when it reads usage past this point.
 uint64_t crossing_usage(int64_t threshold_bytes) {
-  const uint64_t limit = read_number(evictd::testing_util::memory_limit_file("/kubepods"));
-  std::ifstream stat(evictd::testing_util::memory_cgroup("/kubepods") + "/memory.stat");
+  const uint64_t limit =
+      read_number(evictd::testing_util::memory_limit_file(evictd::testing_util::kubepods_cgroup()));
+  std::ifstream stat(evictd::testing_util::memory_cgroup(evictd::testing_util::kubepods_cgroup()) +
+                     "/memory.stat");
   uint64_t inactive_file = 0;
   for (std::string key; stat >> key;) {
     uint64_t value = 0;
@@ -152,7 +156,7 @@ int oom_race(ContainerdHarness& harness, const std::string& dir, const RaceOptio
     std::cerr << error << "\n";
     return 1;
   }
-  std::ofstream(evictd::testing_util::memory_limit_file("/kubepods")) << 1024 * kMiB;
+  evictd::testing_util::set_kubepods_memory_limit(1024 * kMiB);
   const std::string base = base_config(harness, dir, options.threshold);
   const int64_t threshold_bytes = evictd::Quantity::parse(options.threshold).value().value();
   const std::vector<RaceMode> modes = {
@@ -199,8 +203,9 @@ int oom_race(ContainerdHarness& harness, const std::string& dir, const RaceOptio
       }
       // The workload's own processes (the pause process lives until StopPodSandbox): polled every
       // millisecond, stamped on the wall clock that evictd's log lines carry.
-      const std::string procs = evictd::testing_util::memory_cgroup(leak.cgroup_parent) + "/" +
-                                leak.container_ids[0] + "/cgroup.procs";
+      const std::string procs =
+          evictd::testing_util::memory_cgroup(leak.container_cgroup(leak.container_ids[0])) +
+          "/cgroup.procs";
       std::atomic<bool> watching{true};
       std::atomic<int64_t> workload_gone_ms{0};
       std::atomic<int64_t> crossed_ms{0};
@@ -441,7 +446,7 @@ int soak(ContainerdHarness& harness, const std::string& dir, int pods, int secon
       return 1;
     }
   }
-  std::ofstream(evictd::testing_util::memory_limit_file("/kubepods")) << 1024 * kMiB;
+  evictd::testing_util::set_kubepods_memory_limit(1024 * kMiB);
   Daemon daemon(dir, base_config(harness, dir) + "monitoringInterval: 1s\n");
   if (!daemon.start()) {
     std::cerr << daemon.log();

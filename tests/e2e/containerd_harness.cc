@@ -97,7 +97,59 @@ void enable_controllers(const std::string& parent) {
     std::ofstream(parent + "/cgroup.subtree_control") << "+" << controller;
 }
 
+int run(const std::string& command) {
+  return std::system((command + " >/dev/null 2>&1").c_str());
+}
+
+// StartTransientUnit for a slice, as libcontainer's systemd manager does for the kubelet's
+// kubepods, QoS and pod slices (opencontainers/runc libcontainer/cgroups/systemd/v2.go Apply);
+// `memory_max` > 0 sets MemoryMax.
+bool start_slice(const std::string& slice, int64_t memory_max) {
+  std::string properties = "2 Description s \"" + slice + "\" MemoryAccounting b true";
+  if (memory_max > 0)
+    properties = "3 Description s \"" + slice + "\" MemoryAccounting b true MemoryMax t " +
+                 std::to_string(memory_max);
+  return run("busctl call org.freedesktop.systemd1 /org/freedesktop/systemd1 "
+             "org.freedesktop.systemd1.Manager StartTransientUnit 'ssa(sv)a(sa(sv))' " +
+             slice + " replace " + properties + " 0") == 0;
+}
+
+// The kubelet's systemd name for a pod's slice: the cgroupfs path's parts joined by '-', dashes in
+// the UID made underscores (pkg/kubelet/cm/cgroup_manager_linux.go, ToSystemd).
+std::string pod_slice(const std::string& tier, const std::string& uid) {
+  std::string escaped = uid;
+  std::replace(escaped.begin(), escaped.end(), '-', '_');
+  return "kubepods-" + (tier.empty() ? "" : tier + "-") + "pod" + escaped + ".slice";
+}
+
 }  // namespace
+
+std::string TestPod::container_cgroup(const std::string& container_id) const {
+  return cgroup_path +
+         (systemd_driver() ? "/cri-containerd-" + container_id + ".scope" : "/" + container_id);
+}
+
+bool systemd_driver() {
+  return env("EVICTD_E2E_CGROUP_DRIVER") == "systemd";
+}
+
+std::string cgroup_driver_config() {
+  return systemd_driver() ? "cgroupDriver: systemd\n" : "";
+}
+
+std::string kubepods_cgroup() {
+  return systemd_driver() ? "/kubepods.slice" : "/kubepods";
+}
+
+void set_kubepods_memory_limit(int64_t bytes) {
+  if (!systemd_driver()) {
+    std::ofstream(memory_limit_file(kubepods_cgroup())) << bytes;
+    return;
+  }
+  if (run("systemctl set-property --runtime kubepods.slice MemoryMax=" + std::to_string(bytes)) !=
+      0)
+    start_slice("kubepods.slice", bytes);
+}
 
 bool unified_memory() {
   return ::access("/sys/fs/cgroup/cgroup.controllers", F_OK) == 0;
@@ -135,7 +187,7 @@ long oom_kills(const std::string& fragment) {
 
 int processes_in(const TestPod& pod) {
   int count = 0;
-  const std::string root = memory_cgroup(pod.cgroup_parent);
+  const std::string root = memory_cgroup(pod.cgroup_path);
   std::error_code error;
   for (auto it = std::filesystem::recursive_directory_iterator(root, error);
        !error && it != std::filesystem::recursive_directory_iterator(); it.increment(error)) {
@@ -198,7 +250,8 @@ std::string ContainerdHarness::start() {
       << "  [plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes.runc]\n"
       << "    runtime_type = \"io.containerd.runc.v2\"\n"
       << "    [plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes.runc.options]\n"
-      << "      SystemdCgroup = false\n      Root = \"" << dir_ << "/runc\"\n"
+      << "      SystemdCgroup = " << (systemd_driver() ? "true" : "false") << "\n"
+      << "      Root = \"" << dir_ << "/runc\"\n"
       << "[plugins.\"io.containerd.internal.v1.opt\"]\n  path = \"" << dir_ << "/opt\"\n";
   for (const auto& [name, binary, entry] :
        {std::tuple{std::string(kPauseImage), pause_, std::string("/pause")},
@@ -268,9 +321,11 @@ void ContainerdHarness::stop_containerd() {
 }
 
 bool ContainerdHarness::remove_pod_cgroups(const TestPod& pod) {
+  if (systemd_driver())
+    return run("systemctl stop " + pod.cgroup_parent) == 0;
   std::vector<std::string> trees;
   for (const auto& root : cgroup_hierarchies())
-    trees.push_back(root + pod.cgroup_parent);
+    trees.push_back(root + pod.cgroup_path);
   return remove_cgroup_trees(trees, 40);  // 2 s
 }
 
@@ -278,8 +333,30 @@ std::string ContainerdHarness::create_pod(TestPod& pod,
                                           const std::vector<TestContainer>& containers) {
   if (pod.uid.empty())
     pod.uid = random_uid();
-  pod.cgroup_parent = "/kubepods" + (pod.tier.empty() ? "" : "/" + pod.tier) + "/pod" + pod.uid;
-  // Like the kubelet, make the pod cgroup first in every hierarchy (runc makes the containers').
+  // The kubelet limits a pod's memory to the sum of its containers' limits when every container has
+  // one.
+  int64_t pod_limit = 0;
+  for (const auto& spec : containers) {
+    pod_limit = spec.memory_limit > 0 && pod_limit >= 0 ? pod_limit + spec.memory_limit : -1;
+  }
+  if (systemd_driver()) {
+    pod.cgroup_parent = pod_slice(pod.tier, pod.uid);
+    pod.cgroup_path = "/kubepods.slice" +
+                      (pod.tier.empty() ? "" : "/kubepods-" + pod.tier + ".slice") + "/" +
+                      pod.cgroup_parent;
+    if (!start_slice(pod.cgroup_parent, pod_limit))
+      return "cannot start the transient unit " + pod.cgroup_parent;
+    made_slices_.push_back(pod.cgroup_parent);
+  } else {
+    pod.cgroup_parent = pod.cgroup_path =
+        "/kubepods" + (pod.tier.empty() ? "" : "/" + pod.tier) + "/pod" + pod.uid;
+    make_pod_cgroups(pod, pod_limit);
+  }
+  return run_pod(pod, containers);
+}
+
+// Like the kubelet, make the pod cgroup first in every hierarchy (runc makes the containers').
+void ContainerdHarness::make_pod_cgroups(const TestPod& pod, int64_t pod_limit) {
   const bool unified = unified_memory();
   for (const auto& root : cgroup_hierarchies()) {
     std::string path = root;
@@ -293,15 +370,11 @@ std::string ContainerdHarness::create_pod(TestPod& pod,
         made_cgroups_.push_back(path);
     }
   }
-  // The kubelet limits a pod's memory to the sum of its containers' limits when every container has
-  // one.
-  int64_t pod_limit = 0;
-  for (const auto& spec : containers) {
-    pod_limit = spec.memory_limit > 0 && pod_limit >= 0 ? pod_limit + spec.memory_limit : -1;
-  }
-  if (pod_limit > 0) {
-    std::ofstream(memory_limit_file(pod.cgroup_parent)) << pod_limit;
-  }
+  if (pod_limit > 0)
+    std::ofstream(memory_limit_file(pod.cgroup_path)) << pod_limit;
+}
+
+std::string ContainerdHarness::run_pod(TestPod& pod, const std::vector<TestContainer>& containers) {
   pods_.push_back(pod);
   runtime::v1::RunPodSandboxRequest run;
   auto* config = run.mutable_config();
@@ -417,6 +490,8 @@ void ContainerdHarness::cleanup() {
     umount2(mount.c_str(), MNT_DETACH);
   // The cgroups we made and whatever runc left under them, deepest first, for up to 5 s.
   remove_cgroup_trees({made_cgroups_.rbegin(), made_cgroups_.rend()}, 100);
+  for (const auto& slice : made_slices_)
+    run("systemctl stop " + slice);
   std::error_code ignored;
   std::filesystem::remove_all(dir_, ignored);
 }

@@ -31,7 +31,10 @@ struct TestPod {
   std::string tier;  // "burstable", "besteffort", or "" (guaranteed)
   std::string sandbox_id;
   std::vector<std::string> container_ids;
-  std::string cgroup_parent;  // /kubepods/...
+  std::string cgroup_parent;  // what the CRI gets: /kubepods/... or kubepods-...-pod<uid>.slice
+  std::string cgroup_path;    // under a hierarchy's root: /kubepods/... or /kubepods.slice/...
+  // A container's cgroup under the hierarchy's root (runc names it after the driver).
+  std::string container_cgroup(const std::string& container_id) const;
   // Sandbox annotations (the kubelet passes the pod's, e.g. kubernetes.io/config.source).
   std::map<std::string, std::string> annotations;
 };
@@ -40,6 +43,17 @@ struct TestPod {
 // /sys/fs/cgroup/memory on cgroup v1 (and hybrid hosts), under /sys/fs/cgroup on the unified
 // hierarchy; and its files there.
 bool unified_memory();
+// The cgroup driver the harness plays the kubelet with, from EVICTD_E2E_CGROUP_DRIVER: cgroupfs
+// (the default: the harness makes pod cgroups) or systemd (the unified hierarchy under systemd as
+// PID 1: pod slices are transient units, as libcontainer's systemd manager starts them for the
+// kubelet, and runc asks systemd for each container's scope).
+bool systemd_driver();
+// What evictd's configuration says for that driver: "" or "cgroupDriver: systemd\n".
+std::string cgroup_driver_config();
+// kubepods' cgroup under the hierarchy's root: /kubepods or /kubepods.slice.
+std::string kubepods_cgroup();
+// kubepods' memory limit as the kubelet sets it: the file, or the slice's MemoryMax.
+void set_kubepods_memory_limit(int64_t bytes);
 std::string memory_cgroup(const std::string& relative);
 std::string memory_limit_file(const std::string& relative);  // memory.limit_in_bytes or memory.max
 std::string memory_usage_file(const std::string& relative);  // memory.usage_in_bytes or .current
@@ -85,6 +99,8 @@ class ContainerdHarness {
 
  private:
   std::string wait_for_cri();
+  void make_pod_cgroups(const TestPod& pod, int64_t pod_limit);
+  std::string run_pod(TestPod& pod, const std::vector<TestContainer>& containers);
   void cleanup();
 
   std::string dir_;
@@ -95,6 +111,7 @@ class ContainerdHarness {
   std::unique_ptr<cri::CriClient> client_;
   std::vector<TestPod> pods_;
   std::vector<std::string> made_cgroups_;  // absolute paths, removed deepest first
+  std::vector<std::string> made_slices_;   // transient pod slices (systemd driver)
 };
 
 }  // namespace evictd::testing_util

@@ -108,7 +108,7 @@ TEST_F(CriE2E, DiscoveryJoinsRuntimePodsWithCgroupSamplesByUid) {
   ASSERT_EQ(harness_->create_pod(best_effort, {workload("app", 24)}), "");
   std::this_thread::sleep_for(
       std::chrono::milliseconds(300));  // let the workloads touch their memory
-  EXPECT_EQ(read_text(testing_util::memory_limit_file(guaranteed.cgroup_parent)),
+  EXPECT_EQ(read_text(testing_util::memory_limit_file(guaranteed.cgroup_path)),
             std::to_string(64 * kMiB) + "\n");
 
   auto runtime_b = find(burstable.uid);

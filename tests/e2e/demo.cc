@@ -111,7 +111,7 @@ int main() {
     }
     std::cout << "  " << demo.pod.name << ": " << demo.what << "\n";
   }
-  std::ofstream(evictd::testing_util::memory_limit_file("/kubepods")) << 600 * kMiB;
+  evictd::testing_util::set_kubepods_memory_limit(600 * kMiB);
 
   std::string pattern = "/tmp/evictd-demo-XXXXXX";
   const std::string dir = mkdtemp(pattern.data());
@@ -119,7 +119,8 @@ int main() {
                              "eviction:\n  evictionHard: {memory.available: \"200Mi\"}\n" +
                              "containerRuntimeEndpoint: " + harness.endpoint() + "\n" +
                              "podSandboxImage: " + ContainerdHarness::kPauseImage + "\n" +
-                             "nodefsPath: " + dir + "\n" + "stateDirectory: " + dir + "/state\n";
+                             "nodefsPath: " + dir + "\n" + "stateDirectory: " + dir + "/state\n" +
+                             evictd::testing_util::cgroup_driver_config();
   say("starting evictd: hard threshold memory.available<200Mi, so pods may use 400 of the 600 MiB");
   std::cout << config;
   Daemon daemon(dir, config);
