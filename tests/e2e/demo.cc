@@ -183,13 +183,7 @@ int main() {
   }
 
   say("the outcome");
-  // The kernel log names the victim's cgroup (v1 counts oom_kill in the victim's own memcg, which
-  // goes with the container).
-  std::istringstream kernel_log(shell("dmesg"));
-  int oom_kills = 0;
-  for (std::string line; std::getline(kernel_log, line);)
-    oom_kills +=
-        line.find("oom-kill:") != std::string::npos && line.find(leak.pod.uid) != std::string::npos;
+  const long oom_kills = evictd::testing_util::oom_kills(leak.pod.uid);
   std::cout << "  leaky evicted by evictd: " << (evicted ? "yes" : "NO") << "\n"
             << "  kernel OOM kills of the leak (kernel log): " << oom_kills << "\n"
             << "  the other pods still running:";
