@@ -64,6 +64,9 @@ Result<CgroupLayout> detect_layout(const std::vector<CgroupMount>& mounts) {
     if (has_controller(mount, "pids") && layout.pids_root.empty()) {
       layout.pids_root = mount.mount_point;
     }
+    if (has_controller(mount, "freezer") && layout.freezer_root.empty()) {
+      layout.freezer_root = mount.mount_point;
+    }
   }
   if (!layout.memory_root.empty()) {
     layout.version = layout.unified_root.empty() ? CgroupVersion::kV1 : CgroupVersion::kHybrid;
@@ -73,6 +76,7 @@ Result<CgroupLayout> detect_layout(const std::vector<CgroupMount>& mounts) {
     layout.version = CgroupVersion::kV2;
     layout.cpuacct_root.clear();
     layout.pids_root.clear();
+    layout.freezer_root.clear();
     return layout;
   }
   return make_error(

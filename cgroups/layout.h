@@ -21,6 +21,7 @@ struct CgroupLayout {
   std::string memory_root;
   std::string cpuacct_root;
   std::string pids_root;
+  std::string freezer_root;
   // The cgroup2 mount (v2, or hybrid's unified mount); empty when there is none.
   std::string unified_root;
 

@@ -56,6 +56,11 @@ struct Pod {
   std::vector<Volume> volumes;
   std::optional<QosClass> status_qos_class;
   std::string phase;
+  // status.reason and status.message, and whether metadata.deletionTimestamp is set: what evictd
+  // watches on a pod it evicted.
+  std::string status_reason;
+  std::string status_message;
+  bool deleting = false;
 
   std::string key() const { return namespace_name + "/" + name; }
 };

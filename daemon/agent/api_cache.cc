@@ -89,4 +89,14 @@ void ApiCache::run() {
   }
 }
 
+std::optional<ObservedStatus> ApiCache::observed(const std::string& uid) const {
+  const auto pod = source_.find(uid);
+  if (!pod)
+    return std::nullopt;
+  return ObservedStatus{.phase = pod->phase,
+                        .reason = pod->status_reason,
+                        .message = pod->status_message,
+                        .deleting = pod->deleting};
+}
+
 }  // namespace evictd::agent

@@ -18,7 +18,7 @@ class Metrics;
 
 namespace evictd::agent {
 
-class ApiCache final : public PodSpecs {
+class ApiCache final : public PodSpecs, public PodStatusView {
  public:
   ApiCache(kube::ApiClient& client, std::string node_name, metrics::Metrics* metrics,
            std::function<void()> on_restored);
@@ -31,6 +31,7 @@ class ApiCache final : public PodSpecs {
 
   std::optional<Pod> find(const std::string& uid) const override { return source_.find(uid); }
   bool connected() const override { return connected_; }
+  std::optional<ObservedStatus> observed(const std::string& uid) const override;
   bool synced() const { return synced_; }
 
  private:

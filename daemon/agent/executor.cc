@@ -22,6 +22,26 @@ log::Fields pod_fields(const ledger::Record& decision) {
           {"eviction", decision.eviction_id}};
 }
 
+int64_t ms(Nanos duration) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(duration).count();
+}
+
+// A pod the runtime shows running again after its stop: a container running (or created), or a
+// ready sandbox other than the one evictd stopped (the kubelet rebuilds a stopped sandbox).
+std::string running_again(const cri::RuntimePod& pod, const std::string& stopped_sandbox) {
+  std::string found;
+  for (const auto& container : pod.containers) {
+    if (container.state == runtime::v1::CONTAINER_RUNNING ||
+        container.state == runtime::v1::CONTAINER_CREATED)
+      found += (found.empty() ? "" : ", ") + std::string("container ") + container.name + " (" +
+               container.id.substr(0, 12) + ")";
+  }
+  if (!stopped_sandbox.empty() && pod.sandbox_id != stopped_sandbox)
+    found += (found.empty() ? "" : ", ") + std::string("a new sandbox (") +
+             pod.sandbox_id.substr(0, 12) + ")";
+  return found;
+}
+
 std::string summary(const cri::StopReport& report) {
   std::string text;
   for (const auto& step : report.steps) {
@@ -58,13 +78,13 @@ void Executor::resume() {
   resumed_ = true;
   if (ledger_ != nullptr) {
     for (const auto& state : ledger_->replayed().evictions) {
-      // Finished ones are history (the status API lists them after a restart).
+      // Finished ones are history (the status API lists them after a restart), or still watched.
       if (state.finished()) {
-        finished_.push_back(EvictionProgress{state, false, false});
+        resume_watch(state);
         continue;
       }
       log::info("resuming an interrupted eviction from the ledger", pod_fields(state.decision));
-      queue_.push_back(Work{state, clock_.monotonic(), "", true});
+      queue_.push_back(replayed_work(state));
     }
   }
   if (finished_.size() > options_.keep_finished) {
@@ -73,6 +93,35 @@ void Executor::resume() {
         finished_.begin() + static_cast<long>(finished_.size() - options_.keep_finished));
     compact_ledger();
   }
+}
+
+Executor::Work Executor::replayed_work(const ledger::EvictionState& state) const {
+  Work work;
+  work.state = state;
+  work.decided_at = clock_.monotonic();
+  work.replayed = true;
+  return work;
+}
+
+// A finished eviction whose watch a restart interrupted is watched for what is left of it.
+void Executor::resume_watch(const ledger::EvictionState& state) {
+  const ledger::Record* written = nullptr;
+  for (const auto& step : state.steps) {
+    if (step.step == ledger::Step::kStatusWritten)
+      written = &step;
+  }
+  const int64_t left_ms =
+      written == nullptr
+          ? 0
+          : written->time_unix_ms + options_.watch_after.count() - unix_ms(clock_.wall());
+  if (!beside_kubelet(state) || state.has(ledger::Step::kFailed) ||
+      state.has(ledger::Step::kWatched) || left_ms <= 0) {
+    finished_.push_back(EvictionProgress{state, false, false});
+    return;
+  }
+  Work work = replayed_work(state);
+  work.watch_until = clock_.monotonic() + std::chrono::milliseconds(left_ms);
+  after_.push_back(std::move(work));
 }
 
 void Executor::start() {
@@ -91,7 +140,7 @@ void Executor::compact_ledger() {
     std::lock_guard lock(mutex_);
     for (const auto& progress : finished_)
       keep.push_back(progress.state);
-    for (const auto& work : pending_)
+    for (const auto& work : after_)
       keep.push_back(work.state);
     for (const auto& work : queue_)
       keep.push_back(work.state);
@@ -109,6 +158,13 @@ void Executor::stop() {
   wake_.notify_all();
   if (thread_.joinable())
     thread_.join();
+  // Writes still in flight end with the API client's cancel; what they did not write waits in
+  // the ledger.
+  for (auto& [id, write] : writes_) {
+    if (write.valid())
+      write.wait();
+  }
+  writes_.clear();
 }
 
 bool Executor::submit(EvictionOrder order) {
@@ -131,14 +187,16 @@ bool Executor::busy() const {
 
 size_t Executor::pending() const {
   std::lock_guard lock(mutex_);
-  return pending_.size();
+  return static_cast<size_t>(std::count_if(after_.begin(), after_.end(), [this](const Work& work) {
+    return writes_waiting(work.state);
+  }));
 }
 
 std::vector<EvictionProgress> Executor::history() const {
   std::lock_guard lock(mutex_);
   std::vector<EvictionProgress> out = finished_;
-  for (const auto& work : pending_)
-    out.push_back(EvictionProgress{work.state, true, false});
+  for (const auto& work : after_)
+    out.push_back(EvictionProgress{work.state, writes_waiting(work.state), false});
   for (const auto& work : queue_)
     out.push_back(EvictionProgress{work.state, false, true});
   if (current_)
@@ -171,10 +229,10 @@ void Executor::run() {
       const auto ready = [this] {
         return stopping_ || nudged_ || current_.has_value() || !queue_.empty();
       };
-      if (pending_.empty())
+      if (after_.empty())
         wake_.wait(lock, ready);
       else
-        wake_.wait_for(lock, options_.retry_interval, ready);
+        wake_.wait_for(lock, std::min(options_.watch_poll, options_.retry_interval), ready);
       if (stopping_)
         return;
       nudged_ = false;
@@ -184,11 +242,23 @@ void Executor::run() {
 }
 
 void Executor::run_once() {
+  // An evicted pod running again is stopped before any new eviction is taken: the order was
+  // decided without knowing of it, so it is dropped and the next round decides afresh.
+  const bool restopped = service_after(true);
   if (auto work = work_at_hand()) {
-    execute(*work);
+    if (restopped && !work->replayed) {
+      record(*work, ledger::Step::kDecided, "");
+      record(*work, ledger::Step::kFailed,
+             "not taken: an evicted pod ran again and was stopped again first; the next round "
+             "decides afresh");
+    } else {
+      execute(*work);
+    }
     settle(std::move(*work));
   }
-  retry_pending();
+  for (auto& work : after_)
+    collect_writes(work, options_.write_wait);
+  service_after(false);
   // The file holds about keep_finished + a quarter of it finished evictions at most.
   if (finished_since_compaction_ >= std::max<size_t>(1, options_.keep_finished / 4))
     compact_ledger();
@@ -205,45 +275,27 @@ std::optional<Executor::Work> Executor::work_at_hand() {
   return std::nullopt;
 }
 
-// The eviction just executed leaves the hand: finished, or waiting for its API writes.
+// The eviction just executed leaves the hand: finished, or on to its writes and its watch.
 void Executor::settle(Work work) {
   std::lock_guard lock(mutex_);
   if (current_ && current_->state.decision.eviction_id == work.state.decision.eviction_id)
     current_.reset();
   else if (!queue_.empty())
     queue_.pop_front();
-  if (work.state.finished()) {
+  if (work.state.has(ledger::Step::kFailed) || after_done(work)) {
     finished_.push_back(EvictionProgress{work.state, false});
     ++finished_since_compaction_;
   } else {
-    pending_.push_back(std::move(work));
+    after_.push_back(std::move(work));
   }
 }
 
-// Tries the waiting API writes again; finished evictions leave the pending list.
-void Executor::retry_pending() {
-  std::vector<Work> retry;
-  {
-    std::lock_guard lock(mutex_);
-    retry.swap(pending_);
+Executor::Work* Executor::after_entry(const std::string& eviction_id) {
+  for (auto& work : after_) {
+    if (work.state.decision.eviction_id == eviction_id)
+      return &work;
   }
-  for (auto& pending_work : retry) {
-    if (!stopping_)
-      write_pending(pending_work);
-  }
-  std::lock_guard lock(mutex_);
-  for (auto& pending_work : retry) {
-    if (pending_work.state.finished()) {
-      finished_.push_back(EvictionProgress{pending_work.state, false});
-      ++finished_since_compaction_;
-    } else {
-      pending_.push_back(std::move(pending_work));
-    }
-  }
-  if (finished_.size() > options_.keep_finished)
-    finished_.erase(
-        finished_.begin(),
-        finished_.begin() + static_cast<long>(finished_.size() - options_.keep_finished));
+  return nullptr;
 }
 
 void Executor::record(Work& work, ledger::Step step, const std::string& detail) {
@@ -264,17 +316,19 @@ void Executor::record(Work& work, ledger::Step step, const std::string& detail) 
                  pod_fields(work.state.decision));
     }
   }
-  if (step == ledger::Step::kDecided)
-    work.state.decision = record;
-  else
-    work.state.steps.push_back(record);
   {
-    // The worker acts on its own copy; the one history() shows follows each step.
+    // The worker acts on its own copy (or on an entry of after_, which history() reads): the state
+    // changes under the lock, and the copy history() shows follows each step.
     std::lock_guard lock(mutex_);
-    if (current_ && current_->state.decision.eviction_id == work.state.decision.eviction_id)
+    if (step == ledger::Step::kDecided)
+      work.state.decision = record;
+    else
+      work.state.steps.push_back(record);
+    const auto& id = work.state.decision.eviction_id;
+    if (current_ && &*current_ != &work && current_->state.decision.eviction_id == id)
       current_->state = work.state;
-    else if (!queue_.empty() &&
-             queue_.front().state.decision.eviction_id == work.state.decision.eviction_id)
+    else if (!queue_.empty() && &queue_.front() != &work &&
+             queue_.front().state.decision.eviction_id == id)
       queue_.front().state = work.state;
   }
   if (options_.on_step)
@@ -306,20 +360,12 @@ void Executor::execute(Work& work) {
   if (decision.eviction_api && !work.state.has(ledger::Step::kApiAccepted) &&
       !request_api_eviction(work))
     return;
-  // The status write runs beside the stop: under memory pressure a slow API server must not delay
-  // the stop by even one round trip (the kubelet, too, kills first and lets its status manager
-  // write). Both are covered by the `decided` record already on disk. After the Eviction API the
-  // pod object is being deleted: there is no status of evictd's to write.
-  std::future<Result<void>> status;
-  if (status_owed(work.state)) {
-    status = std::async(std::launch::async, [this, record = api_record(decision)] {
-      return api_->patch_status(record);
-    });
-  }
-  if (!work.state.has(ledger::Step::kStopped) && !stop_pod(work, status))
+  // Relief first, then the status that the stop waits for.
+  freeze(work);
+  start_writes(work);
+  if (!work.state.has(ledger::Step::kStopped) && !stop_pod(work))
     return;
-  collect_status(work, status);
-  post_event(work);
+  start_writes(work);
   // Like the kubelet, wait for the pod to be gone (bounded) before the next eviction.
   const bool gone = wait_until_gone(work, options_.wait_for_gone);
   const double seconds =
@@ -333,6 +379,7 @@ void Executor::execute(Work& work) {
   } else if (!stopping_) {
     log::warning("pod not gone within the wait; going on", pod_fields(decision));
   }
+  collect_writes(work, Nanos(0));
   finish_if_done(work);
 }
 
@@ -353,52 +400,118 @@ void Executor::pretend(Work& work) {
   work.state.steps.push_back(std::move(done));
 }
 
+// Beside a kubelet (an API server to write the status to), a threshold eviction freezes the pod
+// while its status lands; without one there is nothing to wait for.
+bool Executor::beside_kubelet(const ledger::EvictionState& state) const {
+  return api_ != nullptr && !state.decision.eviction_api;
+}
+
+void Executor::freeze(Work& work) {
+  if (work.cgroup.empty() || !beside_kubelet(work.state) || work.state.has(ledger::Step::kFrozen) ||
+      work.state.has(ledger::Step::kStopped))
+    return;
+  const Nanos started = clock_.monotonic();
+  record(work, ledger::Step::kFrozen, "");
+  if (auto frozen = runtime_.freeze(work.cgroup); !frozen) {
+    // Relief then comes with the stop, after the status lands or the wait for it ends.
+    log::warning("cannot freeze the pod: " + frozen.error().message,
+                 pod_fields(work.state.decision));
+    return;
+  }
+  log::debug("pod frozen in " + std::to_string(ms(clock_.monotonic() - started)) + " ms",
+             pod_fields(work.state.decision));
+}
+
+// Waits (bounded) until the status written is back on evictd's own watch; false when it is not:
+// the API server refused, cannot be reached, or is too slow.
+bool Executor::await_status(Work& work) {
+  if (!status_owed(work.state) && !work.state.has(ledger::Step::kStatusWritten))
+    return false;
+  const Nanos started = clock_.monotonic();
+  const Nanos deadline = started + options_.status_landing;
+  const auto landed = [&] {
+    if (!work.state.has(ledger::Step::kStatusWritten))
+      return false;
+    if (options_.statuses == nullptr)
+      return true;
+    const auto seen = options_.statuses->observed(work.state.decision.pod_uid);
+    return seen && seen->phase == "Failed" && seen->reason == "Evicted";
+  };
+  while (!stopping_) {
+    const bool in_flight = writes_.contains(work.state.decision.eviction_id);
+    if (in_flight)
+      collect_writes(work, std::chrono::milliseconds(5));
+    if (landed()) {
+      record(work, ledger::Step::kStatusSeen,
+             "on evictd's watch " + std::to_string(ms(clock_.monotonic() - work.decided_at)) +
+                 " ms after the decision");
+      return true;
+    }
+    if (!in_flight && !work.state.has(ledger::Step::kStatusWritten))
+      return false;  // the write failed: it waits in the ledger, the stop does not
+    if (clock_.monotonic() >= deadline)
+      return false;
+    if (!in_flight)
+      clock_.sleep_for(std::chrono::milliseconds(5));
+  }
+  return false;
+}
+
 // Stops the pod, or after the Eviction API sees the node's kubelet do it; false when the eviction
 // ends here (failed, or left to the next start).
-bool Executor::stop_pod(Work& work, std::future<Result<void>>& status) {
+bool Executor::stop_pod(Work& work) {
   const auto& decision = work.state.decision;
+  if (!decision.eviction_api) {
+    const bool landed = await_status(work);
+    if (!landed && beside_kubelet(work.state) && !stopping_)
+      log::warning("the pod's status is not on the watch yet; stopping the pod without it",
+                   pod_fields(decision));
+    // With its status landed the kubelet stops the sandbox itself on its next sync; otherwise
+    // there is nobody to hand it to.
+    const bool containers_only = landed;
+    if (!stop_through_runtime(work, containers_only))
+      return false;
+    if (containers_only)
+      hand_over_sandbox(work);
+    return true;
+  }
   // After the Eviction API the node's kubelet stops the pod on the deletion (with its preStop
   // hooks); evictd steps in only when it has not within the grace period and a margin.
   const auto handover = std::chrono::seconds(std::max<int64_t>(0, decision.grace_period_seconds)) +
                         options_.api_handover;
-  if (decision.eviction_api && wait_until_gone(work, handover)) {
+  if (wait_until_gone(work, handover)) {
     record(work, ledger::Step::kStopped, "gone after the API server's deletion");
     return true;
   }
-  if (decision.eviction_api && stopping_)
+  if (stopping_)
     return false;  // the ledger has it; the next start carries on
-  if (decision.eviction_api) {
-    log::warning("the pod is still running " + std::to_string(handover.count()) +
-                     " ms after the Eviction API accepted its eviction (grace period and " +
-                     "margin); evictd stops it through the runtime",
-                 pod_fields(decision));
+  log::warning("the pod is still running " + std::to_string(handover.count()) +
+                   " ms after the Eviction API accepted its eviction (grace period and " +
+                   "margin); evictd stops it through the runtime",
+               pod_fields(decision));
+  return stop_through_runtime(work, false);
+}
+
+// The kubelet stops the sandbox at its next sync once it holds Failed; evictd does when it has not
+// within the handover.
+void Executor::hand_over_sandbox(Work& work) {
+  const auto& decision = work.state.decision;
+  const Nanos deadline = clock_.monotonic() + options_.sandbox_handover;
+  while (!stopping_) {
+    const auto pod = runtime_.find_pod(decision.pod_uid);
+    if (pod && (!*pod || (*pod)->sandbox_id != work.sandbox_id))
+      return;  // stopped; a sandbox of its own is the watch's to find
+    if (clock_.monotonic() >= deadline && pod) {
+      record(work, ledger::Step::kSandboxStopped,
+             "the kubelet had not stopped it within " +
+                 std::to_string(options_.sandbox_handover.count()) + " ms");
+      const auto report = runtime_.stop_sandbox(**pod);
+      log::info("stopped the sandbox the kubelet left: " + summary(report), pod_fields(decision));
+      return;
+    }
+    service_writes(&work);
+    clock_.sleep_for(std::chrono::milliseconds(100));
   }
-  return stop_through_runtime(work, [&] { collect_status(work, status); });
-}
-
-void Executor::collect_status(Work& work, std::future<Result<void>>& status) {
-  if (status.valid())
-    note_write(work, ledger::Step::kStatusWritten, status.get(), "pod status");
-}
-
-void Executor::post_event(Work& work) {
-  if (api_ == nullptr || work.state.has(ledger::Step::kEventWritten))
-    return;
-  note_write(work, ledger::Step::kEventWritten, api_->post_event(api_record(work.state.decision)),
-             "eviction event");
-}
-
-// A write to the API server: done (its step recorded), or not yet (it waits in the ledger).
-void Executor::note_write(Work& work, ledger::Step step, const Result<void>& written,
-                          const std::string& what) {
-  if (written) {
-    record(work, step, "");
-    return;
-  }
-  if (metrics_ != nullptr)
-    metrics_->api_error();
-  log::warning(what + " not written yet, kept in the ledger: " + written.error().message,
-               pod_fields(work.state.decision));
 }
 
 // Asks the API server to evict the pod; false when it did not (recorded as failed: the loop decides
@@ -449,9 +562,9 @@ bool Executor::request_api_eviction(Work& work) {
   return false;
 }
 
-// Stops the pod through the runtime, retrying until the bounded wait runs out; false when it could
-// not (recorded as failed, after `before_failing`).
-bool Executor::stop_through_runtime(Work& work, const std::function<void()>& before_failing) {
+// Stops the pod (or its containers alone) through the runtime, retrying until the bounded wait
+// runs out; false when it could not (recorded as failed, and the pod thawed).
+bool Executor::stop_through_runtime(Work& work, bool containers_only) {
   const auto& decision = work.state.decision;
   const auto fields = pod_fields(decision);
   const Nanos deadline = clock_.monotonic() + options_.wait_for_gone;
@@ -462,13 +575,23 @@ bool Executor::stop_through_runtime(Work& work, const std::function<void()>& bef
       record(work, ledger::Step::kStopped, "no ready sandbox left");
       return true;
     }
-    if (pod)
-      report = runtime_.stop(**pod, decision.grace_period_seconds, decision.hard);
-    else
+    if (pod) {
+      // The containers first in either case: stop_containers thaws a frozen pod as it must.
+      work.sandbox_id = (*pod)->sandbox_id;
+      report = runtime_.stop_containers(**pod, decision.grace_period_seconds, decision.hard,
+                                        work.cgroup);
+      if (!containers_only && report.stopped) {
+        const auto sandbox = runtime_.stop_sandbox(**pod);
+        report.steps.insert(report.steps.end(), sandbox.steps.begin(), sandbox.steps.end());
+        report.stopped = sandbox.stopped;
+      }
+    } else {
       report.steps.push_back(
           cri::StopStep{.what = "ListPodSandbox", .detail = pod.error().message});
+    }
     if (report.stopped) {
-      record(work, ledger::Step::kStopped, summary(report));
+      record(work, ledger::Step::kStopped,
+             summary(report) + (containers_only ? "; the sandbox is the kubelet's to stop" : ""));
       log::info("stopped the pod through the runtime", [&] {
         auto with = fields;
         with.emplace_back("steps", summary(report));
@@ -481,18 +604,22 @@ bool Executor::stop_through_runtime(Work& work, const std::function<void()>& bef
     log::warning("stopping the pod failed, retrying: " + summary(report), fields);
     if (clock_.monotonic() >= deadline || stopping_) {
       // The decision is dropped, not the node's protection: the loop decides again on its next
-      // round while the pressure lasts.
-      before_failing();
+      // round while the pressure lasts. A frozen pod never stays frozen behind evictd's back.
+      if (!work.cgroup.empty() && work.state.has(ledger::Step::kFrozen))
+        (void)runtime_.thaw(work.cgroup);
+      collect_writes(work, Nanos(0));
       record(work, ledger::Step::kFailed, "the runtime could not stop the pod: " + summary(report));
       return false;
     }
+    service_writes(&work);
     clock_.sleep_for(std::chrono::milliseconds(500));
   }
 }
 
 // Asks often at first, since a stopped pod is usually gone within a few hundred milliseconds, then
-// backs off to the kubelet's once a second: a node short of memory has a runtime to spare.
-bool Executor::wait_until_gone(const Work& work, std::chrono::milliseconds timeout) {
+// backs off to the kubelet's once a second: a node short of memory has a runtime to spare. The
+// API writes that wait go out meanwhile: they are never queued behind this wait.
+bool Executor::wait_until_gone(Work& work, std::chrono::milliseconds timeout) {
   const Nanos deadline = clock_.monotonic() + timeout;
   Nanos interval = options_.poll;
   while (!stopping_) {
@@ -501,30 +628,235 @@ bool Executor::wait_until_gone(const Work& work, std::chrono::milliseconds timeo
     const Nanos now = clock_.monotonic();
     if (now >= deadline)
       return false;
+    service_writes(&work);
     clock_.sleep_for(std::min(interval, deadline - now));
     interval = std::min<Nanos>(interval * 2, options_.max_poll);
   }
   return false;
 }
 
-bool Executor::write_pending(Work& work) {
+// --- API writes: one round in flight per eviction, in a thread of its own.
+
+// What the status API shows: the status or the event not yet written.
+bool Executor::writes_waiting(const ledger::EvictionState& state) const {
+  return api_ != nullptr && (status_owed(state) || !state.has(ledger::Step::kEventWritten));
+}
+
+bool Executor::writes_owed(const Work& work) const {
+  if (api_ == nullptr)
+    return false;
+  return status_owed(work.state) || work.status_restore_owed || work.delete_owed ||
+         !work.state.has(ledger::Step::kEventWritten);
+}
+
+void Executor::start_writes(Work& work) {
+  const auto& id = work.state.decision.eviction_id;
+  if (!writes_owed(work) || writes_.contains(id) || stopping_)
+    return;
+  // The event follows the stop; a status to restore or a deletion are the watch's.
+  const bool status = status_owed(work.state) || work.status_restore_owed;
+  const bool event =
+      !work.state.has(ledger::Step::kEventWritten) && work.state.has(ledger::Step::kStopped);
+  const bool deletion = work.delete_owed;
+  if (!status && !event && !deletion)
+    return;
   const auto& decision = work.state.decision;
-  const auto record_for_api = api_record(decision);
-  if (status_owed(work.state)) {
-    auto written = api_->patch_status(record_for_api);
-    if (!written)
-      return false;
-    record(work, ledger::Step::kStatusWritten, "written later");
-    log::info("pending pod status written", pod_fields(decision));
-  }
-  if (api_ != nullptr && !work.state.has(ledger::Step::kEventWritten)) {
-    auto posted = api_->post_event(record_for_api);
-    if (!posted)
-      return false;
-    record(work, ledger::Step::kEventWritten, "written later");
-  }
-  finish_if_done(work);
+  writes_[id] = std::async(std::launch::async, [this, record = api_record(decision), status, event,
+                                                deletion, grace = decision.grace_period_seconds] {
+    WriteOutcome outcome;
+    if (status) {
+      outcome.status = api_->patch_status(record);
+      if (!*outcome.status)
+        return outcome;
+    }
+    if (event)
+      outcome.event = api_->post_event(record);
+    if (deletion)
+      outcome.deletion = api_->delete_pod(record, grace);
+    return outcome;
+  });
+}
+
+// Takes the eviction's writes in, waiting up to `wait` for them; true when they came back.
+bool Executor::collect_writes(Work& work, Nanos wait) {
+  const auto it = writes_.find(work.state.decision.eviction_id);
+  if (it == writes_.end())
+    return false;
+  if (it->second.wait_for(wait) != std::future_status::ready)
+    return false;
+  WriteOutcome outcome = it->second.get();
+  writes_.erase(it);
+  note_outcome(work, std::move(outcome));
   return true;
+}
+
+void Executor::note_outcome(Work& work, WriteOutcome outcome) {
+  const auto fields = pod_fields(work.state.decision);
+  bool failed = false;
+  const auto failure = [&](const std::string& what, const Result<void>& written) {
+    failed = true;
+    if (metrics_ != nullptr)
+      metrics_->api_error();
+    log::warning(what + " not written yet, kept in the ledger: " + written.error().message, fields);
+  };
+  if (outcome.status && *outcome.status) {
+    if (work.status_restore_owed && work.state.has(ledger::Step::kStatusWritten)) {
+      record(work, ledger::Step::kStatusRestored, work.restore_detail);
+      ++work.restores;
+    } else {
+      record(work, ledger::Step::kStatusWritten,
+             work.state.has(ledger::Step::kStopped) ? "written after the stop" : "");
+    }
+    work.status_restore_owed = false;
+    work.watch_until = clock_.monotonic() + options_.watch_after;
+  } else if (outcome.status) {
+    failure("pod status", *outcome.status);
+  }
+  if (outcome.event && *outcome.event)
+    record(work, ledger::Step::kEventWritten, "");
+  else if (outcome.event)
+    failure("eviction event", *outcome.event);
+  if (outcome.deletion && *outcome.deletion) {
+    record(work, ledger::Step::kDeleteRequested,
+           "DELETE with a " + std::to_string(work.state.decision.grace_period_seconds) +
+               " s grace period: the kubelet stops a pod being deleted at once");
+    work.delete_owed = false;
+  } else if (outcome.deletion) {
+    failure("pod deletion", *outcome.deletion);
+  }
+  if (failed)
+    work.next_write = clock_.monotonic() + options_.retry_interval;
+}
+
+// Collects what came back and starts what is due, for the eviction at hand and those after their
+// stop; never waits.
+void Executor::service_writes(Work* current) {
+  bool nudged = false;
+  {
+    std::lock_guard lock(mutex_);
+    nudged = std::exchange(nudged_, false);
+  }
+  const Nanos now = clock_.monotonic();
+  const auto service = [&](Work& work) {
+    collect_writes(work, Nanos(0));
+    if (nudged || now >= work.next_write)
+      start_writes(work);
+  };
+  if (current != nullptr)
+    service(*current);  // finished only after its wait for the pod to be gone
+  for (auto& work : after_)
+    service(work);
+}
+
+// --- The watch after the stop.
+
+// One pass over the evictions after their stop: writes, the watch's checks when due (or `force`d),
+// and the ones whose watch is over move to history. True when a pod running again was stopped.
+bool Executor::service_after(bool force) {
+  bool restopped = false;
+  const Nanos now = clock_.monotonic();
+  for (auto& work : after_) {
+    collect_writes(work, Nanos(0));
+    if (force || now >= work.next_check)
+      restopped = check_after(work) || restopped;
+    if (force || now >= work.next_write)
+      start_writes(work);
+    finish_if_done(work);
+  }
+  std::lock_guard lock(mutex_);
+  for (auto it = after_.begin(); it != after_.end();) {
+    if (writes_.contains(it->state.decision.eviction_id) || !after_done(*it)) {
+      ++it;
+      continue;
+    }
+    finished_.push_back(EvictionProgress{it->state, false});
+    ++finished_since_compaction_;
+    it = after_.erase(it);
+  }
+  if (finished_.size() > options_.keep_finished)
+    finished_.erase(
+        finished_.begin(),
+        finished_.begin() + static_cast<long>(finished_.size() - options_.keep_finished));
+  return restopped;
+}
+
+// Whether an eviction is through with the watch: its writes done and, beside a kubelet, the watch
+// over (recorded once).
+bool Executor::after_done(const Work& work) const {
+  if (!work.state.finished() || writes_owed(work))
+    return false;
+  if (!beside_kubelet(work.state) || options_.watch_after.count() == 0 || options_.dry_run)
+    return true;
+  return work.state.has(ledger::Step::kWatched);
+}
+
+bool Executor::check_after(Work& work) {
+  work.next_check = clock_.monotonic() + options_.watch_poll;
+  if (!beside_kubelet(work.state) || options_.watch_after.count() == 0 ||
+      work.state.has(ledger::Step::kWatched) || !work.state.has(ledger::Step::kStopped))
+    return false;
+  const bool restopped = check_restart(work);
+  check_status(work);
+  if (work.state.finished() && !writes_owed(work) && clock_.monotonic() >= work.watch_until) {
+    record(work, ledger::Step::kWatched,
+           std::to_string(options_.watch_after.count() / 1000) +
+               " s after the status was written: " +
+               (work.restarts == 0 ? std::string("never ran again")
+                                   : "ran again " + std::to_string(work.restarts) + " time(s)") +
+               ", " +
+               (work.restores == 0
+                    ? std::string("status held")
+                    : "status written again " + std::to_string(work.restores) + " time(s)"));
+  }
+  return restopped;
+}
+
+// A pod the runtime shows running again is stopped again at once, without grace (it had its grace
+// period). When its Failed status had landed, the kubelet went against it: the pod is deleted
+// gracefully too, an update the kubelet acts on at once. Before the status landed a restart is
+// what the kubelet does (docs/kubelet.md), and the landing will end it.
+bool Executor::check_restart(Work& work) {
+  const auto& decision = work.state.decision;
+  const auto pod = runtime_.find_pod(decision.pod_uid);
+  if (!pod || !*pod)
+    return false;
+  const std::string found = running_again(**pod, work.sandbox_id);
+  if (found.empty())
+    return false;
+  ++work.restarts;
+  const bool status_written = work.state.has(ledger::Step::kStatusWritten);
+  record(work, ledger::Step::kRestarted,
+         "running again (" + found + "): stopped again" +
+             (status_written ? "; its Failed status was written, so it is deleted gracefully too"
+                             : "; its status is not written yet, and until it is the kubelet "
+                               "restarts it"));
+  work.sandbox_id = (*pod)->sandbox_id;
+  const auto report = runtime_.stop(**pod, 0, true);
+  log::warning("an evicted pod ran again and was stopped again: " + summary(report),
+               pod_fields(decision));
+  if (status_written && !work.state.has(ledger::Step::kDeleteRequested))
+    work.delete_owed = true;
+  return true;
+}
+
+// A status the kubelet (or anyone) changed back is written again while the pod is not deleted.
+void Executor::check_status(Work& work) {
+  if (options_.statuses == nullptr || !work.state.has(ledger::Step::kStatusWritten) ||
+      work.status_restore_owed || writes_.contains(work.state.decision.eviction_id))
+    return;
+  const auto seen = options_.statuses->observed(work.state.decision.pod_uid);
+  if (!seen || seen->deleting)
+    return;
+  const auto& decision = work.state.decision;
+  if (seen->phase == "Failed" && seen->reason == "Evicted" && seen->message == decision.message)
+    return;
+  work.status_restore_owed = true;
+  work.restore_detail = "it showed phase " + (seen->phase.empty() ? "\"\"" : seen->phase) +
+                        ", reason " + (seen->reason.empty() ? "\"\"" : seen->reason) +
+                        (seen->message == decision.message ? "" : ", another message");
+  log::warning(
+      "an evicted pod's status was changed (" + work.restore_detail + "); writing it again",
+      pod_fields(decision));
 }
 
 // Whether evictd still has the pod's status to write: not without an API server, not after the

@@ -1,9 +1,20 @@
-// Acting on an eviction, beside the loop so that sampling never stalls: each step is written to the
-// ledger before it is taken — the decision, the pod's status (Evicted + DisruptionTarget), the stop
-// through the runtime with the decided grace period, the Event — then, like the kubelet, waiting
-// (bounded) for the pod to be gone before the next threshold eviction. API writes that fail wait in
-// the ledger and are retried until the API server takes them; after a restart, replay finishes
-// whatever was left.
+// Acting on an eviction, beside the loop so that sampling never stalls. Each step is written to
+// the ledger before it is taken. Beside a kubelet the steps follow the order the kubelet honours
+// (docs/kubelet.md): the pod's cgroup is frozen (relief that does not wait for the API server),
+// its status (Failed, Evicted, DisruptionTarget) is written and seen on evictd's own watch
+// (bounded), then its app containers are stopped, so that the kubelet's next sync adopts Failed
+// and stops the sandbox itself — which evictd does only when the kubelet has not in a bounded
+// time, or at once without an API server or when the status could not be written. Then, like the
+// kubelet, it waits (bounded) for the pod to be gone before the next threshold eviction.
+//
+// API writes never hold the stop: they run in a thread of their own, and the ones that fail wait
+// in the ledger and are retried whenever the worker is free or waiting, until the API server takes
+// them; after a restart, replay finishes whatever was left.
+//
+// After the stop evictd watches the pod for the kubelet's resync periods: a pod running again is
+// stopped again (and, when its Failed status had landed, deleted gracefully), a status changed
+// back is written again, each recorded; an evicted pod running again is stopped before any new
+// eviction is taken.
 //
 // An eviction through the Eviction API (softEvictionMode api) asks the API server instead, which
 // checks the pod's disruption budget: refused, the eviction fails and the pod is passed over for a
@@ -47,6 +58,19 @@ struct ExecutorOptions {
   std::chrono::milliseconds api_handover{10'000};
   // How long a pod whose disruption budget refused an eviction is passed over by soft thresholds.
   std::chrono::milliseconds refusal_hold{10'000};
+  // How long a frozen pod waits for its status to be seen on the watch before it is stopped
+  // anyway: relief is not held hostage by a slow API server.
+  std::chrono::milliseconds status_landing{2'000};
+  // How long the kubelet is given to stop the sandbox of a pod whose containers evictd stopped.
+  std::chrono::milliseconds sandbox_handover{5'000};
+  // How long evictd watches an evicted pod after its status landed (0: not at all): two of the
+  // kubelet's 10 s resync periods and a margin.
+  std::chrono::milliseconds watch_after{25'000};
+  std::chrono::milliseconds watch_poll{500};
+  // How long one pass of the worker gives the API writes it started to come back.
+  std::chrono::milliseconds write_wait{100};
+  // The API server's pods as evictd's watch shows them; null: a written status counts as landed.
+  const PodStatusView* statuses = nullptr;
   // Told of every step as it is recorded (the status API's events); must not block.
   std::function<void(const ledger::EvictionState& eviction, const ledger::Record& step)> on_step;
 };
@@ -96,25 +120,57 @@ class Executor final : public EvictionSink {
     Nanos decided_at{0};
     std::string cgroup;
     bool replayed = false;
+    // The worker's own, not in the ledger: what the watch after the stop needs.
+    std::string sandbox_id;  // the sandbox evictd stopped ("" after a replay)
+    bool status_restore_owed = false;
+    std::string restore_detail;  // what was wrong with the status
+    bool delete_owed = false;
+    int restarts = 0;
+    int restores = 0;
+    Nanos watch_until{Nanos::max()};  // set once the status is written
+    Nanos next_check{0};
+    Nanos next_write{0};
+  };
+  // What one round of API writes for an eviction came back with (unset: not attempted).
+  struct WriteOutcome {
+    std::optional<Result<void>> status;
+    std::optional<Result<void>> event;
+    std::optional<Result<void>> deletion;
   };
 
   void run();
   std::optional<Work> work_at_hand();
   void settle(Work work);
-  void retry_pending();
   void execute(Work& work);
   void pretend(Work& work);
-  bool stop_pod(Work& work, std::future<Result<void>>& status);
-  void collect_status(Work& work, std::future<Result<void>>& status);
-  void post_event(Work& work);
-  void note_write(Work& work, ledger::Step step, const Result<void>& written,
-                  const std::string& what);
+  // The steps of an eviction beside the kubelet, in order.
+  void freeze(Work& work);
+  bool await_status(Work& work);
+  bool stop_pod(Work& work);
+  void hand_over_sandbox(Work& work);
   bool request_api_eviction(Work& work);
-  bool stop_through_runtime(Work& work, const std::function<void()>& before_failing);
-  bool wait_until_gone(const Work& work, std::chrono::milliseconds timeout);
-  bool write_pending(Work& work);
+  bool stop_through_runtime(Work& work, bool containers_only);
+  bool wait_until_gone(Work& work, std::chrono::milliseconds timeout);
+  // API writes, beside the worker.
+  void start_writes(Work& work);
+  bool collect_writes(Work& work, Nanos wait);
+  void note_outcome(Work& work, WriteOutcome outcome);
+  bool writes_owed(const Work& work) const;
+  bool writes_waiting(const ledger::EvictionState& state) const;
+  void service_writes(Work* current);
+  // The watch after the stop.
+  bool check_after(Work& work);
+  bool check_restart(Work& work);
+  void check_status(Work& work);
+  bool after_done(const Work& work) const;
+  bool service_after(bool force);
+  void resume_watch(const ledger::EvictionState& state);
+  Work replayed_work(const ledger::EvictionState& state) const;
+  Work* after_entry(const std::string& eviction_id);
+
   void record(Work& work, ledger::Step step, const std::string& detail);
   bool status_owed(const ledger::EvictionState& state) const;
+  bool beside_kubelet(const ledger::EvictionState& state) const;
   void finish_if_done(Work& work);
   void compact_ledger();
   kube::EvictionRecord api_record(const ledger::Record& decision) const;
@@ -129,8 +185,11 @@ class Executor final : public EvictionSink {
   mutable std::mutex mutex_;
   std::condition_variable wake_;
   std::optional<Work> current_;
-  std::deque<Work> queue_;     // replayed evictions still to stop
-  std::vector<Work> pending_;  // stopped, with API writes waiting
+  std::deque<Work> queue_;  // replayed evictions still to stop
+  // Stopped: with API writes waiting, or watched for the kubelet's resyncs. The worker changes an
+  // entry's state only under mutex_ (record()), so history() may read it.
+  std::deque<Work> after_;
+  std::map<std::string, std::future<WriteOutcome>> writes_;  // the worker's: in flight, by id
   std::vector<EvictionProgress> finished_;
   std::map<std::string, Nanos> refused_;  // uid -> when (Clock::monotonic)
   std::atomic<bool> stopping_{false};

@@ -153,9 +153,35 @@ class PodRuntime {
   // The pod as the runtime reports it now (nullopt: no ready sandbox with this UID); an error
   // when the runtime cannot be asked.
   virtual Result<std::optional<cri::RuntimePod>> find_pod(const std::string& uid) = 0;
+  // The whole pod: its containers, then its sandbox.
   virtual cri::StopReport stop(const cri::RuntimePod& pod, int64_t grace_seconds, bool hard) = 0;
+  // The halves, for an eviction beside the kubelet. stop_containers thaws the pod's cgroup
+  // (`cgroup` as in EvictionOrder) first where its tasks could not otherwise die or handle the
+  // signal, and after.
+  virtual cri::StopReport stop_containers(const cri::RuntimePod& pod, int64_t grace_seconds,
+                                          bool hard, const std::string& cgroup) = 0;
+  virtual cri::StopReport stop_sandbox(const cri::RuntimePod& pod) = 0;
+  // Stops the pod's tasks where they are, at once (cgroup freezer); thaw() lets them go on.
+  virtual Result<void> freeze(const std::string& cgroup) = 0;
+  virtual Result<void> thaw(const std::string& cgroup) = 0;
   // No ready sandbox and no process left in its cgroup (`cgroup` as in EvictionOrder).
   virtual bool pod_gone(const std::string& uid, const std::string& cgroup) = 0;
+};
+
+// A pod's status as evictd's own watch of the API server shows it now.
+struct ObservedStatus {
+  std::string phase;
+  std::string reason;
+  std::string message;
+  bool deleting = false;
+};
+
+// The API server's pods as evictd watches them; absent in standalone mode.
+class PodStatusView {
+ public:
+  virtual ~PodStatusView() = default;
+  // nullopt: not in the watch's cache (never listed, or deleted).
+  virtual std::optional<ObservedStatus> observed(const std::string& uid) const = 0;
 };
 
 // The API server as the executor writes an eviction to it; absent in standalone mode and dry-run.
@@ -164,6 +190,8 @@ class EvictionApi {
   virtual ~EvictionApi() = default;
   virtual Result<void> patch_status(const kube::EvictionRecord& record) = 0;
   virtual Result<void> post_event(const kube::EvictionRecord& record) = 0;
+  // DELETE with a grace period and the record's UID as precondition.
+  virtual Result<void> delete_pod(const kube::EvictionRecord& record, int64_t grace_seconds) = 0;
   // POST pods/<name>/eviction with the decided grace period.
   virtual Result<kube::ApiEvictionOutcome> evict(const kube::EvictionRecord& record,
                                                  int64_t grace_seconds) = 0;

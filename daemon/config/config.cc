@@ -26,7 +26,7 @@ namespace {
 
 using yaml::error_at;
 
-constexpr std::array<std::string_view, 23> kFields = {"nodeName",
+constexpr std::array<std::string_view, 24> kFields = {"nodeName",
                                                       "kubeconfig",
                                                       "eviction",
                                                       "kubeletConfigFile",
@@ -41,6 +41,7 @@ constexpr std::array<std::string_view, 23> kFields = {"nodeName",
                                                       "imageMinimumGCAge",
                                                       "evictedPodMetricRetention",
                                                       "softEvictionMode",
+                                                      "postEvictionWatch",
                                                       "dryRun",
                                                       "nodeConditions",
                                                       "stateDirectory",
@@ -144,10 +145,10 @@ Result<void> check_endpoints(const YAML::Node& root, const std::string& path, Co
 }
 
 Result<void> read_durations(const YAML::Node& root, const std::string& path, Config& config) {
-  for (auto [key, target] :
-       {std::pair{"monitoringInterval", &config.monitoring_interval},
-        std::pair{"imageMinimumGCAge", &config.image_minimum_age},
-        std::pair{"evictedPodMetricRetention", &config.evicted_pod_retention}}) {
+  for (auto [key, target] : {std::pair{"monitoringInterval", &config.monitoring_interval},
+                             std::pair{"imageMinimumGCAge", &config.image_minimum_age},
+                             std::pair{"evictedPodMetricRetention", &config.evicted_pod_retention},
+                             std::pair{"postEvictionWatch", &config.post_eviction_watch}}) {
     if (!root[key])
       continue;
     auto text_value = yaml::scalar(root[key], key);
@@ -389,6 +390,9 @@ std::string describe(const Config& c) {
               : "")
       << "; soft evictions "
       << (c.soft_eviction_mode == SoftEvictionMode::kApi ? "through the Eviction API" : "direct")
+      << "; evicted pods watched for "
+      << (c.post_eviction_watch.count() == 0 ? std::string("no time (off)")
+                                             : format_go_duration(c.post_eviction_watch))
       << (c.dry_run ? "; DRY RUN" : "") << "\nthresholds:";
   for (const auto& t : c.eviction.thresholds) {
     out << "\n  " << signal_name(t.signal) << " < " << value_text(t.value)

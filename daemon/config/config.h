@@ -42,6 +42,10 @@ struct Config {
   // API server, after the eviction).
   Nanos evicted_pod_retention = std::chrono::hours(1);
   SoftEvictionMode soft_eviction_mode = SoftEvictionMode::kDirect;
+  // How long an evicted pod is watched after its status is written (docs/kubelet.md): run again,
+  // it is stopped again; its status changed back, it is written again. Two of the kubelet's 10 s
+  // resync periods and a margin; 0 turns the watch off.
+  Nanos post_eviction_watch = std::chrono::seconds(25);
   bool dry_run = false;
   bool node_conditions = false;
   std::string state_directory = "/var/lib/evictd";

@@ -172,6 +172,15 @@ PodStopper::PodStopper(CriClient& client, bool dry_run, Nanos margin)
     : client_(client), dry_run_(dry_run), margin_(margin) {}
 
 StopReport PodStopper::stop(const RuntimePod& pod, int64_t grace_seconds, bool hard) {
+  StopReport report = stop_containers(pod, grace_seconds, hard);
+  StopReport sandbox = stop_sandbox(pod);
+  report.steps.insert(report.steps.end(), sandbox.steps.begin(), sandbox.steps.end());
+  report.stopped = report.stopped && sandbox.stopped;
+  report.duration += sandbox.duration;
+  return report;
+}
+
+StopReport PodStopper::stop_containers(const RuntimePod& pod, int64_t grace_seconds, bool hard) {
   const auto started = std::chrono::steady_clock::now();
   StopReport report;
   const int64_t timeout = hard ? 0 : std::max(grace_seconds, kMinimumGracePeriodSeconds);
@@ -200,18 +209,25 @@ StopReport PodStopper::stop(const RuntimePod& pod, int64_t grace_seconds, bool h
   }
   for (auto& worker : workers)
     worker.join();
+  report.stopped = std::all_of(report.steps.begin(), report.steps.end(),
+                               [](const StopStep& step) { return step.ok; });
+  report.duration = since(started);
+  return report;
+}
+
+StopReport PodStopper::stop_sandbox(const RuntimePod& pod) {
+  const auto started = std::chrono::steady_clock::now();
+  StopReport report;
   StopStep sandbox;
   sandbox.what = "StopPodSandbox";
-  const auto sandbox_started = std::chrono::steady_clock::now();
   if (dry_run_) {
     sandbox.ok = true;
     sandbox.detail = "dry-run";
   } else {
-    record(sandbox, client_.stop_pod_sandbox(pod.sandbox_id, margin_), sandbox_started);
+    record(sandbox, client_.stop_pod_sandbox(pod.sandbox_id, margin_), started);
   }
-  report.steps.push_back(sandbox);
-  report.stopped = std::all_of(report.steps.begin(), report.steps.end(),
-                               [](const StopStep& step) { return step.ok; });
+  report.stopped = sandbox.ok;
+  report.steps.push_back(std::move(sandbox));
   report.duration = since(started);
   return report;
 }

@@ -84,6 +84,10 @@ class PodStopper {
   // unless `hard`, then no grace at all), then the sandbox. NOT_FOUND counts as done, so a retry
   // after a partial failure is safe.
   StopReport stop(const RuntimePod& pod, int64_t grace_seconds, bool hard);
+  // The two halves: the app containers (in parallel, with the grace period as above), and the
+  // sandbox. Beside a kubelet the second is the kubelet's, once it holds the pod's Failed status.
+  StopReport stop_containers(const RuntimePod& pod, int64_t grace_seconds, bool hard);
+  StopReport stop_sandbox(const RuntimePod& pod);
 
  private:
   CriClient& client_;

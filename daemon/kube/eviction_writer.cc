@@ -148,6 +148,19 @@ Result<void> EvictionWriter::post_event(const EvictionRecord& record) {
   return {};  // 409: this eviction's event is already there
 }
 
+Result<void> EvictionWriter::delete_pod(const EvictionRecord& record, int64_t grace_seconds) {
+  const Json options = {{"apiVersion", "v1"},
+                        {"kind", "DeleteOptions"},
+                        {"gracePeriodSeconds", grace_seconds},
+                        {"preconditions", {{"uid", record.uid}}}};
+  auto response = client_.call("delete pods " + record.namespace_name + "/" + record.name, "DELETE",
+                               pod_path(record.namespace_name, record.name), options.dump(),
+                               "application/json", {404, 409});
+  if (!response)
+    return response.error();
+  return {};  // 404 gone; 409 the name is another pod's now: neither is ours to delete
+}
+
 Result<ApiEvictionOutcome> EvictionWriter::evict(const std::string& namespace_name,
                                                  const std::string& name, int64_t grace_seconds) {
   const Json body = {{"apiVersion", "policy/v1"},

@@ -39,6 +39,9 @@ class EvictionWriter {
   // Idempotent: patching the same status again changes nothing; a pod already gone (404) is done.
   Result<void> patch_status(const EvictionRecord& record);
   Result<void> post_event(const EvictionRecord& record);
+  // DELETE the pod gracefully, only if it is still the one with the record's UID (a precondition);
+  // a deletionTimestamp is an update the kubelet acts on at once.
+  Result<void> delete_pod(const EvictionRecord& record, int64_t grace_seconds);
   // POST pods/<name>/eviction: 200/201 evicted, 429 a budget forbids it now, 500 several budgets (a
   // misconfiguration), 404 gone.
   Result<ApiEvictionOutcome> evict(const std::string& namespace_name, const std::string& name,

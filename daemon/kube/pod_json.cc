@@ -161,6 +161,7 @@ Result<void> read_metadata(const Json& metadata, Pod& pod) {
   if (!name)
     return name.error();
   pod.name = *name;
+  pod.deleting = member(metadata, "deletionTimestamp").is_string();
   for (auto [key, target] : {std::pair{"namespace", &pod.namespace_name}, {"uid", &pod.uid}}) {
     if (const Json& value = member(metadata, key); !value.is_null()) {
       auto written = text(value, std::string("pod.metadata.") + key);
@@ -252,6 +253,10 @@ Result<void> read_status(const Json& status, Pod& pod) {
   }
   if (const Json& phase = member(status, "phase"); phase.is_string())
     pod.phase = phase.get<std::string>();
+  if (const Json& reason = member(status, "reason"); reason.is_string())
+    pod.status_reason = reason.get<std::string>();
+  if (const Json& message = member(status, "message"); message.is_string())
+    pod.status_message = message.get<std::string>();
   return {};
 }
 

@@ -212,29 +212,52 @@ Result<void> write_all(int fd, const std::string& bytes) {
 
 }  // namespace
 
+namespace {
+
+constexpr Step kAllSteps[] = {Step::kDecided,         Step::kFrozen,       Step::kApiAccepted,
+                              Step::kStatusWritten,   Step::kStatusSeen,   Step::kStopped,
+                              Step::kSandboxStopped,  Step::kEventWritten, Step::kDone,
+                              Step::kFailed,          Step::kRestarted,    Step::kStatusRestored,
+                              Step::kDeleteRequested, Step::kWatched};
+
+}  // namespace
+
 std::string_view step_name(Step step) {
   switch (step) {
     case Step::kDecided:
       return "decided";
+    case Step::kFrozen:
+      return "frozen";
     case Step::kApiAccepted:
       return "api-accepted";
     case Step::kStatusWritten:
       return "status-written";
+    case Step::kStatusSeen:
+      return "status-seen";
     case Step::kStopped:
       return "stopped";
+    case Step::kSandboxStopped:
+      return "sandbox-stopped";
     case Step::kEventWritten:
       return "event-written";
     case Step::kDone:
       return "done";
     case Step::kFailed:
       return "failed";
+    case Step::kRestarted:
+      return "restarted";
+    case Step::kStatusRestored:
+      return "status-restored";
+    case Step::kDeleteRequested:
+      return "delete-requested";
+    case Step::kWatched:
+      return "watched";
   }
   return "";
 }
 
 std::optional<Step> parse_step(std::string_view name) {
-  for (Step step : {Step::kDecided, Step::kApiAccepted, Step::kStatusWritten, Step::kStopped,
-                    Step::kEventWritten, Step::kDone, Step::kFailed}) {
+  for (Step step : kAllSteps) {
     if (step_name(step) == name)
       return step;
   }

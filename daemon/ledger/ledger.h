@@ -18,13 +18,21 @@ namespace evictd::ledger {
 
 // The steps of one eviction, in the order they are taken.
 enum class Step {
-  kDecided,        // the decision, with everything needed to finish it
-  kApiAccepted,    // the Eviction API accepted it: the API server deletes the pod gracefully
-  kStatusWritten,  // the pod's status (Evicted + DisruptionTarget) is in the API server
-  kStopped,        // the runtime stopped the pod
-  kEventWritten,   // the Evicted event is in the API server
-  kDone,           // finished (the pod is gone)
-  kFailed,         // given up on, with the reason
+  kDecided,         // the decision, with everything needed to finish it
+  kFrozen,          // the pod's cgroup is frozen: its usage no longer grows
+  kApiAccepted,     // the Eviction API accepted it: the API server deletes the pod gracefully
+  kStatusWritten,   // the pod's status (Evicted + DisruptionTarget) is in the API server
+  kStatusSeen,      // ... and back on evictd's own watch, so the kubelet's watch has it too
+  kStopped,         // the runtime stopped the pod's containers (beside a kubelet) or the pod
+  kSandboxStopped,  // evictd stopped the sandbox the kubelet had not stopped in time
+  kEventWritten,    // the Evicted event is in the API server
+  kDone,            // finished (the pod is gone)
+  kFailed,          // given up on, with the reason
+  // After kDone, while evictd watches the evicted pod for the kubelet's resync periods:
+  kRestarted,        // the pod ran again and was stopped again
+  kStatusRestored,   // its Failed/Evicted status had been changed and was written again
+  kDeleteRequested,  // escalated: the pod object is deleted gracefully
+  kWatched,          // the watch is over, with what it saw
 };
 std::string_view step_name(Step step);
 std::optional<Step> parse_step(std::string_view name);

@@ -64,6 +64,22 @@ Result<std::optional<cri::RuntimePod>> CriPodRuntime::find_pod(const std::string
   return std::optional<cri::RuntimePod>();
 }
 
+// A graceful stop needs the tasks thawed to handle SIGTERM, and on v1 not even SIGKILL ends a
+// frozen task; a stop without grace on v2 kills them frozen, so the pod never grows again. Thawed
+// after in every case: a task the stop missed must not stay frozen behind the kubelet's back.
+cri::StopReport CriPodRuntime::stop_containers(const cri::RuntimePod& pod, int64_t grace_seconds,
+                                               bool hard, const std::string& cgroup) {
+  const bool stays_frozen = hard && freezer_.kills_frozen();
+  if (!cgroup.empty() && !stays_frozen) {
+    if (auto thawed = freezer_.thaw(cgroup); !thawed)
+      log::warning("cannot thaw the pod before stopping it: " + thawed.error().message);
+  }
+  auto report = stopper_.stop_containers(pod, grace_seconds, hard);
+  if (!cgroup.empty())
+    (void)freezer_.thaw(cgroup);  // gone with the pod's tasks, usually
+  return report;
+}
+
 // The cgroup first: reading it costs no runtime call, and while processes remain the answer is no.
 bool CriPodRuntime::pod_gone(const std::string& uid, const std::string& cgroup) {
   if (!cgroup.empty() && processes_under(layout_.memory_hierarchy() + "/" + cgroup) > 0)

@@ -7,6 +7,7 @@
 #include <mutex>
 #include <string>
 
+#include "cgroups/freezer.h"
 #include "cgroups/notifier.h"
 #include "cgroups/pressure_watch.h"
 #include "cgroups/sampler.h"
@@ -78,17 +79,25 @@ class CriReclaimer final : public agent::ResourceReclaimer {
 class CriPodRuntime final : public agent::PodRuntime {
  public:
   CriPodRuntime(cri::CriClient& client, cri::PodStopper& stopper, cgroups::CgroupLayout layout)
-      : client_(client), stopper_(stopper), layout_(std::move(layout)) {}
+      : client_(client), stopper_(stopper), layout_(std::move(layout)), freezer_(layout_) {}
   Result<std::optional<cri::RuntimePod>> find_pod(const std::string& uid) override;
   cri::StopReport stop(const cri::RuntimePod& pod, int64_t grace_seconds, bool hard) override {
     return stopper_.stop(pod, grace_seconds, hard);
   }
+  cri::StopReport stop_containers(const cri::RuntimePod& pod, int64_t grace_seconds, bool hard,
+                                  const std::string& cgroup) override;
+  cri::StopReport stop_sandbox(const cri::RuntimePod& pod) override {
+    return stopper_.stop_sandbox(pod);
+  }
+  Result<void> freeze(const std::string& cgroup) override { return freezer_.freeze(cgroup); }
+  Result<void> thaw(const std::string& cgroup) override { return freezer_.thaw(cgroup); }
   bool pod_gone(const std::string& uid, const std::string& cgroup) override;
 
  private:
   cri::CriClient& client_;
   cri::PodStopper& stopper_;
   cgroups::CgroupLayout layout_;
+  cgroups::CgroupFreezer freezer_;
 };
 
 class KubeEvictionApi final : public agent::EvictionApi {
@@ -99,6 +108,9 @@ class KubeEvictionApi final : public agent::EvictionApi {
   }
   Result<void> post_event(const kube::EvictionRecord& record) override {
     return writer_.post_event(record);
+  }
+  Result<void> delete_pod(const kube::EvictionRecord& record, int64_t grace_seconds) override {
+    return writer_.delete_pod(record, grace_seconds);
   }
   Result<kube::ApiEvictionOutcome> evict(const kube::EvictionRecord& record,
                                          int64_t grace_seconds) override {

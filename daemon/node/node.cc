@@ -221,8 +221,16 @@ Result<void> Node::connect_api_server() {
 }
 
 void Node::start_executor() {
+  // The executor sees a status land on the cache's watch; the cache lets pending writes go as soon
+  // as the API server is back.
+  if (api_reads_)
+    api_cache_ = std::make_unique<agent::ApiCache>(*api_reads_, config_.node_name, metrics_.get(),
+                                                   [this] { executor_->nudge(); });
   agent::ExecutorOptions options;
   options.dry_run = config_.dry_run;
+  options.statuses = api_cache_.get();
+  options.watch_after =
+      std::chrono::duration_cast<std::chrono::milliseconds>(config_.post_eviction_watch);
   options.on_step = [this](const ledger::EvictionState& eviction, const ledger::Record& step) {
     const bool finished = step.step == ledger::Step::kDone || step.step == ledger::Step::kFailed;
     // The runtime's list changed: the status API (and the next round) should not show the pod.
@@ -247,11 +255,8 @@ void Node::start_caches() {
       *cri_, std::max<Nanos>(config_.monitoring_interval, agent::kIdleRuntimeRefreshEvery),
       metrics_.get(), clock_, [this](Nanos now) { reclaimer_->observe(now); });
   runtime_->start();
-  if (api_reads_) {
-    api_cache_ = std::make_unique<agent::ApiCache>(*api_reads_, config_.node_name, metrics_.get(),
-                                                   [this] { executor_->nudge(); });
+  if (api_cache_)
     api_cache_->start();
-  }
   if (conditions_)
     conditions_->start();
   executor_->start();

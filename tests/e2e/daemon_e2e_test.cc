@@ -264,6 +264,9 @@ TEST_F(DaemonE2eTest, EvictsTheKubeletsChoiceAndRecordsItForKubectlAndPrometheus
   ASSERT_TRUE(replayed.ok()) << replayed.error().message;
   ASSERT_EQ(replayed->evictions.size(), 1u);
   EXPECT_EQ(replayed->evictions[0].decision.pod_name, "hog");
+  // Frozen first (cgroup v1's freezer here, v2's cgroup.freeze in the lab), thawed by the stop.
+  EXPECT_TRUE(replayed->evictions[0].has(ledger::Step::kFrozen));
+  EXPECT_TRUE(replayed->evictions[0].has(ledger::Step::kStatusSeen));
   EXPECT_TRUE(replayed->evictions[0].has(ledger::Step::kStatusWritten));
   EXPECT_TRUE(replayed->evictions[0].has(ledger::Step::kStopped));
   EXPECT_TRUE(replayed->evictions[0].has(ledger::Step::kEventWritten));

@@ -271,13 +271,22 @@ class FakeConfigSource final : public agent::ConfigSource {
   std::string path_ = "evictd.yaml";
 };
 
-// The runtime and the API server as the executor acts on them, recording each call in order.
-struct FakeWorld final : agent::PodRuntime, agent::EvictionApi {
-  std::mutex mutex;
+// The runtime and the API server as the executor acts on them, recording each call in order, with
+// a kubelet reduced to what the executor's order depends on: once the pod's Failed status is in
+// the API server, stopping the containers makes it stop the sandbox (kubelet_adopts_failed).
+struct FakeWorld final : agent::PodRuntime, agent::EvictionApi, agent::PodStatusView {
+  mutable std::mutex mutex;
   std::vector<std::string> calls;
-  bool pod_running = true;
+  bool pod_running = true;  // its containers
+  bool sandbox_ready = true;
+  std::string sandbox_id = "sandbox-1";
+  bool frozen = false;
   bool api_up = true;
   bool runtime_can_stop = true;
+  bool kubelet_adopts_failed = true;
+  // What the API server holds of the pod's status, as evictd's watch sees it.
+  std::optional<agent::ObservedStatus> api_status =
+      agent::ObservedStatus{.phase = "Running", .reason = "", .message = "", .deleting = false};
   // The Eviction API's answer, or an error when unset; whether a kubelet acts on the deletion.
   std::optional<kube::ApiEvictionOutcome> eviction_outcome = kube::ApiEvictionOutcome::kEvicted;
   bool kubelet_stops_deleted_pods = true;
@@ -290,14 +299,32 @@ struct FakeWorld final : agent::PodRuntime, agent::EvictionApi {
     std::lock_guard lock(mutex);
     return calls;
   }
+  // The kubelet runs the pod again: in a new sandbox, or in the one it had.
+  void restart(bool new_sandbox) {
+    std::lock_guard lock(mutex);
+    pod_running = true;
+    sandbox_ready = true;
+    if (new_sandbox)
+      sandbox_id += "+";
+  }
+  void set_status(agent::ObservedStatus status) {
+    std::lock_guard lock(mutex);
+    api_status = std::move(status);
+  }
 
   Result<std::optional<cri::RuntimePod>> find_pod(const std::string& uid) override {
     std::lock_guard lock(mutex);
-    if (!pod_running)
+    if (!sandbox_ready)
       return std::optional<cri::RuntimePod>();
     cri::RuntimePod pod;
     pod.uid = uid;
     pod.name = "web";
+    pod.sandbox_id = sandbox_id;
+    cri::RuntimeContainer app;
+    app.id = "c1";
+    app.name = "app";
+    app.state = pod_running ? runtime::v1::CONTAINER_RUNNING : runtime::v1::CONTAINER_EXITED;
+    pod.containers.push_back(app);
     return std::optional<cri::RuntimePod>(pod);
   }
   cri::StopReport stop(const cri::RuntimePod& pod, int64_t grace, bool hard) override {
@@ -306,19 +333,58 @@ struct FakeWorld final : agent::PodRuntime, agent::EvictionApi {
     std::lock_guard lock(mutex);
     report.stopped = runtime_can_stop;
     report.steps.push_back(cri::StopStep{"StopPodSandbox", {}, runtime_can_stop, ""});
-    if (runtime_can_stop)
+    if (runtime_can_stop) {
       pod_running = false;
+      sandbox_ready = false;
+    }
     return report;
+  }
+  cri::StopReport stop_containers(const cri::RuntimePod& pod, int64_t grace, bool hard,
+                                  const std::string&) override {
+    note("stop-containers " + pod.name + " grace=" + std::to_string(grace) + (hard ? " hard" : ""));
+    cri::StopReport report;
+    std::lock_guard lock(mutex);
+    report.stopped = runtime_can_stop;
+    report.steps.push_back(cri::StopStep{"StopContainer app", {}, runtime_can_stop, ""});
+    if (runtime_can_stop) {
+      pod_running = false;
+      frozen = false;
+      if (kubelet_adopts_failed && api_status && api_status->phase == "Failed")
+        sandbox_ready = false;
+    }
+    return report;
+  }
+  cri::StopReport stop_sandbox(const cri::RuntimePod& pod) override {
+    note("stop-sandbox " + pod.name);
+    std::lock_guard lock(mutex);
+    sandbox_ready = false;
+    cri::StopReport report;
+    report.stopped = true;
+    return report;
+  }
+  Result<void> freeze(const std::string& cgroup) override {
+    note("freeze " + cgroup);
+    std::lock_guard lock(mutex);
+    frozen = true;
+    return {};
+  }
+  Result<void> thaw(const std::string& cgroup) override {
+    note("thaw " + cgroup);
+    std::lock_guard lock(mutex);
+    frozen = false;
+    return {};
   }
   bool pod_gone(const std::string&, const std::string&) override {
     std::lock_guard lock(mutex);
-    return !pod_running;
+    return !pod_running && !sandbox_ready;
   }
   Result<void> patch_status(const kube::EvictionRecord& record) override {
     note("status " + record.name + (record.disruption_target ? " +DisruptionTarget" : ""));
     std::lock_guard lock(mutex);
     if (!api_up)
       return make_error("patch pods/status: 503");
+    api_status = agent::ObservedStatus{
+        .phase = "Failed", .reason = "Evicted", .message = record.message, .deleting = false};
     return {};
   }
   Result<void> post_event(const kube::EvictionRecord& record) override {
@@ -328,15 +394,30 @@ struct FakeWorld final : agent::PodRuntime, agent::EvictionApi {
       return make_error("create events: 503");
     return {};
   }
+  Result<void> delete_pod(const kube::EvictionRecord& record, int64_t grace) override {
+    note("delete " + record.name + " grace=" + std::to_string(grace));
+    std::lock_guard lock(mutex);
+    if (!api_up)
+      return make_error("delete pods: 503");
+    if (api_status)
+      api_status->deleting = true;
+    return {};
+  }
   Result<kube::ApiEvictionOutcome> evict(const kube::EvictionRecord& record,
                                          int64_t grace) override {
     note("evict " + record.name + " grace=" + std::to_string(grace));
     std::lock_guard lock(mutex);
     if (!api_up || !eviction_outcome)
       return make_error("create pods/eviction: 503");
-    if (*eviction_outcome == kube::ApiEvictionOutcome::kEvicted && kubelet_stops_deleted_pods)
+    if (*eviction_outcome == kube::ApiEvictionOutcome::kEvicted && kubelet_stops_deleted_pods) {
       pod_running = false;
+      sandbox_ready = false;
+    }
     return *eviction_outcome;
+  }
+  std::optional<agent::ObservedStatus> observed(const std::string&) const override {
+    std::lock_guard lock(mutex);
+    return api_status;
   }
 };
 

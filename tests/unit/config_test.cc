@@ -82,7 +82,7 @@ INSTANTIATE_TEST_SUITE_P(
             "nodefsPath, monitoringInterval, pressureNotifications, memoryGrowthBound, "
             "imageMinimumGCAge, "
             "evictedPodMetricRetention, "
-            "softEvictionMode, dryRun, "
+            "softEvictionMode, postEvictionWatch, dryRun, "
             "nodeConditions, "
             "stateDirectory, metricsAddress, statusSocket, statusSocketGroup, statusAddress, "
             "logLevel"},

@@ -34,6 +34,10 @@ ledger::Record decision(const std::string& id = "e1") {
   return record;
 }
 
+ObservedStatus running_status() {
+  return ObservedStatus{.phase = "Running", .reason = "", .message = "", .deleting = false};
+}
+
 std::vector<std::string> steps_in(const std::string& directory) {
   auto replayed = ledger::replay_file(directory + "/ledger");
   std::vector<std::string> out;
@@ -62,13 +66,22 @@ class ExecutorTest : public testing::Test {
   // An executor over the fake world, its ledger replayed; the test runs its worker's passes.
   std::unique_ptr<Executor> executor(ledger::Ledger* ledger, bool with_api = true,
                                      ExecutorOptions options = {}) {
+    if (with_api)
+      options.statuses = &world_;
     auto made = std::make_unique<Executor>(ledger, world_, with_api ? &world_ : nullptr, nullptr,
                                            clock_, std::move(options));
     made->resume();
     return made;
   }
-  EvictionOrder order(ledger::Record record) {
-    return EvictionOrder{std::move(record), clock_.monotonic(), ""};
+  EvictionOrder order(ledger::Record record, std::string cgroup = "") {
+    return EvictionOrder{std::move(record), clock_.monotonic(), std::move(cgroup)};
+  }
+  // An eviction carried out beside the kubelet, up to its watch.
+  std::unique_ptr<Executor> evicted(ledger::Ledger* ledger, ExecutorOptions options = {}) {
+    auto executor = this->executor(ledger, true, std::move(options));
+    EXPECT_TRUE(executor->submit(order(decision(), "kubepods/podweb")));
+    executor->run_once();
+    return executor;
   }
   std::string dir_;
   FakeClock clock_;
@@ -78,20 +91,19 @@ class ExecutorTest : public testing::Test {
 TEST_F(ExecutorTest, TakesTheStepsInOrderEachRecordedBeforeItIsTaken) {
   auto ledger = open_ledger();
   auto executor = this->executor(ledger.get());
-  ASSERT_TRUE(executor->submit(order(decision())));
+  ASSERT_TRUE(executor->submit(order(decision(), "kubepods/podweb")));
   EXPECT_FALSE(executor->submit(order(decision("e2")))) << "one eviction at a time";
   EXPECT_TRUE(executor->busy());
   executor->run_once();
   EXPECT_FALSE(executor->busy());
-  // The status write and the stop run side by side; the Event follows both.
-  auto seen = world_.seen();
-  ASSERT_EQ(seen.size(), 3u);
-  EXPECT_EQ(seen[2], "event web");
-  std::sort(seen.begin(), seen.begin() + 2);
-  EXPECT_EQ(seen[0], "status web +DisruptionTarget");
-  EXPECT_EQ(seen[1], "stop web grace=1 hard");
-  EXPECT_EQ(steps_in(dir_), (std::vector<std::string>{"decided", "stopped", "status-written",
-                                                      "event-written", "done"}));
+  // Frozen first; the status lands before any container dies; the containers alone are stopped,
+  // and the kubelet, holding Failed, stops the sandbox.
+  EXPECT_EQ(world_.seen(),
+            (std::vector<std::string>{"freeze kubepods/podweb", "status web +DisruptionTarget",
+                                      "stop-containers web grace=1 hard", "event web"}));
+  EXPECT_EQ(steps_in(dir_),
+            (std::vector<std::string>{"decided", "frozen", "status-written", "status-seen",
+                                      "stopped", "event-written", "done"}));
   EXPECT_EQ(executor->pending(), 0u);
 }
 
@@ -99,19 +111,167 @@ TEST_F(ExecutorTest, ApiServerDownStopsThePodAnywayAndWritesWhenItIsBack) {
   world_.api_up = false;
   auto ledger = open_ledger();
   auto executor = this->executor(ledger.get());
-  ASSERT_TRUE(executor->submit(order(decision())));
+  ASSERT_TRUE(executor->submit(order(decision(), "kubepods/podweb")));
   executor->run_once();
   EXPECT_FALSE(executor->busy());
   EXPECT_FALSE(world_.pod_running) << "the stop does not wait for the API server";
+  EXPECT_FALSE(world_.frozen);
+  // Nobody holds a Failed status to hand the sandbox to: the whole pod is stopped.
+  const auto seen = world_.seen();
+  EXPECT_NE(std::find(seen.begin(), seen.end(), "stop-sandbox web"), seen.end());
   EXPECT_EQ(executor->pending(), 1u);
-  EXPECT_EQ(steps_in(dir_), (std::vector<std::string>{"decided", "stopped"}));
+  EXPECT_EQ(steps_in(dir_), (std::vector<std::string>{"decided", "frozen", "stopped"}));
   executor->run_once();
   EXPECT_EQ(executor->pending(), 1u) << "still down: still waiting";
   world_.api_up = true;
   executor->run_once();
   EXPECT_EQ(executor->pending(), 0u);
-  EXPECT_EQ(steps_in(dir_), (std::vector<std::string>{"decided", "stopped", "status-written",
-                                                      "event-written", "done"}));
+  EXPECT_EQ(steps_in(dir_), (std::vector<std::string>{"decided", "frozen", "stopped",
+                                                      "status-written", "event-written", "done"}));
+}
+
+TEST_F(ExecutorTest, AStatusNotSeenInTimeDoesNotHoldTheStop) {
+  auto ledger = open_ledger();
+  struct LaggingWatch final : PodStatusView {
+    std::optional<ObservedStatus> observed(const std::string&) const override {
+      return running_status();
+    }
+  } lagging;
+  ExecutorOptions options;
+  options.statuses = &lagging;
+  Executor executor(ledger.get(), world_, &world_, nullptr, clock_, options);
+  executor.resume();
+  const Nanos started = clock_.monotonic();
+  ASSERT_TRUE(executor.submit(order(decision(), "kubepods/podweb")));
+  executor.run_once();
+  EXPECT_GE(clock_.monotonic() - started, options.status_landing);
+  EXPECT_LT(clock_.monotonic() - started, options.status_landing + std::chrono::seconds(1));
+  const auto seen = world_.seen();
+  EXPECT_NE(std::find(seen.begin(), seen.end(), "stop-sandbox web"), seen.end());
+  EXPECT_EQ(steps_in(dir_), (std::vector<std::string>{"decided", "frozen", "status-written",
+                                                      "stopped", "event-written", "done"}));
+}
+
+TEST_F(ExecutorTest, TheSandboxIsStoppedWhenTheKubeletHasNotWithinTheHandover) {
+  world_.kubelet_adopts_failed = false;
+  auto ledger = open_ledger();
+  const Nanos started = clock_.monotonic();
+  auto executor = evicted(ledger.get());
+  EXPECT_GE(clock_.monotonic() - started, ExecutorOptions{}.sandbox_handover);
+  EXPECT_EQ(world_.seen().back(), "stop-sandbox web");
+  EXPECT_EQ(steps_in(dir_),
+            (std::vector<std::string>{"decided", "frozen", "status-written", "status-seen",
+                                      "stopped", "sandbox-stopped", "event-written", "done"}));
+}
+
+TEST_F(ExecutorTest, TheWatchEndsQuietlyWhenThePodStaysDownAndItsStatusHolds) {
+  auto ledger = open_ledger();
+  auto executor = evicted(ledger.get());
+  const size_t calls = world_.seen().size();
+  clock_.advance(std::chrono::seconds(10));
+  executor->run_once();
+  EXPECT_EQ(steps_in(dir_).back(), "done") << "still watched";
+  clock_.advance(std::chrono::seconds(16));
+  executor->run_once();
+  EXPECT_EQ(steps_in(dir_).back(), "watched");
+  EXPECT_EQ(world_.seen().size(), calls) << "nothing stopped or written again";
+  const auto history = executor->history();
+  ASSERT_EQ(history.size(), 1u);
+  EXPECT_EQ(history[0].state.steps.back().detail,
+            "25 s after the status was written: never ran again, status held");
+}
+
+TEST_F(ExecutorTest, APodRunAgainAfterItsStatusLandedIsStoppedAgainAndDeleted) {
+  auto ledger = open_ledger();
+  auto executor = evicted(ledger.get());
+  world_.restart(/*new_sandbox=*/true);
+  clock_.advance(std::chrono::seconds(1));
+  executor->run_once();
+  EXPECT_FALSE(world_.pod_running);
+  const auto seen = world_.seen();
+  ASSERT_GE(seen.size(), 2u);
+  EXPECT_EQ(seen[seen.size() - 2], "stop web grace=0 hard");
+  EXPECT_EQ(seen.back(), "delete web grace=1");
+  auto steps = steps_in(dir_);
+  EXPECT_EQ(std::vector<std::string>(steps.end() - 2, steps.end()),
+            (std::vector<std::string>{"restarted", "delete-requested"}));
+  const auto history = executor->history();
+  EXPECT_NE(history[0].state.steps[history[0].state.steps.size() - 2].detail.find("a new sandbox"),
+            std::string::npos);
+}
+
+TEST_F(ExecutorTest, AStatusChangedBackIsWrittenAgain) {
+  auto ledger = open_ledger();
+  auto executor = evicted(ledger.get());
+  // Window B: the kubelet's reconcile patched phase Running back.
+  world_.set_status(running_status());
+  clock_.advance(std::chrono::seconds(1));
+  executor->run_once();
+  EXPECT_EQ(world_.api_status->phase, "Failed");
+  // Window C: its first sync after the external Failed wiped reason and message.
+  world_.set_status(
+      ObservedStatus{.phase = "Failed", .reason = "", .message = "", .deleting = false});
+  clock_.advance(std::chrono::seconds(1));
+  executor->run_once();
+  EXPECT_EQ(world_.api_status->reason, "Evicted");
+  auto steps = steps_in(dir_);
+  EXPECT_EQ(std::vector<std::string>(steps.end() - 2, steps.end()),
+            (std::vector<std::string>{"status-restored", "status-restored"}));
+  const auto history = executor->history();
+  const auto& restored = history[0].state.steps;
+  EXPECT_EQ(restored[restored.size() - 2].detail,
+            "it showed phase Running, reason \"\", another message");
+  EXPECT_EQ(restored.back().detail, "it showed phase Failed, reason \"\", another message");
+  // The watch runs 25 s from the last write.
+  clock_.advance(std::chrono::seconds(26));
+  executor->run_once();
+  EXPECT_EQ(steps_in(dir_).back(), "watched");
+  EXPECT_NE(executor->history()[0].state.steps.back().detail.find("status written again 2 time(s)"),
+            std::string::npos);
+}
+
+TEST_F(ExecutorTest, WithTheApiServerDownARestartedPodIsStoppedBeforeANewEvictionIsTaken) {
+  world_.api_up = false;
+  auto ledger = open_ledger();
+  auto executor = evicted(ledger.get());
+  // The kubelet, never told, runs the pod again; meanwhile the loop decides on a bystander.
+  world_.restart(/*new_sandbox=*/true);
+  auto bystander = decision("e2");
+  bystander.pod_name = "db";
+  ASSERT_TRUE(executor->submit(order(bystander)));
+  executor->run_once();
+  EXPECT_FALSE(world_.pod_running) << "the evicted pod is stopped again";
+  const auto seen = world_.seen();
+  EXPECT_EQ(std::count(seen.begin(), seen.end(), "stop web grace=0 hard"), 1);
+  EXPECT_EQ(std::count(seen.begin(), seen.end(), "delete web grace=1"), 0)
+      << "no status landed: the kubelet only did what it does";
+  const auto history = executor->history();
+  ASSERT_EQ(history.size(), 2u);
+  const auto& dropped = history[0].state.decision.eviction_id == "e2" ? history[0] : history[1];
+  EXPECT_TRUE(dropped.state.has(ledger::Step::kFailed));
+  EXPECT_NE(dropped.state.steps.back().detail.find("not taken"), std::string::npos);
+  // The API server is back: the writes go out, and the watch runs from then.
+  world_.api_up = true;
+  executor->nudge();
+  executor->run_once();
+  EXPECT_EQ(executor->pending(), 0u);
+  EXPECT_EQ(world_.api_status->phase, "Failed");
+}
+
+TEST_F(ExecutorTest, AWatchARestartInterruptedGoesOnForWhatIsLeftOfIt) {
+  {
+    auto ledger = open_ledger();
+    auto executor = evicted(ledger.get());
+  }
+  clock_.advance(std::chrono::seconds(10));
+  auto ledger = open_ledger();
+  auto executor = this->executor(ledger.get());
+  world_.restart(/*new_sandbox=*/true);
+  executor->run_once();
+  EXPECT_FALSE(world_.pod_running) << "still watched after the restart";
+  clock_.advance(std::chrono::seconds(16));
+  executor->run_once();
+  EXPECT_EQ(steps_in(dir_).back(), "watched");
 }
 
 TEST_F(ExecutorTest, ReplayFinishesAnEvictionInterruptedAfterTheDecision) {
@@ -126,8 +286,8 @@ TEST_F(ExecutorTest, ReplayFinishesAnEvictionInterruptedAfterTheDecision) {
   executor->run_once();
   EXPECT_FALSE(executor->busy());
   EXPECT_FALSE(world_.pod_running);
-  EXPECT_EQ(steps_in(dir_), (std::vector<std::string>{"decided", "stopped", "status-written",
-                                                      "event-written", "done"}));
+  EXPECT_EQ(steps_in(dir_), (std::vector<std::string>{"decided", "status-written", "status-seen",
+                                                      "stopped", "event-written", "done"}));
 }
 
 TEST_F(ExecutorTest, FinishedEvictionsAreHistoryAfterARestartAndTheLedgerIsCompacted) {
@@ -170,6 +330,7 @@ TEST_F(ExecutorTest, ReplayOfAStoppedPodOnlyWritesWhatIsMissing) {
     ASSERT_TRUE(ledger->append(stopped).ok());
   }
   world_.pod_running = false;
+  world_.sandbox_ready = false;
   auto ledger = open_ledger();
   auto executor = this->executor(ledger.get());
   executor->run_once();
@@ -199,12 +360,13 @@ TEST_F(ExecutorTest, ARuntimeThatCannotStopThePodFailsTheEvictionSoTheLoopDecide
   ASSERT_TRUE(executor->submit(order(decision())));
   executor->run_once();
   EXPECT_FALSE(executor->busy());
-  EXPECT_EQ(steps_in(dir_), (std::vector<std::string>{"decided", "status-written", "failed"}))
-      << "the status was written beside the failing stop";
+  EXPECT_EQ(steps_in(dir_),
+            (std::vector<std::string>{"decided", "status-written", "status-seen", "failed"}))
+      << "the status was written before the failing stop";
   // It was retried every half second for the kubelet's 30 s, on the executor's clock.
   EXPECT_GE(clock_.monotonic() - started, std::chrono::seconds(30));
   const auto stops = world_.seen();
-  EXPECT_GE(std::count(stops.begin(), stops.end(), "stop web grace=1 hard"), 60);
+  EXPECT_GE(std::count(stops.begin(), stops.end(), "stop-containers web grace=1 hard"), 60);
 }
 
 TEST_F(ExecutorTest, APodThatLingersIsWaitedForBoundedThenTheNextEvictionMayGo) {
@@ -220,6 +382,15 @@ TEST_F(ExecutorTest, APodThatLingersIsWaitedForBoundedThenTheNextEvictionMayGo) 
     cri::StopReport stop(const cri::RuntimePod& pod, int64_t grace, bool hard) override {
       return world.stop(pod, grace, hard);
     }
+    cri::StopReport stop_containers(const cri::RuntimePod& pod, int64_t grace, bool hard,
+                                    const std::string& cgroup) override {
+      return world.stop_containers(pod, grace, hard, cgroup);
+    }
+    cri::StopReport stop_sandbox(const cri::RuntimePod& pod) override {
+      return world.stop_sandbox(pod);
+    }
+    Result<void> freeze(const std::string& cgroup) override { return world.freeze(cgroup); }
+    Result<void> thaw(const std::string& cgroup) override { return world.thaw(cgroup); }
     bool pod_gone(const std::string&, const std::string&) override {
       ++asked;
       return false;
@@ -274,7 +445,8 @@ TEST_F(ExecutorTest, APodStillRunningAfterTheHandoverIsStoppedThroughTheRuntime)
   executor->run_once();
   EXPECT_GE(clock_.monotonic() - started, options.api_handover);
   EXPECT_EQ(world_.seen(),
-            (std::vector<std::string>{"evict web grace=0", "stop web grace=0", "event web"}));
+            (std::vector<std::string>{"evict web grace=0", "stop-containers web grace=0",
+                                      "stop-sandbox web", "event web"}));
   EXPECT_EQ(steps_in(dir_), (std::vector<std::string>{"decided", "api-accepted", "stopped",
                                                       "event-written", "done"}));
 }

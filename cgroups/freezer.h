@@ -1,0 +1,37 @@
+// Freezing a pod's cgroup while its eviction waits for the API server: the kernel stops scheduling
+// the pod's tasks at once, so its memory stops growing within a write to one file, and nothing is
+// killed, so the kubelet sees no dead container before it holds the pod's Failed status.
+//
+// v2: cgroup.freeze, hierarchical; a frozen task still dies of SIGKILL. v1: the freezer
+// hierarchy's freezer.state; a frozen task does not die, not even of SIGKILL, until it is thawed
+// — so on v1 a pod is always thawed before it is stopped.
+#pragma once
+
+#include <string>
+
+#include "cgroups/layout.h"
+#include "ranking/result.h"
+
+namespace evictd::cgroups {
+
+class CgroupFreezer {
+ public:
+  explicit CgroupFreezer(const CgroupLayout& layout);
+
+  // `cgroup` is the pod's cgroup relative to the memory hierarchy, as the sampler reports it; a
+  // path that is empty or climbs out ("..") is refused. The same relative path names the pod in
+  // the freezer hierarchy on v1, for both cgroup drivers.
+  Result<void> freeze(const std::string& cgroup) const;
+  Result<void> thaw(const std::string& cgroup) const;
+  // Whether SIGKILL ends a frozen task (v2), so that a stop without grace may stay frozen.
+  bool kills_frozen() const { return !v1_; }
+  bool available() const { return !root_.empty(); }
+
+ private:
+  Result<void> write_state(const std::string& cgroup, bool frozen) const;
+
+  std::string root_;  // the freezer hierarchy (v1) or the unified one (v2); empty: none
+  bool v1_ = false;
+};
+
+}  // namespace evictd::cgroups
