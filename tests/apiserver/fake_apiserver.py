@@ -15,6 +15,7 @@ documented API, and checked against the real kubectl by the tests.
   condition (EvictionByEvictionAPI) and deletes gracefully: a pod bound to a node keeps existing with
   deletionTimestamp and deletionGracePeriodSeconds (kubectl shows Terminating) until its kubelet's final
   delete (the /_test/pods DELETE control here); a grace period of 0 or an unbound pod goes at once.
+- DELETE pods with DeleteOptions (UID precondition; graceful for a bound, non-terminal pod, at once otherwise).
 - POST/GET events.
 - Test controls under /_test/ (no authentication): add pods and PDBs, inject faults (status codes, delays,
   dropped connections), compact resourceVersions, cut watches, read what was written.
@@ -262,6 +263,8 @@ class Handler(BaseHTTPRequestHandler):
                 return self.get_pod(ns, name)
             if method == "PATCH" and sub == "/status":
                 return self.patch_status(ns, name)
+            if method == "DELETE" and sub is None:
+                return self.delete_pod(ns, name)
             if method == "POST" and sub == "/eviction":
                 return self.evict(ns, name)
         m = re.fullmatch(r"/api/v1/nodes/([^/]+)(/status)?", path)
@@ -387,9 +390,46 @@ class Handler(BaseHTTPRequestHandler):
             if pod is None:
                 return self.send_json(404, status_body(404, "NotFound", 'pods "%s" not found' % name,
                                                        {"name": name, "kind": "pods"}))
+            # metadata.uid in a patch is a precondition (apimachinery's patcher): another pod that
+            # took the name is not patched.
+            uid = (patch.get("metadata") or {}).get("uid")
+            if uid and uid != pod["metadata"].get("uid"):
+                return self.send_json(409, status_body(
+                    409, "Conflict", "Precondition failed: UID in precondition: %s, UID in object meta: %s" %
+                    (uid, pod["metadata"].get("uid"))))
             # The status subresource ignores everything but status.
             strategic_merge(pod, {"status": patch.get("status", {})})
             record("MODIFIED", pod)
+            result = as_object(pod)
+        self.send_json(200, result)
+
+    def delete_pod(self, ns, name):
+        """DELETE with DeleteOptions: a UID precondition (409 when another pod has the name); graceful for
+        a pod bound to a node and not terminal (deletionTimestamp set, its kubelet deletes it for good with
+        grace 0), at once otherwise (pkg/registry/core/pod/strategy.go CheckGracefulDelete)."""
+        options = self.read_body()
+        with LOCK:
+            pod = STATE["pods"].get((ns, name))
+            if pod is None:
+                return self.send_json(404, status_body(404, "NotFound", 'pods "%s" not found' % name,
+                                                       {"name": name, "kind": "pods"}))
+            uid = (options.get("preconditions") or {}).get("uid")
+            if uid and uid != pod["metadata"].get("uid"):
+                return self.send_json(409, status_body(
+                    409, "Conflict", "Precondition failed: UID in precondition: %s, UID in object meta: %s" %
+                    (uid, pod["metadata"].get("uid"))))
+            grace = options.get("gracePeriodSeconds")
+            if grace is None:
+                grace = pod.get("spec", {}).get("terminationGracePeriodSeconds", 30)
+            STATE.setdefault("deletions", []).append({"namespace": ns, "name": name, "grace": grace})
+            terminal = pod.get("status", {}).get("phase") in ("Failed", "Succeeded")
+            if grace == 0 or terminal or not pod.get("spec", {}).get("nodeName"):
+                del STATE["pods"][(ns, name)]
+                record("DELETED", pod)
+            elif not pod["metadata"].get("deletionTimestamp"):
+                pod["metadata"]["deletionTimestamp"] = now_rfc3339(grace)
+                pod["metadata"]["deletionGracePeriodSeconds"] = grace
+                record("MODIFIED", pod)
             result = as_object(pod)
         self.send_json(200, result)
 
@@ -456,8 +496,9 @@ class Handler(BaseHTTPRequestHandler):
                 record(event, pod)
                 result = {"resourceVersion": pod["metadata"]["resourceVersion"]}
             elif path == "/_test/pods" and method == "DELETE":
-                pod = STATE["pods"].pop((query["namespace"], query["name"]))
-                record("DELETED", pod)
+                pod = STATE["pods"].pop((query["namespace"], query["name"]), None)
+                if pod is not None:  # a pod its kubelet deleted already is gone all the same
+                    record("DELETED", pod)
                 result = {}
             elif path == "/_test/nodes" and method == "POST":
                 body.setdefault("status", {}).setdefault("conditions", [])
@@ -482,7 +523,8 @@ class Handler(BaseHTTPRequestHandler):
                 result = {}
             elif path == "/_test/state" and method == "GET":
                 result = {"pods": list(STATE["pods"].values()), "events": STATE["events"],
-                          "evictions": STATE.get("evictions", []), "requests": STATE["requests"]}
+                          "evictions": STATE.get("evictions", []), "deletions": STATE.get("deletions", []),
+                          "requests": STATE["requests"]}
             else:
                 result = None
         if result is None:

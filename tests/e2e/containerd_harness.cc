@@ -374,65 +374,80 @@ void ContainerdHarness::make_pod_cgroups(const TestPod& pod, int64_t pod_limit) 
     std::ofstream(memory_limit_file(pod.cgroup_path)) << pod_limit;
 }
 
+runtime::v1::PodSandboxConfig ContainerdHarness::sandbox_config(const TestPod& pod) const {
+  runtime::v1::PodSandboxConfig config;
+  config.mutable_metadata()->set_name(pod.name);
+  config.mutable_metadata()->set_namespace_(pod.namespace_name);
+  config.mutable_metadata()->set_uid(pod.uid);
+  config.mutable_metadata()->set_attempt(pod.attempt);
+  (*config.mutable_labels())["io.kubernetes.pod.name"] = pod.name;
+  (*config.mutable_labels())["io.kubernetes.pod.namespace"] = pod.namespace_name;
+  (*config.mutable_labels())["io.kubernetes.pod.uid"] = pod.uid;
+  for (const auto& [key, value] : pod.annotations)
+    (*config.mutable_annotations())[key] = value;
+  config.set_log_directory(dir_ + "/logs/" + pod.uid);
+  config.mutable_linux()->set_cgroup_parent(pod.cgroup_parent);
+  config.mutable_linux()->mutable_security_context()->mutable_namespace_options()->set_network(
+      runtime::v1::NODE);
+  return config;
+}
+
 std::string ContainerdHarness::run_pod(TestPod& pod, const std::vector<TestContainer>& containers) {
   pods_.push_back(pod);
   runtime::v1::RunPodSandboxRequest run;
-  auto* config = run.mutable_config();
-  config->mutable_metadata()->set_name(pod.name);
-  config->mutable_metadata()->set_namespace_(pod.namespace_name);
-  config->mutable_metadata()->set_uid(pod.uid);
-  (*config->mutable_labels())["io.kubernetes.pod.name"] = pod.name;
-  (*config->mutable_labels())["io.kubernetes.pod.namespace"] = pod.namespace_name;
-  (*config->mutable_labels())["io.kubernetes.pod.uid"] = pod.uid;
-  for (const auto& [key, value] : pod.annotations)
-    (*config->mutable_annotations())[key] = value;
-  config->set_log_directory(dir_ + "/logs/" + pod.uid);
-  std::filesystem::create_directories(config->log_directory());
-  config->mutable_linux()->set_cgroup_parent(pod.cgroup_parent);
-  config->mutable_linux()->mutable_security_context()->mutable_namespace_options()->set_network(
-      runtime::v1::NODE);
+  *run.mutable_config() = sandbox_config(pod);
+  std::filesystem::create_directories(run.config().log_directory());
   runtime::v1::RunPodSandboxResponse ran;
   auto status =
       client_->runtime().RunPodSandbox(client_->context(std::chrono::seconds(30)).get(), run, &ran);
   if (!status.ok())
     return "RunPodSandbox: " + status.error_message();
   pod.sandbox_id = ran.pod_sandbox_id();
+  pod.container_ids.clear();
   pods_.back() = pod;
   for (const auto& spec : containers) {
-    runtime::v1::CreateContainerRequest create;
-    create.set_pod_sandbox_id(pod.sandbox_id);
-    *create.mutable_sandbox_config() = *config;
-    auto* c = create.mutable_config();
-    c->mutable_metadata()->set_name(spec.name);
-    c->mutable_image()->set_image(kMemhogImage);
-    c->add_args(std::to_string(spec.mib));
-    c->add_args(spec.ignore_term ? "ignore-term" : "term");
-    if (spec.rate_mib_s > 0)
-      c->add_args(std::to_string(spec.rate_mib_s));
-    (*c->mutable_labels())["io.kubernetes.container.name"] = spec.name;
-    (*c->mutable_labels())["io.kubernetes.pod.name"] = pod.name;
-    (*c->mutable_labels())["io.kubernetes.pod.namespace"] = pod.namespace_name;
-    (*c->mutable_labels())["io.kubernetes.pod.uid"] = pod.uid;
-    c->set_log_path(spec.name + ".log");
-    if (spec.memory_limit > 0)
-      c->mutable_linux()->mutable_resources()->set_memory_limit_in_bytes(spec.memory_limit);
-    c->mutable_linux()->mutable_security_context()->mutable_namespace_options()->set_network(
-        runtime::v1::NODE);
-    runtime::v1::CreateContainerResponse created;
-    status = client_->runtime().CreateContainer(client_->context(std::chrono::seconds(30)).get(),
-                                                create, &created);
-    if (!status.ok())
-      return "CreateContainer: " + status.error_message();
-    runtime::v1::StartContainerRequest start;
-    start.set_container_id(created.container_id());
-    runtime::v1::StartContainerResponse started;
-    status = client_->runtime().StartContainer(client_->context(std::chrono::seconds(30)).get(),
-                                               start, &started);
-    if (!status.ok())
-      return "StartContainer: " + status.error_message();
-    pod.container_ids.push_back(created.container_id());
+    if (auto error = start_container(pod, spec, 0); !error.empty())
+      return error;
   }
   pods_.back() = pod;
+  return "";
+}
+
+std::string ContainerdHarness::start_container(TestPod& pod, const TestContainer& spec,
+                                               uint32_t attempt) {
+  runtime::v1::CreateContainerRequest create;
+  create.set_pod_sandbox_id(pod.sandbox_id);
+  *create.mutable_sandbox_config() = sandbox_config(pod);
+  auto* c = create.mutable_config();
+  c->mutable_metadata()->set_name(spec.name);
+  c->mutable_metadata()->set_attempt(attempt);
+  c->mutable_image()->set_image(kMemhogImage);
+  c->add_args(std::to_string(spec.mib));
+  c->add_args(spec.ignore_term ? "ignore-term" : "term");
+  if (spec.rate_mib_s > 0)
+    c->add_args(std::to_string(spec.rate_mib_s));
+  (*c->mutable_labels())["io.kubernetes.container.name"] = spec.name;
+  (*c->mutable_labels())["io.kubernetes.pod.name"] = pod.name;
+  (*c->mutable_labels())["io.kubernetes.pod.namespace"] = pod.namespace_name;
+  (*c->mutable_labels())["io.kubernetes.pod.uid"] = pod.uid;
+  c->set_log_path(spec.name + "." + std::to_string(attempt) + ".log");
+  if (spec.memory_limit > 0)
+    c->mutable_linux()->mutable_resources()->set_memory_limit_in_bytes(spec.memory_limit);
+  c->mutable_linux()->mutable_security_context()->mutable_namespace_options()->set_network(
+      runtime::v1::NODE);
+  runtime::v1::CreateContainerResponse created;
+  auto status = client_->runtime().CreateContainer(client_->context(std::chrono::seconds(30)).get(),
+                                                   create, &created);
+  if (!status.ok())
+    return "CreateContainer: " + status.error_message();
+  runtime::v1::StartContainerRequest start;
+  start.set_container_id(created.container_id());
+  runtime::v1::StartContainerResponse started;
+  status = client_->runtime().StartContainer(client_->context(std::chrono::seconds(30)).get(),
+                                             start, &started);
+  if (!status.ok())
+    return "StartContainer: " + status.error_message();
+  pod.container_ids.push_back(created.container_id());
   return "";
 }
 

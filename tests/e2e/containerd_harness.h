@@ -37,6 +37,7 @@ struct TestPod {
   std::string container_cgroup(const std::string& container_id) const;
   // Sandbox annotations (the kubelet passes the pod's, e.g. kubernetes.io/config.source).
   std::map<std::string, std::string> annotations;
+  uint32_t attempt = 0;  // the sandbox's: the kubelet counts the sandboxes it made for a pod
 };
 
 // The memory controller's cgroup for a path under the root ("/kubepods/..."): under
@@ -85,6 +86,8 @@ class ContainerdHarness {
 
   // Creates and starts a pod; returns an error message or "".
   std::string create_pod(TestPod& pod, const std::vector<TestContainer>& containers);
+  // Creates and starts one more container in the pod's sandbox (a restart: `attempt` > 0).
+  std::string start_container(TestPod& pod, const TestContainer& spec, uint32_t attempt);
   // Removes a stopped pod's cgroups in every hierarchy, as the kubelet does for a terminated pod at
   // its next housekeeping; true when they are gone (retried for up to 2 s while the last tasks
   // exit).
@@ -100,6 +103,7 @@ class ContainerdHarness {
  private:
   std::string wait_for_cri();
   void make_pod_cgroups(const TestPod& pod, int64_t pod_limit);
+  runtime::v1::PodSandboxConfig sandbox_config(const TestPod& pod) const;
   std::string run_pod(TestPod& pod, const std::vector<TestContainer>& containers);
   void cleanup();
 
