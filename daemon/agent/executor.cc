@@ -235,7 +235,6 @@ void Executor::run() {
         wake_.wait_for(lock, std::min(options_.watch_poll, options_.retry_interval), ready);
       if (stopping_)
         return;
-      nudged_ = false;
     }
     run_once();
   }
@@ -731,11 +730,7 @@ void Executor::note_outcome(Work& work, WriteOutcome outcome) {
 // Collects what came back and starts what is due, for the eviction at hand and those after their
 // stop; never waits.
 void Executor::service_writes(Work* current) {
-  bool nudged = false;
-  {
-    std::lock_guard lock(mutex_);
-    nudged = std::exchange(nudged_, false);
-  }
+  const bool nudged = take_nudge();
   const Nanos now = clock_.monotonic();
   const auto service = [&](Work& work) {
     collect_writes(work, Nanos(0));
@@ -748,18 +743,27 @@ void Executor::service_writes(Work* current) {
     service(work);
 }
 
+// Whether the API server came back since the last look: then writes go now, not at their retry
+// time.
+bool Executor::take_nudge() {
+  std::lock_guard lock(mutex_);
+  return std::exchange(nudged_, false);
+}
+
 // --- The watch after the stop.
 
-// One pass over the evictions after their stop: writes, the watch's checks when due (or `force`d),
+// One pass over the evictions after their stop: writes when due (or the API server is back), the
+// watch's checks when due (or `force`d),
 // and the ones whose watch is over move to history. True when a pod running again was stopped.
 bool Executor::service_after(bool force) {
   bool restopped = false;
+  const bool nudged = take_nudge();
   const Nanos now = clock_.monotonic();
   for (auto& work : after_) {
     collect_writes(work, Nanos(0));
     if (force || now >= work.next_check)
       restopped = check_after(work) || restopped;
-    if (force || now >= work.next_write)
+    if (nudged || now >= work.next_write)
       start_writes(work);
     finish_if_done(work);
   }

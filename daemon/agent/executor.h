@@ -158,6 +158,7 @@ class Executor final : public EvictionSink {
   bool writes_owed(const Work& work) const;
   bool writes_waiting(const ledger::EvictionState& state) const;
   void service_writes(Work* current);
+  bool take_nudge();
   // The watch after the stop.
   bool check_after(Work& work);
   bool check_restart(Work& work);

@@ -124,6 +124,7 @@ TEST_F(ExecutorTest, ApiServerDownStopsThePodAnywayAndWritesWhenItIsBack) {
   executor->run_once();
   EXPECT_EQ(executor->pending(), 1u) << "still down: still waiting";
   world_.api_up = true;
+  executor->nudge();  // the API cache saw it come back
   executor->run_once();
   EXPECT_EQ(executor->pending(), 0u);
   EXPECT_EQ(steps_in(dir_), (std::vector<std::string>{"decided", "frozen", "stopped",
@@ -256,6 +257,56 @@ TEST_F(ExecutorTest, WithTheApiServerDownARestartedPodIsStoppedBeforeANewEvictio
   executor->run_once();
   EXPECT_EQ(executor->pending(), 0u);
   EXPECT_EQ(world_.api_status->phase, "Failed");
+}
+
+// The circular wait of old: writes retried only after the wait for the pod to be gone, while the
+// kubelet kept the pod until it saw Failed. Now the status goes out during the wait.
+TEST_F(ExecutorTest, PendingWritesGoOutWhileThePodIsWaitedFor) {
+  world_.api_up = false;
+  auto ledger = open_ledger();
+  struct LingeringUntilFailed final : PodRuntime {
+    FakeWorld& world;
+    Executor* executor = nullptr;
+    int asked = 0;
+    explicit LingeringUntilFailed(FakeWorld& w) : world(w) {}
+    Result<std::optional<cri::RuntimePod>> find_pod(const std::string& uid) override {
+      return world.find_pod(uid);
+    }
+    cri::StopReport stop(const cri::RuntimePod& pod, int64_t grace, bool hard) override {
+      return world.stop(pod, grace, hard);
+    }
+    cri::StopReport stop_containers(const cri::RuntimePod& pod, int64_t grace, bool hard,
+                                    const std::string& cgroup) override {
+      return world.stop_containers(pod, grace, hard, cgroup);
+    }
+    cri::StopReport stop_sandbox(const cri::RuntimePod& pod) override {
+      return world.stop_sandbox(pod);
+    }
+    Result<void> freeze(const std::string& cgroup) override { return world.freeze(cgroup); }
+    Result<void> thaw(const std::string& cgroup) override { return world.thaw(cgroup); }
+    // The pod lingers; on the third look the API server is back (and the cache says so).
+    bool pod_gone(const std::string&, const std::string&) override {
+      if (++asked == 3) {
+        std::lock_guard lock(world.mutex);
+        world.api_up = true;
+        executor->nudge();
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));  // the write's thread runs
+      return world.api_status && world.api_status->phase == "Failed";
+    }
+  } runtime(world_);
+  ExecutorOptions options;
+  options.statuses = &world_;
+  Executor executor(ledger.get(), runtime, &world_, nullptr, clock_, options);
+  runtime.executor = &executor;
+  executor.resume();
+  const Nanos started = clock_.monotonic();
+  ASSERT_TRUE(executor.submit(order(decision())));
+  executor.run_once();
+  EXPECT_LT(clock_.monotonic() - started, std::chrono::seconds(5))
+      << "the wait ended when the status was out, not at its 30 s bound";
+  EXPECT_EQ(steps_in(dir_), (std::vector<std::string>{"decided", "stopped", "status-written",
+                                                      "event-written", "done"}));
 }
 
 TEST_F(ExecutorTest, AWatchARestartInterruptedGoesOnForWhatIsLeftOfIt) {

@@ -473,6 +473,7 @@ TEST_F(LoopWithExecutorTest, WithTheApiServerDownThePodIsStoppedAndItsStatusWrit
   round();
   EXPECT_EQ(snapshots_.current()->evictions_pending_writes, 1);
   world_.api_up = true;
+  executor_->nudge();
   executor_->run_once();
   round();
   EXPECT_EQ(snapshots_.current()->evictions_pending_writes, 0);
