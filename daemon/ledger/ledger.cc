@@ -54,6 +54,8 @@ Json to_json(const Record& r) {
       j["observed"] = r.observed;
     if (!r.threshold.empty())
       j["threshold"] = r.threshold;
+    if (!r.cgroup.empty())
+      j["cgroup"] = r.cgroup;
   }
   if (!r.detail.empty())
     j["detail"] = r.detail;
@@ -86,6 +88,7 @@ std::optional<Record> from_json(const Json& j) {
   r.node_name = j.value("node", "");
   r.observed = j.value("observed", "");
   r.threshold = j.value("threshold", "");
+  r.cgroup = j.value("cgroup", "");
   r.detail = j.value("detail", "");
   return r;
 }

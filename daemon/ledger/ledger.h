@@ -58,7 +58,10 @@ struct Record {
   std::string node_name;
   std::string observed;   // the signal's available quantity at the decision (empty: not a signal)
   std::string threshold;  // the threshold acted on
-  std::string detail;     // a step's outcome or error
+  // The pod's cgroup, relative to the memory hierarchy (empty: unknown): after a crash, replay
+  // thaws a pod it may have frozen before stopping it.
+  std::string cgroup;
+  std::string detail;  // a step's outcome or error
 };
 
 // The state of one eviction after replay: its decision and the steps done so far.

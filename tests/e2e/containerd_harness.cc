@@ -186,6 +186,8 @@ long oom_kills(const std::string& fragment) {
 }
 
 int processes_in(const TestPod& pod) {
+  if (pod.cgroup_path.empty())
+    return 0;  // not made yet: not the hierarchy's root
   int count = 0;
   const std::string root = memory_cgroup(pod.cgroup_path);
   std::error_code error;

@@ -341,6 +341,26 @@ TEST_F(ExecutorTest, ReplayFinishesAnEvictionInterruptedAfterTheDecision) {
                                                       "stopped", "event-written", "done"}));
 }
 
+// A crash after the freeze: the decided record names the cgroup, so the replay freezes the same
+// cgroup (idempotent) and its stop thaws it — a pod is never left frozen by a restart.
+TEST_F(ExecutorTest, ReplayKnowsThePodsCgroupFromTheDecision) {
+  {
+    auto ledger = open_ledger();
+    auto record = decision();
+    record.cgroup = "kubepods/podweb";
+    ASSERT_TRUE(ledger->append(record).ok());
+  }
+  world_.frozen = true;
+  auto ledger = open_ledger();
+  auto executor = this->executor(ledger.get());
+  executor->run_once();
+  const auto seen = world_.seen();
+  ASSERT_FALSE(seen.empty());
+  EXPECT_EQ(seen[0], "freeze kubepods/podweb");
+  EXPECT_FALSE(world_.frozen);
+  EXPECT_FALSE(world_.pod_running);
+}
+
 TEST_F(ExecutorTest, FinishedEvictionsAreHistoryAfterARestartAndTheLedgerIsCompacted) {
   {
     auto ledger = open_ledger();
