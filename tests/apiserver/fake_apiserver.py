@@ -392,16 +392,22 @@ class Handler(BaseHTTPRequestHandler):
                                                        {"name": name, "kind": "pods"}))
             # metadata.uid in a patch is a precondition (apimachinery's patcher): another pod that
             # took the name is not patched.
-            uid = (patch.get("metadata") or {}).get("uid")
-            if uid and uid != pod["metadata"].get("uid"):
-                return self.send_json(409, status_body(
-                    409, "Conflict", "Precondition failed: UID in precondition: %s, UID in object meta: %s" %
-                    (uid, pod["metadata"].get("uid"))))
+            if self.uid_conflict(pod, (patch.get("metadata") or {}).get("uid")):
+                return
             # The status subresource ignores everything but status.
             strategic_merge(pod, {"status": patch.get("status", {})})
             record("MODIFIED", pod)
             result = as_object(pod)
         self.send_json(200, result)
+
+    def uid_conflict(self, pod, uid):
+        """A UID precondition that another pod of the same name fails: answered 409, True."""
+        if not uid or uid == pod["metadata"].get("uid"):
+            return False
+        self.send_json(409, status_body(
+            409, "Conflict", "Precondition failed: UID in precondition: %s, UID in object meta: %s" %
+            (uid, pod["metadata"].get("uid"))))
+        return True
 
     def delete_pod(self, ns, name):
         """DELETE with DeleteOptions: a UID precondition (409 when another pod has the name); graceful for
@@ -413,11 +419,8 @@ class Handler(BaseHTTPRequestHandler):
             if pod is None:
                 return self.send_json(404, status_body(404, "NotFound", 'pods "%s" not found' % name,
                                                        {"name": name, "kind": "pods"}))
-            uid = (options.get("preconditions") or {}).get("uid")
-            if uid and uid != pod["metadata"].get("uid"):
-                return self.send_json(409, status_body(
-                    409, "Conflict", "Precondition failed: UID in precondition: %s, UID in object meta: %s" %
-                    (uid, pod["metadata"].get("uid"))))
+            if self.uid_conflict(pod, (options.get("preconditions") or {}).get("uid")):
+                return
             grace = options.get("gracePeriodSeconds")
             if grace is None:
                 grace = pod.get("spec", {}).get("terminationGracePeriodSeconds", 30)

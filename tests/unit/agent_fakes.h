@@ -290,6 +290,8 @@ struct FakeWorld final : agent::PodRuntime, agent::EvictionApi, agent::PodStatus
   // The Eviction API's answer, or an error when unset; whether a kubelet acts on the deletion.
   std::optional<kube::ApiEvictionOutcome> eviction_outcome = kube::ApiEvictionOutcome::kEvicted;
   bool kubelet_stops_deleted_pods = true;
+  // Instead of the runtime's answer, when set: a pod that lingers.
+  std::function<bool()> gone_check;
 
   void note(const std::string& call) {
     std::lock_guard lock(mutex);
@@ -375,6 +377,8 @@ struct FakeWorld final : agent::PodRuntime, agent::EvictionApi, agent::PodStatus
     return {};
   }
   bool pod_gone(const std::string&, const std::string&) override {
+    if (gone_check)
+      return gone_check();
     std::lock_guard lock(mutex);
     return !pod_running && !sandbox_ready;
   }

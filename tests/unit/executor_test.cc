@@ -264,41 +264,26 @@ TEST_F(ExecutorTest, WithTheApiServerDownARestartedPodIsStoppedBeforeANewEvictio
 TEST_F(ExecutorTest, PendingWritesGoOutWhileThePodIsWaitedFor) {
   world_.api_up = false;
   auto ledger = open_ledger();
-  struct LingeringUntilFailed final : PodRuntime {
-    FakeWorld& world;
-    Executor* executor = nullptr;
-    int asked = 0;
-    explicit LingeringUntilFailed(FakeWorld& w) : world(w) {}
-    Result<std::optional<cri::RuntimePod>> find_pod(const std::string& uid) override {
-      return world.find_pod(uid);
-    }
-    cri::StopReport stop(const cri::RuntimePod& pod, int64_t grace, bool hard) override {
-      return world.stop(pod, grace, hard);
-    }
-    cri::StopReport stop_containers(const cri::RuntimePod& pod, int64_t grace, bool hard,
-                                    const std::string& cgroup) override {
-      return world.stop_containers(pod, grace, hard, cgroup);
-    }
-    cri::StopReport stop_sandbox(const cri::RuntimePod& pod) override {
-      return world.stop_sandbox(pod);
-    }
-    Result<void> freeze(const std::string& cgroup) override { return world.freeze(cgroup); }
-    Result<void> thaw(const std::string& cgroup) override { return world.thaw(cgroup); }
-    // The pod lingers; on the third look the API server is back (and the cache says so).
-    bool pod_gone(const std::string&, const std::string&) override {
-      if (++asked == 3) {
-        std::lock_guard lock(world.mutex);
-        world.api_up = true;
-        executor->nudge();
+  Executor* executor_seen = nullptr;
+  int asked = 0;
+  // The pod lingers until the kubelet sees Failed; on the third look the API server is back (and
+  // the cache says so).
+  world_.gone_check = [&] {
+    if (++asked == 3) {
+      {
+        std::lock_guard lock(world_.mutex);
+        world_.api_up = true;
       }
-      std::this_thread::sleep_for(std::chrono::milliseconds(2));  // the write's thread runs
-      return world.api_status && world.api_status->phase == "Failed";
+      executor_seen->nudge();
     }
-  } runtime(world_);
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));  // the write's thread runs
+    std::lock_guard lock(world_.mutex);
+    return world_.api_status && world_.api_status->phase == "Failed";
+  };
   ExecutorOptions options;
   options.statuses = &world_;
-  Executor executor(ledger.get(), runtime, &world_, nullptr, clock_, options);
-  runtime.executor = &executor;
+  Executor executor(ledger.get(), world_, &world_, nullptr, clock_, options);
+  executor_seen = &executor;
   executor.resume();
   const Nanos started = clock_.monotonic();
   ASSERT_TRUE(executor.submit(order(decision())));
@@ -444,31 +429,12 @@ TEST_F(ExecutorTest, APodThatLingersIsWaitedForBoundedThenTheNextEvictionMayGo) 
   auto ledger = open_ledger();
   ExecutorOptions options;
   options.wait_for_gone = std::chrono::seconds(30);
-  struct Lingering final : PodRuntime {
-    FakeWorld& world;
-    explicit Lingering(FakeWorld& w) : world(w) {}
-    Result<std::optional<cri::RuntimePod>> find_pod(const std::string& uid) override {
-      return world.find_pod(uid);
-    }
-    cri::StopReport stop(const cri::RuntimePod& pod, int64_t grace, bool hard) override {
-      return world.stop(pod, grace, hard);
-    }
-    cri::StopReport stop_containers(const cri::RuntimePod& pod, int64_t grace, bool hard,
-                                    const std::string& cgroup) override {
-      return world.stop_containers(pod, grace, hard, cgroup);
-    }
-    cri::StopReport stop_sandbox(const cri::RuntimePod& pod) override {
-      return world.stop_sandbox(pod);
-    }
-    Result<void> freeze(const std::string& cgroup) override { return world.freeze(cgroup); }
-    Result<void> thaw(const std::string& cgroup) override { return world.thaw(cgroup); }
-    bool pod_gone(const std::string&, const std::string&) override {
-      ++asked;
-      return false;
-    }
-    int asked = 0;
-  } lingering(world_);
-  Executor executor(ledger.get(), lingering, &world_, nullptr, clock_, options);
+  int asked = 0;
+  world_.gone_check = [&] {
+    ++asked;
+    return false;
+  };
+  Executor executor(ledger.get(), world_, &world_, nullptr, clock_, options);
   executor.resume();
   const Nanos started = clock_.monotonic();
   ASSERT_TRUE(executor.submit(order(decision())));
@@ -478,8 +444,8 @@ TEST_F(ExecutorTest, APodThatLingersIsWaitedForBoundedThenTheNextEvictionMayGo) 
   EXPECT_LT(clock_.monotonic() - started, std::chrono::seconds(31));
   // 20 ms at first, backing off to once a second as the kubelet polls: not 1 500 runtime
   // listings in 30 s against a node short of memory.
-  EXPECT_LE(lingering.asked, 40);
-  EXPECT_GE(lingering.asked, 30);
+  EXPECT_LE(asked, 40);
+  EXPECT_GE(asked, 30);
   EXPECT_TRUE(executor.submit(order(decision("e2"))));
 }
 
