@@ -706,6 +706,8 @@ void Executor::note_outcome(Work& work, WriteOutcome outcome) {
     if (work.status_restore_owed && work.state.has(ledger::Step::kStatusWritten)) {
       record(work, ledger::Step::kStatusRestored, work.restore_detail);
       ++work.restores;
+      if (metrics_ != nullptr)
+        metrics_->eviction_corrected("status");
     } else {
       record(work, ledger::Step::kStatusWritten,
              work.state.has(ledger::Step::kStopped) ? "written after the stop" : "");
@@ -839,6 +841,8 @@ bool Executor::check_restart(Work& work) {
                              : "; its status is not written yet, and until it is the kubelet "
                                "restarts it"));
   work.sandbox_id = (*pod)->sandbox_id;
+  if (metrics_ != nullptr)
+    metrics_->eviction_corrected("restarted");
   const auto report = runtime_.stop(**pod, 0, true);
   log::warning("an evicted pod ran again and was stopped again: " + summary(report),
                pod_fields(decision));

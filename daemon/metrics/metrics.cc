@@ -76,7 +76,12 @@ Metrics::Metrics(const std::string& version)
                       .Name("evictd_api_errors_total")
                       .Help("Failed calls to the Kubernetes API server.")
                       .Register(*registry_)
-                      .Add({})) {
+                      .Add({})),
+      corrections_(BuildCounter()
+                       .Name("evictd_eviction_corrections_total")
+                       .Help("What the watch after an eviction put right: an evicted pod that ran "
+                             "again (restarted), a status changed back (status).")
+                       .Register(*registry_)) {
   BuildGauge()
       .Name("evictd_build_info")
       .Help("evictd's version; always 1.")
@@ -206,6 +211,9 @@ void Metrics::runtime_error() {
 }
 void Metrics::api_error() {
   api_errors_.Increment();
+}
+void Metrics::eviction_corrected(const std::string& what) {
+  corrections_.Add({{"what", what}}).Increment();
 }
 
 }  // namespace evictd::metrics

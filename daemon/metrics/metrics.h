@@ -56,6 +56,9 @@ class Metrics {
   void sample_finished(double seconds);
   void runtime_error();
   void api_error();
+  // The watch after an eviction put something right: `what` is "restarted" (the pod ran again and
+  // was stopped again) or "status" (its status was written again).
+  void eviction_corrected(const std::string& what);
 
  private:
   struct EvictedPod {
@@ -77,6 +80,7 @@ class Metrics {
   prometheus::Family<prometheus::Gauge>& condition_;
   prometheus::Counter& runtime_errors_;
   prometheus::Counter& api_errors_;
+  prometheus::Family<prometheus::Counter>& corrections_;
 
   // The per-signal series, looked up once: a round then costs a store per gauge, not a label hash.
   std::array<prometheus::Gauge*, kSignalCount> available_by_signal_{};

@@ -2,9 +2,10 @@
 // paths) runs the node's pods through the real containerd from the test API server, and evictd
 // evicts a leaking pod under memory pressure. The eviction must hold: the stand-in never runs the
 // pod again, and kubectl ends with phase Failed, reason Evicted, the message and DisruptionTarget —
-// with the race windows of the kubelet's status handling switched on in turn (B, C, and A forced
-// by a lagging watch), with a slow API server, with the API server down for 20 s, for each
-// restartPolicy, and through the Eviction API with the stand-in doing the graceful deletion.
+// for a hard and a soft eviction, with the race windows of the kubelet's status handling switched
+// on in turn (B, C, and A forced by a lagging watch), with a slow API server, with the API server
+// down for 20 s, for each restartPolicy, and through the Eviction API with the stand-in doing the
+// graceful deletion.
 //
 // The stand-in's periods are scaled down (resync 3 s instead of 10 s, relist 1 s as in the kubelet)
 // and evictd's postEvictionWatch with them (8 s: two resyncs and a margin), so that each case
@@ -253,6 +254,30 @@ TEST_P(RestartPolicies, AHardEvictionIsHonouredAndThePodNeverRunsAgain) {
                                       "event-written", "done", "watched"}));
 }
 
+// A soft eviction, stopped directly: thawed for SIGTERM and given its grace period (here
+// evictionMaxPodGracePeriod, 2 s), in the same order; the stand-in never runs it again. The
+// stand-in's own pods are as kubectl shows them: Running.
+TEST_F(KubeletE2eTest, ASoftEvictionKeepsItsGracePeriodAndHolds) {
+  start_stand_in();
+  add_bystanders();
+  EXPECT_EQ(pod_status("db"), "Running  ") << "the stand-in's status, through kubectl";
+  start_evictd(
+      "eviction:\n  evictionHard: {allocatableMemory.available: \"100Mi\"}\n"
+      "  evictionSoft: {allocatableMemory.available: \"300Mi\"}\n"
+      "  evictionSoftGracePeriod: {allocatableMemory.available: \"1s\"}\n"
+      "  evictionMaxPodGracePeriod: 2\n  evictionPressureTransitionPeriod: 5s\n");
+  const std::string hog = add_pod({.name = "hog", .args = {"300", "term", "100"}});
+  ASSERT_TRUE(
+      eventually([&] { return has_step("hog", ledger::Step::kDone); }, std::chrono::seconds(30)));
+  const auto eviction = eviction_of("hog");
+  EXPECT_FALSE(eviction.decision.hard);
+  EXPECT_EQ(eviction.decision.grace_period_seconds, 2);
+  expect_stays_down(hog);
+  EXPECT_EQ(stand_in_->restarts(), 0);
+  expect_evicted_in_kubectl("hog");
+  expect_bystanders_running();
+}
+
 INSTANTIATE_TEST_SUITE_P(KubeletE2e, RestartPolicies,
                          testing::Values("Always", "OnFailure", "Never"));
 
@@ -272,6 +297,8 @@ TEST_F(KubeletE2eTest, WindowCAWipedReasonIsWrittenAgain) {
   EXPECT_TRUE(std::any_of(journal.begin(), journal.end(), [](const std::string& line) {
     return line.find("window C") != std::string::npos;
   }));
+  EXPECT_NE(daemon_->metrics().find("evictd_eviction_corrections_total{what=\"status\"} 1"),
+            std::string::npos);
 }
 
 // Window B: the stand-in's status batch writes Running back over Failed before any sync adopted
@@ -310,6 +337,8 @@ TEST_F(KubeletE2eTest, WindowAForcedARestartedPodIsStoppedAgainAndDeleted) {
   ASSERT_TRUE(eventually([&] { return has_step("hog", ledger::Step::kDeleteRequested); },
                          std::chrono::seconds(30)));
   EXPECT_TRUE(has_step("hog", ledger::Step::kRestarted));
+  EXPECT_NE(daemon_->metrics().find("evictd_eviction_corrections_total{what=\"restarted\"}"),
+            std::string::npos);
   ASSERT_TRUE(eventually([&] { return stand_in_->record(hog).deleted; }, std::chrono::seconds(15)));
   EXPECT_EQ(processes_in(stand_in_->test_pod(hog)), 0);
   EXPECT_NE(kubectl("get pod -n e2e hog 2>&1").find("NotFound"), std::string::npos)
