@@ -120,7 +120,18 @@ int main(int argc, char** argv) {
                          ContainerdHarness::kPauseImage + "\nnodefsPath: " + dir +
                          "\nstateDirectory: " + dir + "/state\nmonitoringInterval: 1s\n" +
                          "postEvictionWatch: 4s\n" + evictd::testing_util::cgroup_driver_config());
-  if (!daemon.start()) {
+  // Ready when it signals and has the runtime (a slow guest's containerd may answer late).
+  if (!daemon.start() ||
+      !eventually(
+          [&] {
+            const std::string log = daemon.log();
+            return (log.find("info container runtime containerd") != std::string::npos ||
+                    log.find("container runtime connection restored") != std::string::npos) &&
+                   daemon.metrics().find(
+                       "evictd_signal_available{signal=\"allocatableMemory."
+                       "available\"}") != std::string::npos;
+          },
+          std::chrono::seconds(60))) {
     std::fprintf(stderr, "evictd: %s\n", daemon.log().c_str());
     return 1;
   }
@@ -179,6 +190,7 @@ int main(int argc, char** argv) {
                    static_cast<long long>(peak / kMiB), samples.size(), processes_in(pod));
       for (const auto& line : stand_in.journal())
         std::fprintf(stderr, "%s\n", line.c_str());
+      std::fprintf(stderr, "%s\n", daemon.log().c_str());
       return 1;
     }
     const double decided = static_cast<double>(eviction->decision.time_unix_ms);

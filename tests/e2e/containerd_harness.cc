@@ -143,6 +143,11 @@ std::string kubepods_cgroup() {
 
 void set_kubepods_memory_limit(int64_t bytes) {
   if (!systemd_driver()) {
+    // The kubelet makes kubepods at its start, before any pod: on a fresh machine (or guest) it may
+    // not be there yet.
+    if (unified_memory())
+      enable_controllers("/sys/fs/cgroup");
+    ::mkdir(memory_cgroup(kubepods_cgroup()).c_str(), 0755);
     std::ofstream(memory_limit_file(kubepods_cgroup())) << bytes;
     return;
   }
