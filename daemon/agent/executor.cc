@@ -502,8 +502,12 @@ void Executor::hand_over_sandbox(Work& work) {
   const Nanos deadline = clock_.monotonic() + options_.sandbox_handover;
   while (!stopping_) {
     const auto pod = runtime_.find_pod(decision.pod_uid);
-    if (pod && (!*pod || (*pod)->sandbox_id != work.sandbox_id))
-      return;  // stopped; a sandbox of its own is the watch's to find
+    if (pod && !*pod)
+      return;  // the kubelet stopped it
+    // A container started again in the sandbox, or a new sandbox: stopped again at once, with
+    // whatever sandbox it runs in.
+    if (pod && check_restart(work))
+      return;
     if (clock_.monotonic() >= deadline && pod) {
       record(work, ledger::Step::kSandboxStopped,
              "the kubelet had not stopped it within " +
@@ -631,6 +635,9 @@ bool Executor::wait_until_gone(Work& work, std::chrono::milliseconds timeout) {
     const Nanos now = clock_.monotonic();
     if (now >= deadline)
       return false;
+    // A pod the kubelet runs again while evictd waits is stopped again now, not after the wait.
+    if (beside_kubelet(work.state) && work.state.has(ledger::Step::kStopped))
+      check_restart(work);
     service_writes(&work);
     clock_.sleep_for(std::min(interval, deadline - now));
     interval = std::min<Nanos>(interval * 2, options_.max_poll);

@@ -290,6 +290,8 @@ struct FakeWorld final : agent::PodRuntime, agent::EvictionApi, agent::PodStatus
   // The Eviction API's answer, or an error when unset; whether a kubelet acts on the deletion.
   std::optional<kube::ApiEvictionOutcome> eviction_outcome = kube::ApiEvictionOutcome::kEvicted;
   bool kubelet_stops_deleted_pods = true;
+  // A kubelet that has not seen Failed yet: it starts the stopped container again, once.
+  bool kubelet_restarts_once = false;
   // Instead of the runtime's answer, when set: a pod that lingers.
   std::function<bool()> gone_check;
 
@@ -318,6 +320,10 @@ struct FakeWorld final : agent::PodRuntime, agent::EvictionApi, agent::PodStatus
     std::lock_guard lock(mutex);
     if (!sandbox_ready)
       return std::optional<cri::RuntimePod>();
+    if (kubelet_restarts_once && !pod_running) {
+      kubelet_restarts_once = false;
+      pod_running = true;
+    }
     cri::RuntimePod pod;
     pod.uid = uid;
     pod.name = "web";

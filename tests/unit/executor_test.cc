@@ -201,6 +201,24 @@ TEST_F(ExecutorTest, APodRunAgainAfterItsStatusLandedIsStoppedAgainAndDeleted) {
             std::string::npos);
 }
 
+// The kubelet (its watch late) starts the container again while the sandbox is handed over: it is
+// stopped again at once, with the sandbox, not when the handover ends.
+TEST_F(ExecutorTest, ARestartDuringTheHandoverIsStoppedAgainAtOnce) {
+  world_.kubelet_adopts_failed = false;
+  world_.kubelet_restarts_once = true;
+  auto ledger = open_ledger();
+  const Nanos started = clock_.monotonic();
+  auto executor = evicted(ledger.get());
+  EXPECT_LT(clock_.monotonic() - started, std::chrono::seconds(1));
+  EXPECT_FALSE(world_.pod_running);
+  const auto seen = world_.seen();
+  EXPECT_NE(std::find(seen.begin(), seen.end(), "stop web grace=0 hard"), seen.end());
+  EXPECT_NE(std::find(seen.begin(), seen.end(), "delete web grace=1"), seen.end());
+  auto steps = steps_in(dir_);
+  EXPECT_NE(std::find(steps.begin(), steps.end(), "restarted"), steps.end());
+  EXPECT_EQ(std::find(steps.begin(), steps.end(), "sandbox-stopped"), steps.end());
+}
+
 TEST_F(ExecutorTest, AStatusChangedBackIsWrittenAgain) {
   auto ledger = open_ledger();
   auto executor = evicted(ledger.get());
