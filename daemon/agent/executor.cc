@@ -31,8 +31,7 @@ int64_t ms(Nanos duration) {
 std::string running_again(const cri::RuntimePod& pod, const std::string& stopped_sandbox) {
   std::string found;
   for (const auto& container : pod.containers) {
-    if (container.state == runtime::v1::CONTAINER_RUNNING ||
-        container.state == runtime::v1::CONTAINER_CREATED)
+    if (cri::still_running(container))
       found += (found.empty() ? "" : ", ") + std::string("container ") + container.name + " (" +
                container.id.substr(0, 12) + ")";
   }
@@ -48,9 +47,7 @@ std::string summary(const cri::StopReport& report) {
     if (!text.empty())
       text += "; ";
     text += step.what + " " + (step.ok ? "ok" : "failed") + " in " +
-            std::to_string(
-                std::chrono::duration_cast<std::chrono::milliseconds>(step.duration).count()) +
-            " ms";
+            std::to_string(ms(step.duration)) + " ms";
     if (!step.detail.empty())
       text += " (" + step.detail + ")";
   }
@@ -87,12 +84,17 @@ void Executor::resume() {
       queue_.push_back(replayed_work(state));
     }
   }
-  if (finished_.size() > options_.keep_finished) {
-    finished_.erase(
-        finished_.begin(),
-        finished_.begin() + static_cast<long>(finished_.size() - options_.keep_finished));
+  if (trim_finished())
     compact_ledger();
-  }
+}
+
+// Keeps the last keep_finished finished evictions in history; true when it dropped some.
+bool Executor::trim_finished() {
+  if (finished_.size() <= options_.keep_finished)
+    return false;
+  finished_.erase(finished_.begin(),
+                  finished_.begin() + static_cast<long>(finished_.size() - options_.keep_finished));
+  return true;
 }
 
 Executor::Work Executor::replayed_work(const ledger::EvictionState& state) const {
@@ -291,14 +293,6 @@ void Executor::settle(Work work) {
   }
 }
 
-Executor::Work* Executor::after_entry(const std::string& eviction_id) {
-  for (auto& work : after_) {
-    if (work.state.decision.eviction_id == eviction_id)
-      return &work;
-  }
-  return nullptr;
-}
-
 void Executor::record(Work& work, ledger::Step step, const std::string& detail) {
   ledger::Record record;
   if (step == ledger::Step::kDecided) {
@@ -428,8 +422,8 @@ void Executor::freeze(Work& work) {
 // Waits (bounded) until the status written is back on evictd's own watch; false when it is not:
 // the API server refused, cannot be reached, or is too slow.
 bool Executor::await_status(Work& work) {
-  if (!status_owed(work.state) && !work.state.has(ledger::Step::kStatusWritten))
-    return false;
+  if (!beside_kubelet(work.state))
+    return false;  // no status of evictd's to wait for
   const Nanos started = clock_.monotonic();
   const Nanos deadline = started + options_.status_landing;
   const auto landed = [&] {
@@ -506,7 +500,7 @@ void Executor::hand_over_sandbox(Work& work) {
       return;  // the kubelet stopped it
     // A container started again in the sandbox, or a new sandbox: stopped again at once, with
     // whatever sandbox it runs in.
-    if (pod && check_restart(work))
+    if (pod && restop_if_running(work, **pod))
       return;
     if (clock_.monotonic() >= deadline && pod) {
       record(work, ledger::Step::kSandboxStopped,
@@ -790,10 +784,7 @@ bool Executor::service_after(bool force) {
     ++finished_since_compaction_;
     it = after_.erase(it);
   }
-  if (finished_.size() > options_.keep_finished)
-    finished_.erase(
-        finished_.begin(),
-        finished_.begin() + static_cast<long>(finished_.size() - options_.keep_finished));
+  trim_finished();
   return restopped;
 }
 
@@ -833,11 +824,13 @@ bool Executor::check_after(Work& work) {
 // gracefully too, an update the kubelet acts on at once. Before the status landed a restart is
 // what the kubelet does (docs/kubelet.md), and the landing will end it.
 bool Executor::check_restart(Work& work) {
+  const auto pod = runtime_.find_pod(work.state.decision.pod_uid);
+  return pod && *pod && restop_if_running(work, **pod);
+}
+
+bool Executor::restop_if_running(Work& work, const cri::RuntimePod& pod) {
   const auto& decision = work.state.decision;
-  const auto pod = runtime_.find_pod(decision.pod_uid);
-  if (!pod || !*pod)
-    return false;
-  const std::string found = running_again(**pod, work.sandbox_id);
+  const std::string found = running_again(pod, work.sandbox_id);
   if (found.empty())
     return false;
   ++work.restarts;
@@ -847,10 +840,10 @@ bool Executor::check_restart(Work& work) {
              (status_written ? "; its Failed status was written, so it is deleted gracefully too"
                              : "; its status is not written yet, and until it is the kubelet "
                                "restarts it"));
-  work.sandbox_id = (*pod)->sandbox_id;
+  work.sandbox_id = pod.sandbox_id;
   if (metrics_ != nullptr)
     metrics_->eviction_corrected("restarted");
-  const auto report = runtime_.stop(**pod, 0, true);
+  const auto report = runtime_.stop(pod, 0, true);
   log::warning("an evicted pod ran again and was stopped again: " + summary(report),
                pod_fields(decision));
   if (status_written && !work.state.has(ledger::Step::kDeleteRequested))

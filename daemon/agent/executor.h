@@ -162,12 +162,13 @@ class Executor final : public EvictionSink {
   // The watch after the stop.
   bool check_after(Work& work);
   bool check_restart(Work& work);
+  bool restop_if_running(Work& work, const cri::RuntimePod& pod);
   void check_status(Work& work);
   bool after_done(const Work& work) const;
   bool service_after(bool force);
   void resume_watch(const ledger::EvictionState& state);
   Work replayed_work(const ledger::EvictionState& state) const;
-  Work* after_entry(const std::string& eviction_id);
+  bool trim_finished();
 
   void record(Work& work, ledger::Step step, const std::string& detail);
   bool status_owed(const ledger::EvictionState& state) const;

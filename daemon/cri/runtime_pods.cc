@@ -187,10 +187,8 @@ StopReport PodStopper::stop_containers(const RuntimePod& pod, int64_t grace_seco
   const Nanos deadline = std::chrono::seconds(timeout) + margin_;
   std::vector<const RuntimeContainer*> running;
   for (const auto& container : pod.containers) {
-    if (container.state == runtime::v1::CONTAINER_RUNNING ||
-        container.state == runtime::v1::CONTAINER_CREATED) {
+    if (still_running(container))
       running.push_back(&container);
-    }
   }
   report.steps.resize(running.size());
   std::vector<std::thread> workers;

@@ -26,6 +26,12 @@ struct RuntimeContainer {
   std::string image_ref;  // the image ID it runs
 };
 
+// A container the runtime still runs, or has made and may start: what a stop must stop.
+inline bool still_running(const RuntimeContainer& container) {
+  return container.state == runtime::v1::CONTAINER_RUNNING ||
+         container.state == runtime::v1::CONTAINER_CREATED;
+}
+
 struct RuntimePod {
   std::string sandbox_id;
   std::string uid;
