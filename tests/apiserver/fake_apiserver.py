@@ -373,8 +373,7 @@ class Handler(BaseHTTPRequestHandler):
             pod = STATE["pods"].get((ns, name))
             pod = as_object(pod) if pod is not None else None
         if pod is None:
-            return self.send_json(404, status_body(404, "NotFound", 'pods "%s" not found' % name,
-                                                   {"name": name, "kind": "pods"}))
+            return self.pod_not_found(name)
         if "as=Table" in self.headers.get("Accept", ""):
             return self.send_json(200, pod_table([pod], STATE["rv"]))
         self.send_json(200, pod)
@@ -388,8 +387,7 @@ class Handler(BaseHTTPRequestHandler):
         with LOCK:
             pod = STATE["pods"].get((ns, name))
             if pod is None:
-                return self.send_json(404, status_body(404, "NotFound", 'pods "%s" not found' % name,
-                                                       {"name": name, "kind": "pods"}))
+                return self.pod_not_found(name)
             # metadata.uid in a patch is a precondition (apimachinery's patcher): another pod that
             # took the name is not patched.
             if self.uid_conflict(pod, (patch.get("metadata") or {}).get("uid")):
@@ -399,6 +397,10 @@ class Handler(BaseHTTPRequestHandler):
             record("MODIFIED", pod)
             result = as_object(pod)
         self.send_json(200, result)
+
+    def pod_not_found(self, name):
+        self.send_json(404, status_body(404, "NotFound", 'pods "%s" not found' % name,
+                                        {"name": name, "kind": "pods"}))
 
     def uid_conflict(self, pod, uid):
         """A UID precondition that another pod of the same name fails: answered 409, True."""
@@ -417,8 +419,7 @@ class Handler(BaseHTTPRequestHandler):
         with LOCK:
             pod = STATE["pods"].get((ns, name))
             if pod is None:
-                return self.send_json(404, status_body(404, "NotFound", 'pods "%s" not found' % name,
-                                                       {"name": name, "kind": "pods"}))
+                return self.pod_not_found(name)
             if self.uid_conflict(pod, (options.get("preconditions") or {}).get("uid")):
                 return
             grace = options.get("gracePeriodSeconds")
@@ -441,8 +442,7 @@ class Handler(BaseHTTPRequestHandler):
         with LOCK:
             pod = STATE["pods"].get((ns, name))
             if pod is None:
-                return self.send_json(404, status_body(404, "NotFound", 'pods "%s" not found' % name,
-                                                       {"name": name, "kind": "pods"}))
+                return self.pod_not_found(name)
             labels = pod["metadata"].get("labels", {})
             ignore_budgets = (pod.get("status", {}).get("phase") in ("Pending", "Succeeded", "Failed") or
                               pod["metadata"].get("deletionTimestamp"))

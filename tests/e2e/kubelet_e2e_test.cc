@@ -153,6 +153,12 @@ class KubeletE2eTest : public testing::Test {
   static constexpr const char* kHardEviction =
       "eviction:\n  evictionHard: {memory.available: \"200Mi\"}\n"
       "  evictionPressureTransitionPeriod: 5s\n";
+  // Soft at 300 MiB of the 600 in kubepods (2 s of grace), hard far above it.
+  static constexpr const char* kSoftEviction =
+      "eviction:\n  evictionHard: {allocatableMemory.available: \"100Mi\"}\n"
+      "  evictionSoft: {allocatableMemory.available: \"300Mi\"}\n"
+      "  evictionSoftGracePeriod: {allocatableMemory.available: \"1s\"}\n"
+      "  evictionMaxPodGracePeriod: 2\n  evictionPressureTransitionPeriod: 5s\n";
   void start_evictd(const std::string& eviction = kHardEviction) {
     const std::string config =
         std::string("nodeName: ") + kNode + "\nkubeconfig: " + api_->dir() + "/kubeconfig\n" +
@@ -261,11 +267,7 @@ TEST_F(KubeletE2eTest, ASoftEvictionKeepsItsGracePeriodAndHolds) {
   start_stand_in();
   add_bystanders();
   EXPECT_EQ(pod_status("db"), "Running  ") << "the stand-in's status, through kubectl";
-  start_evictd(
-      "eviction:\n  evictionHard: {allocatableMemory.available: \"100Mi\"}\n"
-      "  evictionSoft: {allocatableMemory.available: \"300Mi\"}\n"
-      "  evictionSoftGracePeriod: {allocatableMemory.available: \"1s\"}\n"
-      "  evictionMaxPodGracePeriod: 2\n  evictionPressureTransitionPeriod: 5s\n");
+  start_evictd(kSoftEviction);
   const std::string hog = add_pod({.name = "hog", .args = {"300", "term", "100"}});
   ASSERT_TRUE(
       eventually([&] { return has_step("hog", ledger::Step::kDone); }, std::chrono::seconds(30)));
@@ -421,13 +423,7 @@ TEST_F(KubeletE2eTest, TheApiServerDownReliefFirstThenTheFinishedEviction) {
 TEST_F(KubeletE2eTest, TheEvictionApiPathLeavesTheStopToTheStandIn) {
   start_stand_in();
   add_bystanders();
-  // Soft at 300 MiB of the 600 in kubepods, hard far above it.
-  start_evictd(
-      "eviction:\n  evictionHard: {allocatableMemory.available: \"100Mi\"}\n"
-      "  evictionSoft: {allocatableMemory.available: \"300Mi\"}\n"
-      "  evictionSoftGracePeriod: {allocatableMemory.available: \"1s\"}\n"
-      "  evictionMaxPodGracePeriod: 2\n  evictionPressureTransitionPeriod: 5s\n"
-      "softEvictionMode: api\n");
+  start_evictd(std::string(kSoftEviction) + "softEvictionMode: api\n");
   const std::string hog = add_pod({.name = "hog", .args = {"300", "term", "100"}});
   ASSERT_TRUE(
       eventually([&] { return has_step("hog", ledger::Step::kDone); }, std::chrono::seconds(30)));
