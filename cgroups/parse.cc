@@ -273,6 +273,11 @@ std::optional<CpuTimes> parse_proc_stat_cpu(std::string_view text) {
     if (i != 4 && i != 5)
       times.busy += *value;  // a part of total, so it cannot overflow either
   }
+  for (size_t at = text.find("\ncpu"); at != std::string_view::npos;
+       at = text.find("\ncpu", at + 1)) {
+    if (at + 4 < text.size() && text[at + 4] >= '0' && text[at + 4] <= '9')
+      ++times.cpus;
+  }
   return times;
 }
 

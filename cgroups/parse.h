@@ -60,6 +60,7 @@ std::optional<uint64_t> parse_cpu_stat_usage_us(std::string_view text);
 struct CpuTimes {
   uint64_t busy = 0;
   uint64_t total = 0;
+  int cpus = 0;  // the per-CPU lines that follow: the CPUs online
 };
 std::optional<CpuTimes> parse_proc_stat_cpu(std::string_view text);
 

@@ -325,10 +325,15 @@ void Sampler::sample_node(NodeSample& out, Nanos now, SampleDepth depth) {
     out.cpu_pressure = parse_psi(*text);
 
   out.cpu_cores.reset();
+  out.cpu_seconds.reset();
+  out.cpus = 0;
+  out.usage_time = now;
   if (auto text = files.stat.read(buffer_)) {
     if (auto cpu = parse_proc_stat_cpu(*text)) {
+      const double ticks_per_second = static_cast<double>(sysconf(_SC_CLK_TCK));
+      out.cpu_seconds = static_cast<double>(cpu->busy) / ticks_per_second;
+      out.cpus = cpu->cpus;
       if (last_cpu_ && now > last_cpu_time_ && cpu->busy >= last_cpu_->busy) {
-        const double ticks_per_second = static_cast<double>(sysconf(_SC_CLK_TCK));
         const double seconds = std::chrono::duration<double>(now - last_cpu_time_).count();
         out.cpu_cores =
             static_cast<double>(cpu->busy - last_cpu_->busy) / ticks_per_second / seconds;

@@ -67,10 +67,15 @@ struct NodeSample {
   MemoryUsage memory;    // the root cgroup (the node)
   CgroupUsage kubepods;  // the kubepods cgroup
   std::optional<uint64_t> kubepods_limit_bytes;
+  // The node's PSI and CPU, read by every sample that reads the pods (reports, not decisions);
+  // `usage_time` is when they were read, and between such samples they keep their values.
   Psi memory_pressure;
   Psi io_pressure;
   Psi cpu_pressure;
-  std::optional<double> cpu_cores;  // node CPU in use, from /proc/stat
+  std::optional<double> cpu_cores;    // node CPU in use since the previous reading, from /proc/stat
+  std::optional<double> cpu_seconds;  // cumulative busy CPU time of every CPU, from /proc/stat
+  int cpus = 0;                       // CPUs online
+  Nanos usage_time{0};
   std::vector<PodSample> pods;
   std::vector<std::string> problems;  // what could not be read this time, one line each
 };

@@ -45,6 +45,53 @@ std::string milliseconds_text(Nanos duration) {
   return text;
 }
 
+// The node's CPU and PSI as the status API shows them, dated on the wall clock.
+status::NodeUsage node_usage(const cgroups::NodeSample& sample, Nanos now,
+                             status::WallTime wall_now) {
+  return status::NodeUsage{
+      .cpu_cores = sample.cpu_cores,
+      .cpu_seconds = sample.cpu_seconds,
+      .cpus = sample.cpus,
+      .cpu_pressure = sample.cpu_pressure,
+      .memory_pressure = sample.memory_pressure,
+      .io_pressure = sample.io_pressure,
+      .read_at = wall_now -
+                 std::chrono::duration_cast<status::WallTime::duration>(now - sample.usage_time)};
+}
+
+std::optional<metrics::PressureFigures> pressure_figures(
+    const std::optional<cgroups::PsiLine>& line) {
+  if (!line)
+    return std::nullopt;
+  return metrics::PressureFigures{line->avg10, line->avg60, line->avg300, line->total_us};
+}
+
+metrics::NodeUsageFigures node_usage_figures(const cgroups::NodeSample& sample) {
+  metrics::NodeUsageFigures figures;
+  figures.cpu_seconds = sample.cpu_seconds;
+  figures.cpus = sample.cpus;
+  const cgroups::Psi* by_resource[] = {&sample.cpu_pressure, &sample.memory_pressure,
+                                       &sample.io_pressure};
+  for (size_t i = 0; i < std::size(by_resource); ++i) {
+    figures.pressure[i][0] = pressure_figures(by_resource[i]->some);
+    figures.pressure[i][1] = pressure_figures(by_resource[i]->full);
+  }
+  return figures;
+}
+
+std::vector<metrics::PodUsageFigures> pod_usage_figures(const model::PodView& view) {
+  std::vector<metrics::PodUsageFigures> pods;
+  pods.reserve(view.entries.size());
+  for (const auto& entry : view.entries) {
+    std::optional<double> cpu_seconds;
+    if (entry.cpu_usage_ns)
+      cpu_seconds = static_cast<double>(*entry.cpu_usage_ns) / 1e9;
+    pods.push_back({entry.pod.namespace_name, entry.pod.name, entry.pod.uid, cpu_seconds,
+                    entry.stats.memory_working_set_bytes});
+  }
+  return pods;
+}
+
 // The service manager's one-line status.
 std::string status_line(size_t pods, const Observations& observations, bool pressure,
                         size_t evicted) {
@@ -90,6 +137,7 @@ struct Agent::Round {
   Nanos now{0};
   const cgroups::NodeSample* sample = nullptr;
   bool pods_read = false;
+  bool full_sample = false;    // containers, CPU and PSI read too
   bool threshold_met = false;  // a threshold could rank pods on the first sample
   bool disk_met = false;
   std::shared_ptr<const model::RuntimeSnapshot> runtime;
@@ -247,6 +295,9 @@ void Agent::adopt(const config::Config& fresh) {
   running.memory_growth_bound = fresh.memory_growth_bound;
   running.log_level = fresh.log_level;
   running.evicted_pod_retention = fresh.evicted_pod_retention;
+  if (running.pod_metrics && !fresh.pod_metrics)
+    ports_.metrics.usage().pods({});
+  running.pod_metrics = fresh.pod_metrics;
 }
 
 // Idle rounds read the node's signals only; the pods too when a threshold is met, a notification
@@ -266,6 +317,7 @@ void Agent::sample(Round& round) {
   cadence_.sampled(depth, round.now);
   round.sample = sampled;
   round.pods_read = depth != SampleDepth::kNode;
+  round.full_sample = depth == SampleDepth::kFull;
   round.sampled_at = ports_.clock.monotonic();
   ports_.metrics.sample_finished(std::chrono::duration<double>(sampled->duration).count());
   round.disk_met = disk_threshold_met(*evaluator_, sampled->observations);
@@ -342,6 +394,8 @@ void Agent::decide(Round& round) {
 void Agent::report(Round& round) {
   const Decision& decision = round.decision;
   ports_.metrics.observe_signals(round.sample->observations, evaluator_->thresholds());
+  ports_.metrics.evictions_pending_writes(ports_.evictions.pending());
+  export_usage(round);
   const auto holds = [&](NodeCondition condition) {
     return std::find(decision.conditions.begin(), decision.conditions.end(), condition) !=
            decision.conditions.end();
@@ -439,6 +493,16 @@ void Agent::rearm(const Round& round) {
   }
 }
 
+// The node's CPU and PSI whenever a sample read them; the pods' usage with every full sample when
+// podMetrics asks for it.
+void Agent::export_usage(const Round& round) {
+  if (!round.pods_read)
+    return;
+  ports_.metrics.usage().node(node_usage_figures(*round.sample));
+  if (round.full_sample && settings_.config.pod_metrics)
+    ports_.metrics.usage().pods(pod_usage_figures(*round.view));
+}
+
 // Where the kernel does not mark a memory threshold's crossing, the next read comes before the
 // headroom could be used up at the configured growth bound (docs/cgroups.md).
 void Agent::pace(const Round& round) {
@@ -470,6 +534,7 @@ void Agent::publish_status(const Round& round) {
   snapshot->sampled_monotonic = round.now;
   snapshot->sampled_at = ports_.clock.wall();
   snapshot->sample_duration = round.sample->duration;
+  snapshot->usage = node_usage(*round.sample, round.now, snapshot->sampled_at);
   for (const auto& [condition, since] : reported_.condition_since())
     snapshot->conditions.push_back({condition, since});
   for (const auto& crossed : round.decision.crossed)

@@ -84,6 +84,7 @@ class Agent {
   void refresh_view(Round& round);
   void decide(Round& round);
   void report(Round& round);
+  void export_usage(const Round& round);
   void submit_eviction(Round& round);
   void log_eviction(const Round& round, const EvictionOrder& order,
                     const model::PodEntry& entry) const;

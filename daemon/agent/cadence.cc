@@ -11,9 +11,12 @@ bool notified(cgroups::WakeCause cause) {
 
 cgroups::SampleDepth Cadence::first_depth(Nanos now, bool under_pressure,
                                           cgroups::WakeCause cause) {
-  const Nanos full_every = under_pressure ? Nanos(kFullSampleEvery) : Nanos(kIdleFullSampleEvery);
+  // The second full sample comes as soon as under pressure: CPU in use is a rate between two.
+  const Nanos full_every =
+      under_pressure || full_samples_ < 2 ? Nanos(kFullSampleEvery) : Nanos(kIdleFullSampleEvery);
   if (now - last_full_ >= full_every) {
     last_full_ = now;
+    ++full_samples_;
     return cgroups::SampleDepth::kFull;
   }
   // A notification's round reads node and pods in one pass rather than the node twice.

@@ -1,7 +1,8 @@
 // The loop's timetable: how much each round reads, and when the slower work is due. Idle rounds
 // read the node's signals only; the pods are read when a threshold is met (in the same round,
 // before deciding), when a kernel notification woke the loop, when pod cgroups come or go, and
-// with containers, CPU and PSI every 10 s under pressure or every minute when calm.
+// with containers, CPU and PSI every 10 s under pressure or every minute when calm (the second 10 s
+// after the first, so that CPU in use, a rate, is known soon after the start).
 #pragma once
 
 #include <chrono>
@@ -37,6 +38,7 @@ class Cadence {
 
  private:
   Nanos last_full_{0};
+  int full_samples_ = 0;
   Nanos last_listing_{0};
   std::optional<Nanos> last_status_line_;
   std::optional<Nanos> last_housekeeping_;

@@ -26,7 +26,7 @@ namespace {
 
 using yaml::error_at;
 
-constexpr std::array<std::string_view, 24> kFields = {"nodeName",
+constexpr std::array<std::string_view, 25> kFields = {"nodeName",
                                                       "kubeconfig",
                                                       "eviction",
                                                       "kubeletConfigFile",
@@ -44,6 +44,7 @@ constexpr std::array<std::string_view, 24> kFields = {"nodeName",
                                                       "postEvictionWatch",
                                                       "dryRun",
                                                       "nodeConditions",
+                                                      "podMetrics",
                                                       "stateDirectory",
                                                       "metricsAddress",
                                                       "statusSocket",
@@ -207,7 +208,8 @@ Result<void> read_modes(const YAML::Node& root, const std::string& path, Config&
   }
   for (auto [key, target] :
        {std::pair{"dryRun", &config.dry_run}, std::pair{"nodeConditions", &config.node_conditions},
-        std::pair{"pressureNotifications", &config.pressure_notifications}}) {
+        std::pair{"pressureNotifications", &config.pressure_notifications},
+        std::pair{"podMetrics", &config.pod_metrics}}) {
     if (!root[key])
       continue;
     auto flag = yaml::boolean(root[key], key);

@@ -48,6 +48,9 @@ struct Config {
   Nanos post_eviction_watch = std::chrono::seconds(25);
   bool dry_run = false;
   bool node_conditions = false;
+  // Per-pod CPU and memory series on /metrics: one pair per pod, so off unless asked for (the
+  // kubelet's and cAdvisor's own series usually cover them).
+  bool pod_metrics = false;
   std::string state_directory = "/var/lib/evictd";
   std::string metrics_address = "127.0.0.1:9851";
   std::string status_socket = "/run/evictd/evictd.sock";

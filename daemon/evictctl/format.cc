@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cmath>
 #include <cstdio>
 #include <ctime>
 #include <sstream>
@@ -69,6 +70,51 @@ std::string usage_text(const v1::Usage& usage, bool bytes) {
   if (!bytes)
     return used;
   return used + "/" + (usage.request() == 0 ? "-" : human_bytes(usage.request()));
+}
+
+// CPU as kubectl top shows it: millicores.
+std::string cores_text(double cores) {
+  char text[32];
+  std::snprintf(text, sizeof(text), "%lldm", std::llround(cores * 1000));
+  return text;
+}
+
+std::string cpu_text(const v1::Cpu& cpu) {
+  return cpu.cores_known() ? cores_text(cpu.cores()) : "?";
+}
+
+std::string pressure_line_text(const v1::PressureLine& line) {
+  char text[64];
+  std::snprintf(text, sizeof(text), "%.2f%% %.2f%%", line.avg10(), line.avg60());
+  return text;
+}
+
+// One resource's PSI: "some 0.12% 0.05%, full 0.00% 0.00%" (avg10, avg60), or "-" without it.
+std::string pressure_text(bool present, const v1::Pressure& pressure) {
+  if (!present || !pressure.has_some())
+    return "-";
+  std::string text = "some " + pressure_line_text(pressure.some());
+  if (pressure.has_full())
+    text += ", full " + pressure_line_text(pressure.full());
+  return text;
+}
+
+void write_usage(const v1::NodeUsage& usage, std::ostream& out) {
+  out << "CPU:           ";
+  if (usage.cpu_known())
+    out << cores_text(usage.cpu_cores()) << " of " << usage.cpus() << " CPUs in use\n";
+  else
+    out << "not known yet (a rate needs two readings)\n";
+  out << "Pressure:      ";
+  if (!usage.has_cpu_pressure() && !usage.has_memory_pressure() && !usage.has_io_pressure()) {
+    out << "none reported (the kernel has no PSI)\n";
+    return;
+  }
+  out << "cpu " << pressure_text(usage.has_cpu_pressure(), usage.cpu_pressure()) << "\n"
+      << "               memory "
+      << pressure_text(usage.has_memory_pressure(), usage.memory_pressure()) << "\n"
+      << "               io " << pressure_text(usage.has_io_pressure(), usage.io_pressure())
+      << " (stalled share of the last 10 s and 60 s)\n";
 }
 
 std::string keys_text(const v1::RankKeys& keys, const std::string& signal) {
@@ -183,6 +229,7 @@ std::string format_status(const v1::NodeStatus& status, std::chrono::system_cloc
                 static_cast<double>(status.last_sample_duration_us()) / 1000.0);
   out << "Last sample:   " << human_time(status.last_sample_at()) << " (" << duration << "), "
       << status.pods() << " pods\n";
+  write_usage(status.usage(), out);
   out << "Conditions:    ";
   if (status.conditions().empty())
     out << "none\n";
@@ -214,8 +261,8 @@ std::string format_status(const v1::NodeStatus& status, std::chrono::system_cloc
 }
 
 std::string format_pods(const v1::ListPodsResponse& pods) {
-  std::vector<std::string> header = {"NAMESPACE", "NAME",   "QOS",     "PRIORITY",
-                                     "CRITICAL",  "MEMORY", "STORAGE", "PIDS"};
+  std::vector<std::string> header = {"NAMESPACE", "NAME",   "QOS",     "PRIORITY", "CRITICAL",
+                                     "CPU",       "MEMORY", "STORAGE", "PIDS"};
   for (const auto& signal : pods.signals())
     header.push_back("RANK " + signal);
   std::vector<std::vector<std::string>> rows;
@@ -225,6 +272,7 @@ std::string format_pods(const v1::ListPodsResponse& pods) {
                                     pod.qos_class(),
                                     std::to_string(pod.priority()),
                                     yes_no(pod.critical()),
+                                    cpu_text(pod.cpu()),
                                     usage_text(pod.memory(), true),
                                     usage_text(pod.ephemeral_storage(), true),
                                     usage_text(pod.processes(), false)};
@@ -232,7 +280,8 @@ std::string format_pods(const v1::ListPodsResponse& pods) {
       row.push_back(std::to_string(rank) + "/" + std::to_string(pods.pods_size()));
     rows.push_back(std::move(row));
   }
-  return table(header, rows) + "(usage/request; rank 1 is evicted first)\n";
+  return table(header, rows) +
+         "(cpu in use, millicores; memory and storage usage/request; rank 1 is evicted first)\n";
 }
 
 std::string format_explain(const v1::ExplainResponse& explanation) {
@@ -242,9 +291,9 @@ std::string format_explain(const v1::ExplainResponse& explanation) {
     out << "Pod " << qualified(pod.namespace_(), pod.name()) << " (" << pod.qos_class()
         << ", priority " << pod.priority() << (pod.critical() ? ", critical" : "") << ", spec from "
         << (pod.spec_source() == "api" ? "the API server" : "the node") << "): running\n";
-    out << "  memory " << usage_text(pod.memory(), true) << ", storage "
-        << usage_text(pod.ephemeral_storage(), true) << ", processes "
-        << usage_text(pod.processes(), false) << " (usage/request)\n";
+    out << "  cpu " << cpu_text(pod.cpu()) << " in use; memory " << usage_text(pod.memory(), true)
+        << ", storage " << usage_text(pod.ephemeral_storage(), true) << " (usage/request); "
+        << "processes " << usage_text(pod.processes(), false) << "\n";
   } else if (!explanation.evictions().empty()) {
     const auto& last = explanation.evictions(0);
     out << "Pod " << qualified(last.namespace_(), last.name()) << ": not running on this node\n";

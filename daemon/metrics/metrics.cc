@@ -81,13 +81,23 @@ Metrics::Metrics(const std::string& version)
                        .Name("evictd_eviction_corrections_total")
                        .Help("What the watch after an eviction put right: an evicted pod that ran "
                              "again (restarted), a status changed back (status).")
-                       .Register(*registry_)) {
+                       .Register(*registry_)),
+      pending_writes_(BuildGauge()
+                          .Name("evictd_evictions_pending_writes")
+                          .Help("Evictions carried out whose status, Event or deletion waits for "
+                                "the API server.")
+                          .Register(*registry_)
+                          .Add({})),
+      usage_(*registry_) {
   BuildGauge()
       .Name("evictd_build_info")
       .Help("evictd's version; always 1.")
       .Register(*registry_)
       .Add({{"version", version}})
       .Set(1);
+  // Known labels start at 0, so that increase() over them sees the first one.
+  for (const char* what : {"restarted", "status"})
+    corrections_.Add({{"what", what}});
   size_t index = 0;
   for (const char* name : {"MemoryPressure", "DiskPressure", "PIDPressure"})
     conditions_[index++] = &condition_.Add({{"condition", name}});
@@ -190,8 +200,9 @@ void Metrics::observe_signals(const Observations& observations,
             .value();
     auto& gauge = threshold_by_signal_[{threshold.signal, threshold.hard()}];
     if (gauge == nullptr) {
-      gauge = &threshold_.Add({{"signal", std::string(signal_name(threshold.signal))},
-                               {"kind", threshold.hard() ? "hard" : "soft"}});
+      const std::string name(signal_name(threshold.signal));
+      gauge = &threshold_.Add({{"signal", name}, {"kind", threshold.hard() ? "hard" : "soft"}});
+      evictions_.Add({{"signal", name}});  // at 0 until the first eviction for it
     }
     gauge->Set(static_cast<double>(value));
   }
@@ -211,6 +222,9 @@ void Metrics::runtime_error() {
 }
 void Metrics::api_error() {
   api_errors_.Increment();
+}
+void Metrics::evictions_pending_writes(size_t count) {
+  pending_writes_.Set(static_cast<double>(count));
 }
 void Metrics::eviction_corrected(const std::string& what) {
   corrections_.Add({{"what", what}}).Increment();

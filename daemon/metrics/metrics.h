@@ -2,7 +2,8 @@
 // kube-state-metrics derives it from an evicted pod's status and condition — and how well it works:
 // evictions by signal, stats age at eviction, detection latency, eviction duration, every signal's
 // available and capacity with the thresholds, node conditions, sample duration, runtime and API
-// errors, build info. Thread-safe: the loop, the eviction executor and scrapes all touch it.
+// errors, build info; and the node's CPU and pressure (usage_metrics.h). Thread-safe: the loop,
+// the eviction executor and scrapes all touch it.
 #pragma once
 
 #include <prometheus/counter.h>
@@ -21,6 +22,7 @@
 #include <vector>
 
 #include "daemon/metrics/http_server.h"
+#include "daemon/metrics/usage_metrics.h"
 #include "ranking/result.h"
 #include "ranking/stats.h"
 #include "ranking/threshold.h"
@@ -59,6 +61,10 @@ class Metrics {
   // The watch after an eviction put something right: `what` is "restarted" (the pod ran again and
   // was stopped again) or "status" (its status was written again).
   void eviction_corrected(const std::string& what);
+  // Evictions carried out whose API writes (status, Event, deletion) wait for the API server.
+  void evictions_pending_writes(size_t count);
+  // The node's CPU and PSI, and the pods' usage when podMetrics asks for it.
+  UsageMetrics& usage() { return usage_; }
 
  private:
   struct EvictedPod {
@@ -81,6 +87,8 @@ class Metrics {
   prometheus::Counter& runtime_errors_;
   prometheus::Counter& api_errors_;
   prometheus::Family<prometheus::Counter>& corrections_;
+  prometheus::Gauge& pending_writes_;
+  UsageMetrics usage_;
 
   // The per-signal series, looked up once: a round then costs a store per gauge, not a label hash.
   std::array<prometheus::Gauge*, kSignalCount> available_by_signal_{};

@@ -95,6 +95,8 @@ PodView build_pod_view(const cgroups::NodeSample& sample, const RuntimeSnapshot&
     if (pod_sample != nullptr) {
       entry.tier = pod_sample->tier;
       entry.cgroup = pod_sample->cgroup;
+      entry.cpu_usage_ns = pod_sample->usage.cpu_usage_ns;
+      entry.cpu_cores = pod_sample->usage.cpu_cores;
     }
     std::optional<Pod> spec = specs ? specs(runtime_pod.uid) : std::nullopt;
     if (spec) {

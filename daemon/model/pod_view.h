@@ -33,6 +33,10 @@ struct PodEntry {
   SpecSource spec_source = SpecSource::kApiServer;
   std::optional<cgroups::QosTier> tier;  // from the cgroup path, when the pod has a cgroup
   std::string cgroup;
+  // CPU, for the status API and metrics only (the kubelet does not evict for CPU), as of the last
+  // full sample: cumulative, and in use between the last two.
+  std::optional<uint64_t> cpu_usage_ns;
+  std::optional<double> cpu_cores;
 };
 
 struct PodView {

@@ -96,6 +96,37 @@ void fill_pod(const model::PodEntry& entry, const ActivePod& active, v1::PodInfo
   set(out->mutable_ephemeral_storage(), pod_request(pod, kResourceEphemeralStorage).value(),
       stats ? stats->ephemeral_storage_used_bytes : std::nullopt);
   set(out->mutable_processes(), 0, stats ? stats->process_count : std::nullopt);
+  auto* cpu = out->mutable_cpu();
+  cpu->set_cores_known(entry.cpu_cores.has_value());
+  cpu->set_cores(entry.cpu_cores.value_or(0));
+  cpu->set_usage_seconds(static_cast<double>(entry.cpu_usage_ns.value_or(0)) / 1e9);
+}
+
+void fill_pressure(const cgroups::Psi& psi, v1::Pressure* out) {
+  const auto line = [](const cgroups::PsiLine& in, v1::PressureLine* line_out) {
+    line_out->set_avg10(in.avg10);
+    line_out->set_avg60(in.avg60);
+    line_out->set_avg300(in.avg300);
+    line_out->set_total_us(in.total_us);
+  };
+  if (psi.some)
+    line(*psi.some, out->mutable_some());
+  if (psi.full)
+    line(*psi.full, out->mutable_full());
+}
+
+void fill_usage(const NodeUsage& usage, v1::NodeUsage* out) {
+  out->set_cpu_known(usage.cpu_cores.has_value());
+  out->set_cpu_cores(usage.cpu_cores.value_or(0));
+  out->set_cpu_seconds(usage.cpu_seconds.value_or(0));
+  out->set_cpus(usage.cpus);
+  if (usage.cpu_pressure.some)
+    fill_pressure(usage.cpu_pressure, out->mutable_cpu_pressure());
+  if (usage.memory_pressure.some)
+    fill_pressure(usage.memory_pressure, out->mutable_memory_pressure());
+  if (usage.io_pressure.some)
+    fill_pressure(usage.io_pressure, out->mutable_io_pressure());
+  set_time(usage.read_at, out->mutable_read_at());
 }
 
 void fill_keys(const RankKeys& keys, v1::RankKeys* out) {
@@ -397,6 +428,7 @@ void StatusService::fill_status(const StatusSnapshot& snapshot, v1::NodeStatus* 
   set_time(snapshot.sampled_at, response->mutable_last_sample_at());
   response->set_last_sample_duration_us(
       std::chrono::duration_cast<std::chrono::microseconds>(snapshot.sample_duration).count());
+  fill_usage(snapshot.usage, response->mutable_usage());
   response->set_pods(snapshot.pods ? static_cast<int32_t>(snapshot.pods->entries.size()) : 0);
   response->set_evictions_in_flight(snapshot.evictions_in_flight);
   response->set_evictions_pending_writes(snapshot.evictions_pending_writes);

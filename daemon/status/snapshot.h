@@ -8,6 +8,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -51,6 +52,18 @@ struct ConditionSince {
   WallTime since;
 };
 
+// The node's CPU and pressure stall information, as the last sample that read them found them
+// (every sample that reads the pods does).
+struct NodeUsage {
+  std::optional<double> cpu_cores;    // in use between the last two readings
+  std::optional<double> cpu_seconds;  // cumulative busy time of all CPUs
+  int cpus = 0;
+  cgroups::Psi cpu_pressure;
+  cgroups::Psi memory_pressure;
+  cgroups::Psi io_pressure;
+  WallTime read_at;
+};
+
 struct StatusSnapshot {
   std::shared_ptr<const DaemonInfo> info;
   std::shared_ptr<const std::vector<Threshold>> thresholds;
@@ -65,6 +78,7 @@ struct StatusSnapshot {
   std::vector<ConditionSince> conditions;
   std::vector<size_t>
       met;  // indices into `thresholds` met in the last round (before grace periods)
+  NodeUsage usage;
   std::shared_ptr<const model::PodView> pods;
   WallTime pods_at;  // when `pods` was read
   int evictions_in_flight = 0;

@@ -15,6 +15,7 @@
 #include "cgroups/pressure_watch.h"
 #include "cgroups/sampler.h"
 #include "integration/allocating_child.h"
+#include "integration/spinning_child.h"
 #include "integration/v1_pod_tree.h"
 #include "read_text.h"
 
@@ -121,6 +122,18 @@ TEST_F(RealV1Test, WorkingSetOfAChildThatAllocatesAKnownAmount) {
   const auto& again = sampler.sample(Nanos{2}).pods[0].containers[0].usage.memory;
   EXPECT_GE(*again.working_set_bytes, 96 * kMiB);
   EXPECT_LE(*again.working_set_bytes, 96 * kMiB + 2 * kMiB);
+}
+
+TEST_F(RealV1Test, CpuInUseOfABusyChildIsTheKernels) {
+  testing_util::SpinningChild busy(tree_->container_procs());
+  ASSERT_TRUE(busy.running());
+  Sampler sampler(layout_, sampler_config());
+  const std::string usage = pod_dir(layout_.cpuacct_root) + "/cpuacct.usage";
+  testing_util::expect_one_busy_core(sampler, [&] { return std::stoull(read_text(usage)); });
+  // PSI, where the kernel has it (/proc/pressure), shows with the node's figures.
+  if (access("/proc/pressure/cpu", R_OK) == 0) {
+    EXPECT_TRUE(sampler.sample(Nanos{1}).cpu_pressure.some);
+  }
 }
 
 TEST_F(RealV1Test, EventfdThresholdFiresWhenTheChildCrossesIt) {

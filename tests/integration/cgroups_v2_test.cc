@@ -16,6 +16,7 @@
 #include "cgroups/parse.h"
 #include "cgroups/sampler.h"
 #include "integration/allocating_child.h"
+#include "integration/spinning_child.h"
 #include "read_text.h"
 
 namespace evictd::cgroups {
@@ -110,6 +111,22 @@ TEST_F(RealV2Test, TheSamplersFiguresAreTheKernels) {
   const auto& again = sampler.sample(Nanos{2}).pods[0].containers[0].usage.memory;
   EXPECT_GE(*again.working_set_bytes, 96 * kMiB);
   EXPECT_LE(*again.working_set_bytes, 96 * kMiB + 2 * kMiB);
+}
+
+TEST_F(RealV2Test, CpuInUseOfABusyChildAndTheNodesPressureAreTheKernels) {
+  testing_util::SpinningChild busy({container_ + "/cgroup.procs"});
+  ASSERT_TRUE(busy.running());
+  Sampler sampler(layout_, sampler_config());
+  const std::string pod = made_[2];
+  testing_util::expect_one_busy_core(
+      sampler, [&] { return *parse_cpu_stat_usage_us(read_text(pod + "/cpu.stat")) * 1000; });
+  // A v2 kernel has PSI for all three, some and full (cpu's full since Linux 5.13).
+  const NodeSample& sample = sampler.sample(Nanos{1});
+  for (const Psi* psi : {&sample.cpu_pressure, &sample.memory_pressure, &sample.io_pressure}) {
+    ASSERT_TRUE(psi->some);
+    EXPECT_TRUE(psi->full);
+  }
+  EXPECT_GT(sample.cpu_pressure.some->total_us, 0U) << "a busy child on a small guest waits";
 }
 
 TEST_F(RealV2Test, ASubSecondPsiTriggerIsArmedAndFiresUnderASqueeze) {

@@ -92,6 +92,10 @@ TEST(CpuStat, ReadsUsage) {
   ASSERT_TRUE(cpu);
   EXPECT_EQ(cpu->busy, 160U);
   EXPECT_EQ(cpu->total, 1180U);
+  EXPECT_EQ(cpu->cpus, 1);
+  const auto two = parse_proc_stat_cpu("cpu  1 0 1 9 0 0 0\ncpu0 1 0 0 4\ncpu1 0 0 1 5\nintr 1\n");
+  ASSERT_TRUE(two);
+  EXPECT_EQ(two->cpus, 2);
   EXPECT_FALSE(parse_proc_stat_cpu("intr 1 2 3\n"));
   // Found by the fuzzer: ticks whose sum passes 2^64 wrapped the total below the busy part.
   EXPECT_FALSE(parse_proc_stat_cpu("cpu 0 0 18446744073709551615 2 0 0 0\n"));

@@ -1,4 +1,5 @@
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include "cgroups/memory_limit.h"
 #include "cgroups/sampler.h"
@@ -210,6 +211,30 @@ TEST_F(V2SystemdTest, CpuRateBetweenSamples) {
   const auto& pod = sampler.sample(seconds(11)).pods[0];
   ASSERT_TRUE(pod.usage.cpu_cores);
   EXPECT_DOUBLE_EQ(*pod.usage.cpu_cores, 0.5);
+}
+
+TEST_F(V2SystemdTest, NodeCpuAndPressureAreReadWithThePodsAndKeptBetween) {
+  Sampler sampler(layout_, config_, FdBudget(1000));
+  const NodeSample& first = sampler.sample(seconds(10), SampleDepth::kDecision);
+  EXPECT_FALSE(first.cpu_cores) << "a rate needs two readings";
+  ASSERT_TRUE(first.cpu_seconds);
+  EXPECT_DOUBLE_EQ(*first.cpu_seconds, 200.0 / static_cast<double>(sysconf(_SC_CLK_TCK)));
+  EXPECT_EQ(first.cpus, 0) << "the fake /proc/stat has no per-CPU lines";
+  ASSERT_TRUE(first.memory_pressure.full);
+  EXPECT_DOUBLE_EQ(first.memory_pressure.some->avg10, 2.5);
+  EXPECT_EQ(first.memory_pressure.full->total_us, 2000U);
+  EXPECT_EQ(first.usage_time, seconds(10));
+  // One CPU-second over the two seconds between the readings: half a core.
+  const double ticks = static_cast<double>(sysconf(_SC_CLK_TCK));
+  tree_.write("proc/stat", "cpu  " + std::to_string(100 + static_cast<int>(ticks)) +
+                               " 0 100 1000 0 0 0 0 0 0\ncpu0 1 0 0 0\ncpu1 1 0 0 0\n");
+  sampler.sample(seconds(11), SampleDepth::kNode);  // a node round reads neither
+  EXPECT_EQ(sampler.sample(seconds(11), SampleDepth::kNode).usage_time, seconds(10));
+  const NodeSample& second = sampler.sample(seconds(12), SampleDepth::kFull);
+  ASSERT_TRUE(second.cpu_cores);
+  EXPECT_DOUBLE_EQ(*second.cpu_cores, 0.5);
+  EXPECT_EQ(second.cpus, 2);
+  EXPECT_EQ(second.usage_time, seconds(12));
 }
 
 TEST_F(V2SystemdTest, VanishedAndGarbledCgroupsOnlyLoseTheirValues) {

@@ -19,6 +19,7 @@ TEST(Config, EmptyFileMeansEveryDefault) {
   EXPECT_EQ(config->memory_growth_bound, int64_t{2} << 30);
   EXPECT_EQ(config->soft_eviction_mode, SoftEvictionMode::kDirect);
   EXPECT_FALSE(config->dry_run);
+  EXPECT_FALSE(config->pod_metrics);
   EXPECT_EQ(config->metrics_address, "127.0.0.1:9851");  // loopback by default
   EXPECT_EQ(config->eviction.thresholds.size(), 6U);  // the kubelet's Linux defaults + allocatable
 }
@@ -34,6 +35,7 @@ memoryGrowthBound: 512Mi
 softEvictionMode: api
 dryRun: true
 nodeConditions: true
+podMetrics: true
 stateDirectory: /var/lib/evictd-test
 metricsAddress: 127.0.0.1:19851
 statusSocket: /run/evictd-test.sock
@@ -53,6 +55,7 @@ eviction:
   EXPECT_EQ(config->memory_growth_bound, int64_t{512} << 20);
   EXPECT_EQ(config->soft_eviction_mode, SoftEvictionMode::kApi);
   EXPECT_TRUE(config->dry_run);
+  EXPECT_TRUE(config->pod_metrics);
   EXPECT_EQ(config->log_level, LogLevel::kDebug);
   EXPECT_EQ(config->eviction.max_pod_grace_period_seconds, 30);
   EXPECT_EQ(config->eviction.thresholds.size(), 3U);
@@ -83,7 +86,7 @@ INSTANTIATE_TEST_SUITE_P(
             "imageMinimumGCAge, "
             "evictedPodMetricRetention, "
             "softEvictionMode, postEvictionWatch, dryRun, "
-            "nodeConditions, "
+            "nodeConditions, podMetrics, "
             "stateDirectory, metricsAddress, statusSocket, statusSocketGroup, statusAddress, "
             "logLevel"},
         Bad{"cgroupDriver: cgroupv2\n",

@@ -29,6 +29,15 @@ TEST(Cadence, FullSamplesEveryMinuteWhenCalmEveryTenSecondsUnderPressure) {
       << "calm: every minute";
 }
 
+TEST(Cadence, TheSecondFullSampleComesTenSecondsAfterTheFirstForTheCpuRate) {
+  Cadence cadence;
+  EXPECT_EQ(cadence.first_depth(kBoot, false, WakeCause::kTimer), SampleDepth::kFull);
+  EXPECT_EQ(cadence.first_depth(kBoot + 10s, false, WakeCause::kTimer), SampleDepth::kFull);
+  EXPECT_EQ(cadence.first_depth(kBoot + 20s, false, WakeCause::kTimer), SampleDepth::kNode)
+      << "then every minute when calm";
+  EXPECT_EQ(cadence.first_depth(kBoot + 70s, false, WakeCause::kTimer), SampleDepth::kFull);
+}
+
 TEST(Cadence, AKernelNotificationReadsThePodsInTheSamePass) {
   Cadence cadence;
   cadence.first_depth(kBoot, false, WakeCause::kTimer);

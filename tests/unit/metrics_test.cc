@@ -43,6 +43,71 @@ TEST(MetricsTest, EvictedPodsAsKubeStateMetricsReportsThemKeptForTheRetention) {
   EXPECT_NE(text.find("uid-web"), std::string::npos);
 }
 
+// Counters follow the kernel's totals: by their increase, so that rate() over them is the
+// kernel's; a pod gone loses its series, and a total that goes back starts a new series.
+TEST(MetricsTest, UsageCountersFollowTheKernelsTotals) {
+  Metrics metrics("0.1.0");
+  NodeUsageFigures usage;
+  usage.cpu_seconds = 100.0;
+  usage.cpus = 4;
+  usage.pressure[0][0] = PressureFigures{0.5, 0.25, 0.125, 2'000'000};
+  usage.pressure[1][1] = PressureFigures{40.0, 10.0, 2.0, 5'000'000};
+  metrics.usage().node(usage);
+  usage.cpu_seconds = 130.25;
+  usage.pressure[1][1]->total_us = 6'500'000;
+  metrics.usage().node(usage);
+  std::string text = metrics.render();
+  EXPECT_NE(text.find("evictd_node_cpu_usage_seconds_total 130.25"), std::string::npos) << text;
+  EXPECT_NE(text.find("evictd_node_cpus 4"), std::string::npos);
+  EXPECT_NE(
+      text.find(R"(evictd_node_pressure_stalled_seconds_total{kind="full",resource="memory"} 6.5)"),
+      std::string::npos);
+  EXPECT_NE(
+      text.find(
+          R"(evictd_node_pressure_stall_ratio{kind="full",resource="memory",window="10s"} 0.4)"),
+      std::string::npos);
+  EXPECT_NE(
+      text.find(
+          R"(evictd_node_pressure_stall_ratio{kind="some",resource="cpu",window="300s"} 0.00125)"),
+      std::string::npos);
+  EXPECT_EQ(text.find(R"(resource="io")"), std::string::npos) << "not read: no series";
+
+  metrics.usage().pods(
+      {{"shop", "web", "uid-web", 10.0, 64 << 20}, {"shop", "db", "uid-db", 1.0, {}}});
+  metrics.usage().pods({{"shop", "web", "uid-web", 12.5, 32 << 20}});
+  text = metrics.render();
+  EXPECT_NE(
+      text.find(
+          R"(evictd_pod_cpu_usage_seconds_total{namespace="shop",pod="web",uid="uid-web"} 12.5)"),
+      std::string::npos)
+      << text;
+  EXPECT_NE(
+      text.find(
+          R"(evictd_pod_memory_working_set_bytes{namespace="shop",pod="web",uid="uid-web"} 33554432)"),
+      std::string::npos);
+  EXPECT_EQ(text.find("uid-db"), std::string::npos) << "a pod gone loses its series";
+  metrics.usage().pods({{"shop", "web", "uid-web", 3.0, {}}});
+  EXPECT_NE(
+      metrics.render().find(
+          R"(evictd_pod_cpu_usage_seconds_total{namespace="shop",pod="web",uid="uid-web"} 3)"),
+      std::string::npos);
+}
+
+TEST(MetricsTest, ASignalWithAThresholdCountsEvictionsFromZero) {
+  Metrics metrics("0.1.0");
+  Observations observations;
+  observations.set(Signal::kPidAvailable, SignalObservation{30000, 32768, {}});
+  Threshold pids;
+  pids.signal = Signal::kPidAvailable;
+  pids.value.quantity = Quantity::from_int(1000, QuantityFormat::kDecimalSI);
+  metrics.observe_signals(observations, {pids});
+  metrics.evictions_pending_writes(2);
+  const std::string text = metrics.render();
+  EXPECT_NE(text.find(R"(evictd_evictions_total{signal="pid.available"} 0)"), std::string::npos)
+      << text;
+  EXPECT_NE(text.find("evictd_evictions_pending_writes 2"), std::string::npos);
+}
+
 TEST(MetricsTest, SignalsThresholdsAndHistogramsInAFormatPromtoolAccepts) {
   Metrics metrics("0.1.0");
   Observations observations;
@@ -60,6 +125,12 @@ TEST(MetricsTest, SignalsThresholdsAndHistogramsInAFormatPromtoolAccepts) {
   metrics.eviction_finished(0.15);
   metrics.sample_finished(0.004);
   metrics.runtime_error();
+  NodeUsageFigures usage;
+  usage.cpu_seconds = 100.5;
+  usage.cpus = 4;
+  usage.pressure[1][0] = PressureFigures{12.5, 3.0, 1.0, 7'000'000};
+  metrics.usage().node(usage);
+  metrics.usage().pods({{"shop", "web", "uid-web", 2.5, 64 << 20}});
   const std::string text = metrics.render();
   EXPECT_NE(text.find(R"(evictd_signal_available{signal="memory.available"} 1073741824)"),
             std::string::npos)
@@ -72,6 +143,11 @@ TEST(MetricsTest, SignalsThresholdsAndHistogramsInAFormatPromtoolAccepts) {
   EXPECT_NE(text.find(R"(evictd_node_condition{condition="MemoryPressure"} 1)"), std::string::npos);
   EXPECT_NE(text.find("evictd_detection_latency_seconds_count 1"), std::string::npos);
   EXPECT_NE(text.find("evictd_runtime_errors_total 1"), std::string::npos);
+  EXPECT_NE(text.find(R"(evictd_evictions_total{signal="memory.available"} 1)"), std::string::npos);
+  EXPECT_NE(text.find(R"(evictd_eviction_corrections_total{what="restarted"} 0)"),
+            std::string::npos)
+      << "known labels start at 0";
+  EXPECT_NE(text.find("evictd_evictions_pending_writes 0"), std::string::npos);
 
   const std::string path = "/tmp/evictd-metrics-" + std::to_string(getpid()) + ".txt";
   std::ofstream(path) << text;

@@ -17,6 +17,8 @@ cgroups::NodeSample sample_with(std::vector<std::pair<std::string, uint64_t>> po
     pod.cgroup = "kubepods/pod" + uid;
     pod.usage.memory.working_set_bytes = working_set;
     pod.usage.processes = 3;
+    pod.usage.cpu_usage_ns = working_set * 1'000'000;
+    pod.usage.cpu_cores = static_cast<double>(working_set) / 1000;
     sample.pods.push_back(pod);
   }
   return sample;
@@ -41,6 +43,8 @@ TEST(PodViewTest, OnlyPodsTheRuntimeReportsWithUsageJoinedByUid) {
   EXPECT_EQ(view.entries[0].stats.memory_working_set_bytes, 100u);
   EXPECT_EQ(view.entries[1].stats.memory_working_set_bytes, 200u);
   EXPECT_EQ(view.entries[1].stats.process_count, 3u);
+  EXPECT_EQ(view.entries[1].cpu_usage_ns, 200'000'000u);
+  EXPECT_DOUBLE_EQ(view.entries[1].cpu_cores.value_or(0), 0.2);
   ASSERT_EQ(view.active.size(), 2u);
   EXPECT_EQ(view.active[1].pod, &view.entries[1].pod);
 }

@@ -90,6 +90,8 @@ struct Fixture {
       view->entries.push_back(std::move(entry));
     };
     add(pod("hog", {container("c", {{"memory", q("100Mi")}})}), memory_stats("500Mi"));
+    view->entries.back().cpu_cores = 1.25;
+    view->entries.back().cpu_usage_ns = 90'500'000'000;
     add(pod("web", {container("c", {{"memory", q("300Mi")}})}), memory_stats("200Mi"));
     add(pod("dns", {container("c", {{"memory", q("10Mi")}})}, kSystemCritical, "kube-system"),
         memory_stats("900Mi"));
@@ -110,6 +112,13 @@ struct Fixture {
     snapshot->sampled_monotonic = Nanos{1000};
     snapshot->sampled_at = std::chrono::system_clock::now();
     snapshot->sample_duration = std::chrono::microseconds(250);
+    snapshot->usage.cpu_cores = 2.5;
+    snapshot->usage.cpu_seconds = 1234.5;
+    snapshot->usage.cpus = 8;
+    snapshot->usage.memory_pressure.some = cgroups::PsiLine{12.5, 3.25, 0.5, 7'000'000};
+    snapshot->usage.memory_pressure.full = cgroups::PsiLine{6.0, 1.5, 0.25, 3'000'000};
+    snapshot->usage.cpu_pressure.some = cgroups::PsiLine{1.0, 0.5, 0.1, 1'000};
+    snapshot->usage.read_at = snapshot->sampled_at;
     snapshot->conditions.push_back({NodeCondition::kMemoryPressure, snapshot->sampled_at});
     snapshot->met = {0};
     snapshot->pods = view;
@@ -185,8 +194,22 @@ TEST(StatusServiceTest, GetStatusReportsSignalsThresholdsConditionsAndTheSocketI
   EXPECT_EQ(node.conditions(0).type(), "MemoryPressure");
   EXPECT_EQ(node.last_sample_duration_us(), 250);
   EXPECT_EQ(node.pods(), 3);
+  const auto& usage = node.usage();
+  EXPECT_TRUE(usage.cpu_known());
+  EXPECT_DOUBLE_EQ(usage.cpu_cores(), 2.5);
+  EXPECT_DOUBLE_EQ(usage.cpu_seconds(), 1234.5);
+  EXPECT_EQ(usage.cpus(), 8);
+  ASSERT_TRUE(usage.has_memory_pressure());
+  EXPECT_DOUBLE_EQ(usage.memory_pressure().some().avg10(), 12.5);
+  EXPECT_EQ(usage.memory_pressure().full().total_us(), 3'000'000U);
+  EXPECT_TRUE(usage.has_cpu_pressure());
+  EXPECT_FALSE(usage.cpu_pressure().has_full());
+  EXPECT_FALSE(usage.has_io_pressure()) << "none read: absent, not zero";
 
   const std::string text = evictctl::format_status(node, std::chrono::system_clock::now());
+  EXPECT_NE(text.find("CPU:           2500m of 8 CPUs in use"), std::string::npos) << text;
+  EXPECT_NE(text.find("memory some 12.50% 3.25%, full 6.00% 1.50%"), std::string::npos) << text;
+  EXPECT_NE(text.find("io - (stalled"), std::string::npos) << text;
   EXPECT_NE(text.find("memory.available"), std::string::npos) << text;
   EXPECT_NE(text.find("MET"), std::string::npos) << text;
   EXPECT_NE(text.find("-20.0Mi"), std::string::npos) << text;
@@ -213,7 +236,13 @@ TEST(StatusServiceTest, ListPodsRanksAsTheKubeletDoesAndRefusesAnUnknownSignal) 
   EXPECT_EQ(pods.pods(0).memory().usage(), 500 << 20);
   EXPECT_EQ(pods.pods(0).memory().request(), 100 << 20);
   EXPECT_FALSE(pods.pods(0).processes().usage_known());
+  EXPECT_TRUE(pods.pods(0).cpu().cores_known());
+  EXPECT_DOUBLE_EQ(pods.pods(0).cpu().cores(), 1.25);
+  EXPECT_DOUBLE_EQ(pods.pods(0).cpu().usage_seconds(), 90.5);
+  EXPECT_FALSE(pods.pods(2).cpu().cores_known());
   const std::string text = evictctl::format_pods(pods);
+  EXPECT_NE(text.find("  CPU  "), std::string::npos) << text;
+  EXPECT_NE(text.find("1250m"), std::string::npos) << text;
   EXPECT_NE(text.find("RANK memory.available"), std::string::npos) << text;
   EXPECT_NE(text.find("500.0Mi/100.0Mi"), std::string::npos) << text;
 
