@@ -2,7 +2,8 @@
 // memory-limited kubepods cgroup, the test API server (checked with the real kubectl), and Debian's
 // Prometheus server scraping evictd. Memory pressure from a newly started pod evicts exactly the
 // pod the kubelet would choose (never the critical one), the pod's status and condition are
-// visible through kubectl, kube_pod_status_reason is 1 for it and Prometheus finds it; dry-run
+// visible through kubectl, kube_pod_status_reason is 1 for it and Prometheus finds it, every
+// expression of the shipped Grafana dashboard returns series and the shipped rules fire; dry-run
 // stops nothing; with the API server failing the pod is still stopped and its status written
 // later; a SIGKILL between the ledger and the status write is finished by the next start; without
 // an API server (standalone) the node is still protected.
@@ -30,6 +31,7 @@
 #include "daemon/ledger/ledger.h"
 #include "e2e/containerd_harness.h"
 #include "e2e/daemon_process.h"
+#include "e2e/prometheus_server.h"
 #include "read_text.h"
 #include "status.grpc.pb.h"
 
@@ -49,6 +51,7 @@ using testing_util::eventually;
 using testing_util::free_port;
 using testing_util::http_get;
 using testing_util::make_uid;
+using testing_util::PrometheusServer;
 using testing_util::shell;
 
 class DaemonE2eTest : public testing::Test {
@@ -56,8 +59,7 @@ class DaemonE2eTest : public testing::Test {
   static void SetUpTestSuite() {
     harness_ = new ContainerdHarness();
     start_error_ = harness_->start();
-    const char* source = std::getenv("EVICTD_SOURCE_DIR");
-    api_ = new testing_util::FakeApiServer(source != nullptr ? source : ".");
+    api_ = new testing_util::FakeApiServer(source_dir());
     if (!start_error_.empty())
       return;
     // The node's pods before any pressure: ~310 MiB in a 600 MiB kubepods cgroup whose eviction
@@ -160,6 +162,11 @@ class DaemonE2eTest : public testing::Test {
     return text;
   }
 
+  static std::string source_dir() {
+    const char* source = std::getenv("EVICTD_SOURCE_DIR");
+    return source != nullptr ? source : ".";
+  }
+
   static std::string kubectl(const std::string& args) {
     return shell("kubectl --kubeconfig " + api_->dir() + "/kubeconfig " + args);
   }
@@ -182,7 +189,7 @@ class DaemonE2eTest : public testing::Test {
 };
 
 TEST_F(DaemonE2eTest, EvictsTheKubeletsChoiceAndRecordsItForKubectlAndPrometheus) {
-  Daemon daemon(dir_, config(true));
+  Daemon daemon(dir_, config(true) + "podMetrics: true\n");
   ASSERT_TRUE(daemon.start()) << daemon.log();
   ASSERT_TRUE(eventually(
       [&] {
@@ -193,6 +200,14 @@ TEST_F(DaemonE2eTest, EvictsTheKubeletsChoiceAndRecordsItForKubectlAndPrometheus
       std::chrono::seconds(10)));
   EXPECT_EQ(daemon.metrics().find("kube_pod_status_reason{"), std::string::npos)
       << "nothing is evicted before the pressure";
+  // Debian's Prometheus server scrapes evictd before the pressure (so that increase() and rate()
+  // see the eviction) and evaluates the shipped rules.
+  PrometheusServer prometheus(dir_, daemon.metrics_port(),
+                              source_dir() + "/deploy/prometheus/evictd-rules.yaml");
+  ASSERT_TRUE(prometheus.start()) << prometheus.log();
+  ASSERT_TRUE(eventually([&] { return !prometheus.query("evictd_evictions_total").empty(); },
+                         std::chrono::seconds(20)))
+      << prometheus.log();
 
   TestPod hog;
   const long oom_kills_before = testing_util::oom_kills("/kubepods");
@@ -228,36 +243,39 @@ TEST_F(DaemonE2eTest, EvictsTheKubeletsChoiceAndRecordsItForKubectlAndPrometheus
   std::ofstream(dir_ + "/scrape.txt") << metrics;
   EXPECT_EQ(shell("promtool check metrics < " + dir_ + "/scrape.txt; echo rc=$?"), "rc=0\n");
 
-  // Debian's Prometheus server scrapes evictd and finds the evicted pod.
-  const int prometheus_port = free_port();
-  std::ofstream(dir_ + "/prometheus.yml")
-      << "global: {scrape_interval: 1s}\nscrape_configs:\n- job_name: evictd\n  static_configs:\n"
-      << "  - targets: ['127.0.0.1:" << daemon.metrics_port() << "']\n";
-  const pid_t prometheus = fork();
-  if (prometheus == 0) {
-    const int fd = ::open((dir_ + "/prometheus.log").c_str(), O_WRONLY | O_CREAT, 0644);
-    dup2(fd, 1);
-    dup2(fd, 2);
-    const std::string config_flag = "--config.file=" + dir_ + "/prometheus.yml";
-    const std::string storage_flag = "--storage.tsdb.path=" + dir_ + "/tsdb";
-    const std::string listen_flag =
-        "--web.listen-address=127.0.0.1:" + std::to_string(prometheus_port);
-    execl("/usr/bin/prometheus", "prometheus", config_flag.c_str(), storage_flag.c_str(),
-          listen_flag.c_str(), static_cast<char*>(nullptr));
-    _exit(127);
-  }
-  std::string answer;
-  const bool found = eventually(
+  // Prometheus finds the evicted pod, ...
+  nlohmann::json answer;
+  EXPECT_TRUE(eventually(
       [&] {
-        answer =
-            http_get("http://127.0.0.1:" + std::to_string(prometheus_port) +
-                     "/api/v1/query?query=kube_pod_status_reason%7Breason%3D%22Evicted%22%7D%3E0");
-        return answer.find("\"pod\":\"hog\"") != std::string::npos;
+        answer = prometheus.query(R"(kube_pod_status_reason{reason="Evicted"} > 0)");
+        return answer.dump().find(R"("pod":"hog")") != std::string::npos;
       },
-      std::chrono::seconds(30));
-  kill(prometheus, SIGTERM);
-  waitpid(prometheus, nullptr, 0);
-  EXPECT_TRUE(found) << answer << testing_util::read_text(dir_ + "/prometheus.log");
+      std::chrono::seconds(30)))
+      << answer.dump() << prometheus.log();
+  // ... every expression of the shipped dashboard returns series (Grafana's variables as an "All"
+  // selection and a 1m rate interval would set them), the evictions panel counts the eviction, ...
+  const auto queries =
+      testing_util::dashboard_queries(source_dir() + "/deploy/grafana/evictd-dashboard.json",
+                                      {{"instance", ".*"}, {"__rate_interval", "1m"}});
+  EXPECT_GE(queries.size(), 20U);
+  for (const auto& query : queries) {
+    const auto result = prometheus.query(query);
+    EXPECT_TRUE(result.is_array() && !result.empty()) << query << " returned " << result.dump();
+  }
+  const auto evictions = prometheus.query(
+      R"(sum by (instance, signal) (increase(evictd_evictions_total{instance=~".*"}[1m])) > 0.5)");
+  EXPECT_NE(evictions.dump().find(R"("signal":"allocatableMemory.available")"), std::string::npos)
+      << evictions.dump();
+  // ... and the shipped rules: the eviction fires EvictdEvicting and the headroom is recorded.
+  EXPECT_TRUE(eventually(
+      [&] {
+        return !prometheus.query(R"(ALERTS{alertname="EvictdEvicting",alertstate="firing"})")
+                    .empty() &&
+               !prometheus.query("node_signal_kind:evictd_threshold_headroom:ratio").empty();
+      },
+      std::chrono::seconds(10)))
+      << prometheus.log();
+  prometheus.stop();
 
   // The ledger holds the whole eviction, finished.
   auto replayed = ledger::replay_file(dir_ + "/state/ledger");
