@@ -194,6 +194,11 @@ Result<void> read_modes(const YAML::Node& root, const std::string& path, Config&
     config.cgroup_driver =
         driver == "systemd" ? cgroups::CgroupDriver::kSystemd : cgroups::CgroupDriver::kCgroupfs;
   }
+  // The kubelet's name is "kubepods" with either driver; with systemd, operators see the unit
+  // kubepods.slice, and that spelling means the same cgroup.
+  if (config.cgroup_driver == cgroups::CgroupDriver::kSystemd &&
+      config.kubepods.ends_with(".slice"))
+    config.kubepods.resize(config.kubepods.size() - std::string_view(".slice").size());
   if (root["softEvictionMode"]) {
     const std::string mode = root["softEvictionMode"].Scalar();
     if (mode != "direct" && mode != "api") {

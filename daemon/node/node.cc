@@ -274,7 +274,8 @@ Result<void> Node::start_status_api() {
   info->cgroup_version = std::string(cgroups::cgroup_version_name(layout_.version));
   info->cgroup_driver =
       config_.cgroup_driver == cgroups::CgroupDriver::kSystemd ? "systemd" : "cgroupfs";
-  info->kubepods = config_.kubepods;
+  // The cgroup as the node shows it: kubepods.slice with the systemd driver.
+  info->kubepods = sampler_->sampler().naming().kubepods_dir();
   info->runtime_endpoint = config_.container_runtime_endpoint;
   info->api_server = api_reads_ ? api_reads_->server() : "";
   info->polling_interval = config_.monitoring_interval;

@@ -24,6 +24,15 @@ TEST(Config, EmptyFileMeansEveryDefault) {
   EXPECT_EQ(config->eviction.thresholds.size(), 6U);  // the kubelet's Linux defaults + allocatable
 }
 
+TEST(Config, WithTheSystemdDriverKubepodsMayBeSpelledAsItsSlice) {
+  auto systemd = parse_config("cgroupDriver: systemd\nkubepods: kubepods.slice\n", "c.yaml");
+  ASSERT_TRUE(systemd.ok()) << systemd.error().message;
+  EXPECT_EQ(systemd->kubepods, "kubepods") << "the sampler names it kubepods.slice itself";
+  auto cgroupfs = parse_config("kubepods: kubepods.slice\n", "c.yaml");
+  ASSERT_TRUE(cgroupfs.ok());
+  EXPECT_EQ(cgroupfs->kubepods, "kubepods.slice") << "a directory name with cgroupfs";
+}
+
 TEST(Config, EveryFieldIsRead) {
   auto config = parse_config(R"(nodeName: node-7
 kubeconfig: kubeconfig.yaml
