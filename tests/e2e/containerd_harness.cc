@@ -338,14 +338,57 @@ bool ContainerdHarness::remove_pod_cgroups(const TestPod& pod) {
 
 std::string ContainerdHarness::create_pod(TestPod& pod,
                                           const std::vector<TestContainer>& containers) {
-  if (pod.uid.empty())
-    pod.uid = random_uid();
   // The kubelet limits a pod's memory to the sum of its containers' limits when every container has
   // one.
   int64_t pod_limit = 0;
   for (const auto& spec : containers) {
     pod_limit = spec.memory_limit > 0 && pod_limit >= 0 ? pod_limit + spec.memory_limit : -1;
   }
+  if (auto error = make_pod(pod, pod_limit); !error.empty())
+    return error;
+  return run_pod(pod, containers);
+}
+
+std::string ContainerdHarness::create_agent_pod(TestPod& pod, const AgentContainer& container) {
+  if (auto error = make_pod(pod, container.memory_limit); !error.empty())
+    return error;
+  if (auto error = run_sandbox(pod); !error.empty())
+    return error;
+  runtime::v1::ContainerConfig config = container_config(pod, container.name, 0);
+  config.mutable_image()->set_image(container.image);
+  for (const auto& arg : container.args)
+    config.add_args(arg);
+  for (const auto& [key, value] : container.env) {
+    auto* env = config.add_envs();
+    env->set_key(key);
+    env->set_value(value);
+  }
+  for (const auto& mount : container.mounts) {
+    auto* out = config.add_mounts();
+    out->set_host_path(mount.host_path);
+    out->set_container_path(mount.container_path);
+    out->set_readonly(mount.readonly);
+  }
+  auto* linux_config = config.mutable_linux();
+  if (container.memory_limit > 0)
+    linux_config->mutable_resources()->set_memory_limit_in_bytes(container.memory_limit);
+  auto* security = linux_config->mutable_security_context();
+  security->set_readonly_rootfs(container.readonly_rootfs);
+  security->set_no_new_privs(container.no_new_privs);
+  security->mutable_run_as_user()->set_value(container.run_as_user);
+  for (const auto& capability : container.add_capabilities)
+    security->mutable_capabilities()->add_add_capabilities(capability);
+  for (const auto& capability : container.drop_capabilities)
+    security->mutable_capabilities()->add_drop_capabilities(capability);
+  auto error = create_and_start(pod, config);
+  pods_.back() = pod;
+  return error;
+}
+
+// The pod's UID and cgroup, as the kubelet's cgroup manager makes it for the driver in use.
+std::string ContainerdHarness::make_pod(TestPod& pod, int64_t pod_limit) {
+  if (pod.uid.empty())
+    pod.uid = random_uid();
   if (systemd_driver()) {
     pod.cgroup_parent = pod_slice(pod.tier, pod.uid);
     pod.cgroup_path = "/kubepods.slice" +
@@ -359,7 +402,7 @@ std::string ContainerdHarness::create_pod(TestPod& pod,
         "/kubepods" + (pod.tier.empty() ? "" : "/" + pod.tier) + "/pod" + pod.uid;
     make_pod_cgroups(pod, pod_limit);
   }
-  return run_pod(pod, containers);
+  return "";
 }
 
 // Like the kubelet, make the pod cgroup first in every hierarchy (runc makes the containers').
@@ -400,6 +443,17 @@ runtime::v1::PodSandboxConfig ContainerdHarness::sandbox_config(const TestPod& p
 }
 
 std::string ContainerdHarness::run_pod(TestPod& pod, const std::vector<TestContainer>& containers) {
+  if (auto error = run_sandbox(pod); !error.empty())
+    return error;
+  for (const auto& spec : containers) {
+    if (auto error = start_container(pod, spec, 0); !error.empty())
+      return error;
+  }
+  pods_.back() = pod;
+  return "";
+}
+
+std::string ContainerdHarness::run_sandbox(TestPod& pod) {
   pods_.push_back(pod);
   runtime::v1::RunPodSandboxRequest run;
   *run.mutable_config() = sandbox_config(pod);
@@ -412,36 +466,46 @@ std::string ContainerdHarness::run_pod(TestPod& pod, const std::vector<TestConta
   pod.sandbox_id = ran.pod_sandbox_id();
   pod.container_ids.clear();
   pods_.back() = pod;
-  for (const auto& spec : containers) {
-    if (auto error = start_container(pod, spec, 0); !error.empty())
-      return error;
-  }
-  pods_.back() = pod;
   return "";
+}
+
+// What every container of a pod gets from the kubelet: its metadata, the kubelet's labels, a log
+// path, and the node's network (the harness has no CNI).
+runtime::v1::ContainerConfig ContainerdHarness::container_config(const TestPod& pod,
+                                                                 const std::string& name,
+                                                                 uint32_t attempt) const {
+  runtime::v1::ContainerConfig c;
+  c.mutable_metadata()->set_name(name);
+  c.mutable_metadata()->set_attempt(attempt);
+  (*c.mutable_labels())["io.kubernetes.container.name"] = name;
+  (*c.mutable_labels())["io.kubernetes.pod.name"] = pod.name;
+  (*c.mutable_labels())["io.kubernetes.pod.namespace"] = pod.namespace_name;
+  (*c.mutable_labels())["io.kubernetes.pod.uid"] = pod.uid;
+  c.set_log_path(name + "." + std::to_string(attempt) + ".log");
+  c.mutable_linux()->mutable_security_context()->mutable_namespace_options()->set_network(
+      runtime::v1::NODE);
+  return c;
 }
 
 std::string ContainerdHarness::start_container(TestPod& pod, const TestContainer& spec,
                                                uint32_t attempt) {
+  runtime::v1::ContainerConfig c = container_config(pod, spec.name, attempt);
+  c.mutable_image()->set_image(kMemhogImage);
+  c.add_args(std::to_string(spec.mib));
+  c.add_args(spec.ignore_term ? "ignore-term" : "term");
+  if (spec.rate_mib_s > 0)
+    c.add_args(std::to_string(spec.rate_mib_s));
+  if (spec.memory_limit > 0)
+    c.mutable_linux()->mutable_resources()->set_memory_limit_in_bytes(spec.memory_limit);
+  return create_and_start(pod, c);
+}
+
+std::string ContainerdHarness::create_and_start(TestPod& pod,
+                                                const runtime::v1::ContainerConfig& config) {
   runtime::v1::CreateContainerRequest create;
   create.set_pod_sandbox_id(pod.sandbox_id);
   *create.mutable_sandbox_config() = sandbox_config(pod);
-  auto* c = create.mutable_config();
-  c->mutable_metadata()->set_name(spec.name);
-  c->mutable_metadata()->set_attempt(attempt);
-  c->mutable_image()->set_image(kMemhogImage);
-  c->add_args(std::to_string(spec.mib));
-  c->add_args(spec.ignore_term ? "ignore-term" : "term");
-  if (spec.rate_mib_s > 0)
-    c->add_args(std::to_string(spec.rate_mib_s));
-  (*c->mutable_labels())["io.kubernetes.container.name"] = spec.name;
-  (*c->mutable_labels())["io.kubernetes.pod.name"] = pod.name;
-  (*c->mutable_labels())["io.kubernetes.pod.namespace"] = pod.namespace_name;
-  (*c->mutable_labels())["io.kubernetes.pod.uid"] = pod.uid;
-  c->set_log_path(spec.name + "." + std::to_string(attempt) + ".log");
-  if (spec.memory_limit > 0)
-    c->mutable_linux()->mutable_resources()->set_memory_limit_in_bytes(spec.memory_limit);
-  c->mutable_linux()->mutable_security_context()->mutable_namespace_options()->set_network(
-      runtime::v1::NODE);
+  *create.mutable_config() = config;
   runtime::v1::CreateContainerResponse created;
   auto status = client_->runtime().CreateContainer(client_->context(std::chrono::seconds(30)).get(),
                                                    create, &created);

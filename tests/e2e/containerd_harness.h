@@ -24,6 +24,27 @@ struct TestContainer {
   int rate_mib_s = 0;        // grow at this rate (a leak) instead of allocating at once
 };
 
+// A container as a DaemonSet's pod template makes it (the agent's own pod): its image and
+// arguments, environment, host paths mounted, memory limit and security context.
+struct AgentContainer {
+  struct Mount {
+    std::string host_path;
+    std::string container_path;
+    bool readonly = false;
+  };
+  std::string name;
+  std::string image;
+  std::vector<std::string> args;
+  std::map<std::string, std::string> env;
+  std::vector<Mount> mounts;
+  int64_t memory_limit = 0;
+  int64_t run_as_user = 0;
+  bool readonly_rootfs = false;
+  bool no_new_privs = false;  // allowPrivilegeEscalation: false
+  std::vector<std::string> add_capabilities;
+  std::vector<std::string> drop_capabilities;
+};
+
 struct TestPod {
   std::string name;
   std::string namespace_name = "e2e";
@@ -86,6 +107,8 @@ class ContainerdHarness {
 
   // Creates and starts a pod; returns an error message or "".
   std::string create_pod(TestPod& pod, const std::vector<TestContainer>& containers);
+  // Creates and starts a pod of one container of its own image, as a DaemonSet's.
+  std::string create_agent_pod(TestPod& pod, const AgentContainer& container);
   // Creates and starts one more container in the pod's sandbox (a restart: `attempt` > 0).
   std::string start_container(TestPod& pod, const TestContainer& spec, uint32_t attempt);
   // Removes a stopped pod's cgroups in every hierarchy, as the kubelet does for a terminated pod at
@@ -102,9 +125,14 @@ class ContainerdHarness {
 
  private:
   std::string wait_for_cri();
+  std::string make_pod(TestPod& pod, int64_t pod_limit);
   void make_pod_cgroups(const TestPod& pod, int64_t pod_limit);
   runtime::v1::PodSandboxConfig sandbox_config(const TestPod& pod) const;
+  runtime::v1::ContainerConfig container_config(const TestPod& pod, const std::string& name,
+                                                uint32_t attempt) const;
   std::string run_pod(TestPod& pod, const std::vector<TestContainer>& containers);
+  std::string run_sandbox(TestPod& pod);
+  std::string create_and_start(TestPod& pod, const runtime::v1::ContainerConfig& config);
   void cleanup();
 
   std::string dir_;
