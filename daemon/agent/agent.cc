@@ -59,13 +59,6 @@ status::NodeUsage node_usage(const cgroups::NodeSample& sample, Nanos now,
                  std::chrono::duration_cast<status::WallTime::duration>(now - sample.usage_time)};
 }
 
-std::optional<metrics::PressureFigures> pressure_figures(
-    const std::optional<cgroups::PsiLine>& line) {
-  if (!line)
-    return std::nullopt;
-  return metrics::PressureFigures{line->avg10, line->avg60, line->avg300, line->total_us};
-}
-
 metrics::NodeUsageFigures node_usage_figures(const cgroups::NodeSample& sample) {
   metrics::NodeUsageFigures figures;
   figures.cpu_seconds = sample.cpu_seconds;
@@ -73,8 +66,8 @@ metrics::NodeUsageFigures node_usage_figures(const cgroups::NodeSample& sample) 
   const cgroups::Psi* by_resource[] = {&sample.cpu_pressure, &sample.memory_pressure,
                                        &sample.io_pressure};
   for (size_t i = 0; i < std::size(by_resource); ++i) {
-    figures.pressure[i][0] = pressure_figures(by_resource[i]->some);
-    figures.pressure[i][1] = pressure_figures(by_resource[i]->full);
+    figures.pressure[i][0] = by_resource[i]->some;
+    figures.pressure[i][1] = by_resource[i]->full;
   }
   return figures;
 }

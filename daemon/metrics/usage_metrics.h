@@ -17,21 +17,15 @@
 #include <string>
 #include <vector>
 
-namespace evictd::metrics {
+#include "cgroups/parse.h"
 
-// One line of a PSI file: averages in percent, as the kernel writes them, and the total stall.
-struct PressureFigures {
-  double avg10 = 0;
-  double avg60 = 0;
-  double avg300 = 0;
-  uint64_t total_us = 0;
-};
+namespace evictd::metrics {
 
 struct NodeUsageFigures {
   std::optional<double> cpu_seconds;  // cumulative busy time of every CPU
   int cpus = 0;
-  // [cpu, memory, io][some, full]; absent where the kernel has none.
-  std::array<std::array<std::optional<PressureFigures>, 2>, 3> pressure;
+  // [cpu, memory, io][some, full], as the kernel writes them; absent where it has none.
+  std::array<std::array<std::optional<cgroups::PsiLine>, 2>, 3> pressure;
 };
 
 struct PodUsageFigures {

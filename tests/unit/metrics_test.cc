@@ -50,8 +50,8 @@ TEST(MetricsTest, UsageCountersFollowTheKernelsTotals) {
   NodeUsageFigures usage;
   usage.cpu_seconds = 100.0;
   usage.cpus = 4;
-  usage.pressure[0][0] = PressureFigures{0.5, 0.25, 0.125, 2'000'000};
-  usage.pressure[1][1] = PressureFigures{40.0, 10.0, 2.0, 5'000'000};
+  usage.pressure[0][0] = cgroups::PsiLine{0.5, 0.25, 0.125, 2'000'000};
+  usage.pressure[1][1] = cgroups::PsiLine{40.0, 10.0, 2.0, 5'000'000};
   metrics.usage().node(usage);
   usage.cpu_seconds = 130.25;
   usage.pressure[1][1]->total_us = 6'500'000;
@@ -128,7 +128,7 @@ TEST(MetricsTest, SignalsThresholdsAndHistogramsInAFormatPromtoolAccepts) {
   NodeUsageFigures usage;
   usage.cpu_seconds = 100.5;
   usage.cpus = 4;
-  usage.pressure[1][0] = PressureFigures{12.5, 3.0, 1.0, 7'000'000};
+  usage.pressure[1][0] = cgroups::PsiLine{12.5, 3.0, 1.0, 7'000'000};
   metrics.usage().node(usage);
   metrics.usage().pods({{"shop", "web", "uid-web", 2.5, 64 << 20}});
   const std::string text = metrics.render();
