@@ -111,4 +111,9 @@ step "systemctl stop"
 systemctl stop evictd
 [[ $(property ActiveState) == inactive ]] || fail "evictd is $(property ActiveState) after stop"
 [[ ! -e /run/evictd/evictd.sock ]] || fail "the status socket outlived the service"
+
+# Uninstalled, so that the package test that follows in the same boot finds a clean node.
+rm -f /usr/bin/evictd /usr/bin/evictctl /etc/systemd/system/evictd.service
+rm -rf /etc/evictd /var/lib/evictd
+systemctl daemon-reload
 echo "evictd.service under systemd: OK"
