@@ -38,6 +38,12 @@ inline std::string shell(const std::string& command) {
   return output;
 }
 
+// An environment variable's value, "" when unset (the tests' paths and settings come this way).
+inline std::string env(const char* name) {
+  const char* value = std::getenv(name);
+  return value != nullptr ? value : "";
+}
+
 inline int free_port() {
   const int fd = socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in address{};

@@ -27,6 +27,7 @@ namespace {
 
 using testing_util::AgentContainer;
 using testing_util::ContainerdHarness;
+using testing_util::env;
 using testing_util::eventually;
 using testing_util::processes_in;
 using testing_util::read_text;
@@ -36,11 +37,6 @@ using testing_util::TestPod;
 
 constexpr int64_t kMiB = 1024 * 1024;
 constexpr const char* kNode = "e2e-node";
-
-std::string env(const char* name) {
-  const char* value = std::getenv(name);
-  return value != nullptr ? value : "";
-}
 
 // deploy/daemonset.yaml: its ConfigMap's config.yaml and its DaemonSet's pod template.
 struct Manifest {

@@ -29,6 +29,7 @@ namespace evictd {
 namespace {
 
 using testing_util::ContainerdHarness;
+using testing_util::env;
 using testing_util::eventually;
 using testing_util::processes_in;
 using testing_util::read_text;
@@ -40,11 +41,6 @@ constexpr int64_t kMiB = 1024 * 1024;
 constexpr const char* kNode = "lab-node";
 constexpr const char* kOperator = "lab-operator";  // in the evictd group
 constexpr const char* kVisitor = "lab-visitor";    // not
-
-std::string env(const char* name) {
-  const char* value = std::getenv(name);
-  return value != nullptr ? value : "";
-}
 
 // The command's exit status and output.
 struct Outcome {
