@@ -129,9 +129,7 @@ class DaemonE2eTest : public testing::Test {
                                   .namespace_name = "e2e",
                                   .uid = pod.uid,
                                   .node = kNode,
-                                  .qos_class = tier.empty()          ? "Guaranteed"
-                                               : tier == "burstable" ? "Burstable"
-                                                                     : "BestEffort",
+                                  .qos_class = testing_util::qos_class_of(tier),
                                   .resources = resources,
                                   .labels = labels,
                                   .annotations = pod.annotations,

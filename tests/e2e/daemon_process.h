@@ -111,6 +111,11 @@ struct ApiPod {
   std::string spec_extra{};  // more fields of the spec, each after a comma: ,"priority":10
 };
 
+// The pod's QoS class from its tier in the cgroup tree (TestPod::tier: "" is Guaranteed).
+inline std::string qos_class_of(const std::string& tier) {
+  return tier.empty() ? "Guaranteed" : tier == "burstable" ? "Burstable" : "BestEffort";
+}
+
 inline std::string api_pod_json(const ApiPod& pod) {
   std::string annotations = "{";
   for (const auto& [key, value] : pod.annotations)

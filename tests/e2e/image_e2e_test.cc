@@ -90,9 +90,7 @@ class ImageE2eTest : public testing::Test {
                                       .namespace_name = namespace_name,
                                       .uid = pod.uid,
                                       .node = kNode,
-                                      .qos_class = tier.empty()          ? "Guaranteed"
-                                                   : tier == "burstable" ? "Burstable"
-                                                                         : "BestEffort",
+                                      .qos_class = testing_util::qos_class_of(tier),
                                       .resources = resources,
                                       .spec_extra = spec_extra};
     if (!testing_util::api_control(api_, "POST", "/_test/pods", testing_util::api_pod_json(object)))

@@ -98,7 +98,7 @@ class PackageE2eTest : public testing::Test {
                                       .namespace_name = "lab",
                                       .uid = pod.uid,
                                       .node = kNode,
-                                      .qos_class = tier == "burstable" ? "Burstable" : "BestEffort",
+                                      .qos_class = testing_util::qos_class_of(tier),
                                       .resources = resources};
     if (!testing_util::api_control(*api_, "POST", "/_test/pods",
                                    testing_util::api_pod_json(object)))
