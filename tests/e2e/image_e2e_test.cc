@@ -4,8 +4,9 @@
 // node's cgroup tree, the CRI socket, the kubelet's directory with its configuration, the ledger's
 // and the socket's directories, the ConfigMap's config.yaml) are read from the manifest itself,
 // with the node's paths pointed at the test's; the service account's credentials point evictd at
-// the test API server in-cluster. A pod leaking memory is evicted and recorded as the kubelet
-// would, and the agent's own (critical) pod is never touched.
+// the test API server in-cluster. The running evictd is seen to have what the security context
+// asks (its capabilities, no_new_privs, a read-only root, from /proc); a pod leaking memory is
+// evicted and recorded as the kubelet would, and the agent's own (critical) pod is never touched.
 #include <gtest/gtest.h>
 #include <unistd.h>
 #include <yaml-cpp/yaml.h>
@@ -14,6 +15,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -179,20 +181,40 @@ class ImageE2eTest : public testing::Test {
   std::string node_;
 };
 
-// The effective capabilities of the agent's main process, from /proc.
-std::string effective_capabilities(const TestPod& pod) {
+// The agent's main process in its pod (its /proc directory), or "" when there is none.
+std::string agent_process(const TestPod& pod) {
   const std::string procs = testing_util::memory_cgroup(pod.cgroup_path);
   for (const auto& entry : std::filesystem::recursive_directory_iterator(procs)) {
     if (entry.path().filename() != "cgroup.procs")
       continue;
-    const std::string pids = read_text(entry.path());
-    if (pids.empty())
-      continue;
-    const std::string status = read_text("/proc/" + pids.substr(0, pids.find('\n')) + "/status");
-    const size_t at = status.find("CapEff:\t");
-    if (at != std::string::npos &&
-        read_text("/proc/" + pids.substr(0, pids.find('\n')) + "/comm").starts_with("evictd"))
-      return status.substr(at + 8, status.find('\n', at) - at - 8);
+    std::istringstream pids(read_text(entry.path()));
+    for (std::string pid; pids >> pid;) {
+      if (read_text("/proc/" + pid + "/comm").starts_with("evictd"))
+        return "/proc/" + pid;
+    }
+  }
+  return "";
+}
+
+// A field of /proc/PID/status ("CapEff", "NoNewPrivs"), as the kernel writes it.
+std::string status_field(const std::string& process, const std::string& field) {
+  const std::string status = read_text(process + "/status");
+  const size_t at = status.find(field + ":\t");
+  if (at == std::string::npos)
+    return "";
+  const size_t value = at + field.size() + 2;
+  return status.substr(value, status.find('\n', value) - value);
+}
+
+// The mount options of the process's root, from its mountinfo (the sixth field of the "/" line).
+std::string root_mount_options(const std::string& process) {
+  std::istringstream mountinfo(read_text(process + "/mountinfo"));
+  for (std::string line; std::getline(mountinfo, line);) {
+    std::istringstream fields(line);
+    std::string id, parent, device, root, mount_point, options;
+    fields >> id >> parent >> device >> root >> mount_point >> options;
+    if (mount_point == "/")
+      return options;
   }
   return "";
 }
@@ -229,8 +251,14 @@ TEST_F(ImageE2eTest, TheDaemonSetsImageEvictsTheLeakingPodAsTheManifestRunsIt) {
       std::chrono::seconds(30)))
       << "evictd in its container did not come up: "
       << shell("cat " + harness_.dir() + "/logs/" + evictd_pod.uid + "/*.log | tail -20");
-  // Only CAP_SYS_RESOURCE (bit 24) is left to the agent.
-  EXPECT_EQ(effective_capabilities(evictd_pod), "0000000001000000");
+  // The security context holds in the running process: only CAP_SYS_RESOURCE (bit 24), no
+  // privilege escalation, a read-only root.
+  const std::string process = agent_process(evictd_pod);
+  ASSERT_FALSE(process.empty()) << "no evictd process in the agent's pod";
+  EXPECT_EQ(status_field(process, "CapEff"), "0000000001000000");
+  EXPECT_EQ(status_field(process, "NoNewPrivs"), "1");
+  const std::string root_options = root_mount_options(process);
+  EXPECT_TRUE(root_options == "ro" || root_options.starts_with("ro,")) << root_options;
 
   const long oom_kills_before = testing_util::oom_kills("kubepods");
   TestPod leaky;
