@@ -2,15 +2,20 @@
 #include <google/protobuf/util/json_util.h>
 #include <google/protobuf/util/time_util.h>
 #include <grpcpp/grpcpp.h>
+#include <pthread.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <cerrno>
+#include <charconv>
+#include <condition_variable>
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
+#include <mutex>
+#include <optional>
 #include <thread>
 
 #include "daemon/evictctl/format.h"
@@ -184,51 +189,117 @@ int run_evictions(const Options& options, const std::string& since, int limit) {
   return 0;
 }
 
-std::atomic<grpc::ClientContext*> g_watch_context{nullptr};
+// watch --resume EPOCH:SEQUENCE: the epoch is evictd's start, the sequence an event's number.
+struct ResumePoint {
+  std::string epoch;
+  uint64_t sequence = 0;
+};
 
-// Follows the events until interrupted; when the stream breaks (evictd restarting), reconnects
-// from the last event seen so that nothing is missed that evictd still holds.
+std::optional<ResumePoint> parse_resume(const std::string& text) {
+  const auto colon = text.find(':');
+  if (colon == std::string::npos || colon == 0)
+    return std::nullopt;
+  ResumePoint point{text.substr(0, colon)};
+  const char* first = text.data() + colon + 1;
+  const char* last = text.data() + text.size();
+  const auto [end, error] = std::from_chars(first, last, point.sequence);
+  if (first == last || error != std::errc() || end != last)
+    return std::nullopt;
+  return point;
+}
+
+// Ends a watch on SIGINT or SIGTERM. A signal handler may not cancel a gRPC call (gRPC takes
+// locks), so the signals are blocked in every thread — gRPC's inherit the mask, hence this is
+// made before the channel — and one thread waits for them and cancels the call in flight.
+class WatchStop {
+ public:
+  WatchStop() {
+    sigemptyset(&signals_);
+    sigaddset(&signals_, SIGINT);
+    sigaddset(&signals_, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &signals_, nullptr);
+    waiter_ = std::thread([this] {
+      int signal = 0;
+      sigwait(&signals_, &signal);
+      stop();
+    });
+  }
+  ~WatchStop() {
+    stop();
+    pthread_kill(waiter_.native_handle(), SIGTERM);  // ends its sigwait if no signal came
+    waiter_.join();
+  }
+  WatchStop(const WatchStop&) = delete;
+  WatchStop& operator=(const WatchStop&) = delete;
+
+  // The call a signal cancels from now on (nullptr: none); false once stopped.
+  bool follow(grpc::ClientContext* context) {
+    std::lock_guard lock(mutex_);
+    context_ = context;
+    return !stopped_;
+  }
+  // Waits before reconnecting; true when stopped meanwhile.
+  bool stopped_within(std::chrono::milliseconds wait) {
+    std::unique_lock lock(mutex_);
+    return woken_.wait_for(lock, wait, [this] { return stopped_; });
+  }
+
+ private:
+  void stop() {
+    std::lock_guard lock(mutex_);
+    stopped_ = true;
+    if (context_ != nullptr)
+      context_->TryCancel();
+    woken_.notify_all();
+  }
+
+  sigset_t signals_{};
+  std::mutex mutex_;
+  std::condition_variable woken_;
+  grpc::ClientContext* context_ = nullptr;
+  bool stopped_ = false;
+  std::thread waiter_;
+};
+
+// Follows the events until SIGINT or SIGTERM; when the stream breaks (evictd restarting),
+// reconnects from the last event seen so that nothing is missed that evictd still holds.
 int run_watch(const Options& options, const std::string& resume, bool reconnect) {
+  WatchStop stop;
   Client client(options);
   v1::WatchRequest request;
-  if (!resume.empty()) {
-    const auto colon = resume.find(':');
-    if (colon == std::string::npos) {
-      std::cerr << "evictctl: watch: --resume: expected EPOCH:SEQUENCE, not \"" << resume << "\"\n";
-      return kExitUsage;
-    }
-    request.set_epoch(resume.substr(0, colon));
-    request.set_after_sequence(std::stoull(resume.substr(colon + 1)));
+  if (const auto point = parse_resume(resume); point) {
+    request.set_epoch(point->epoch);
+    request.set_after_sequence(point->sequence);
   }
-  static std::atomic<bool> interrupted{false};
-  std::signal(SIGINT, [](int) {
-    interrupted = true;
-    if (auto* context = g_watch_context.load())
-      context->TryCancel();
-  });
-  while (!interrupted) {
+  bool reported_outage = false;
+  while (true) {
     auto context = client.context(false);
-    g_watch_context = context.get();
+    if (!stop.follow(context.get()))
+      return 0;
     auto reader = client.stub().Watch(context.get(), request);
     v1::Event event;
     while (reader->Read(&event)) {
       request.set_epoch(event.epoch());
       request.set_after_sequence(event.sequence());
+      reported_outage = false;
       std::cout << (options.output == "json" ? json(event, false) : evictctl::format_event(event))
                 << std::endl;
     }
     const auto status = reader->Finish();
-    g_watch_context = nullptr;
-    if (interrupted)
-      break;
+    if (!stop.follow(nullptr))
+      return 0;
     if (status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED || !reconnect ||
         (status.error_code() != grpc::StatusCode::UNAVAILABLE && !status.ok()))
       return report(status, options);
-    std::cerr << "evictctl: stream ended (" << status.error_message()
-              << "); reconnecting from sequence " << request.after_sequence() << "\n";
-    std::this_thread::sleep_for(std::chrono::seconds(1));
+    // Said once per outage: a restart of evictd may take a while, and each try would repeat it.
+    if (!reported_outage) {
+      std::cerr << "evictctl: stream ended (" << status.error_message()
+                << "); reconnecting from sequence " << request.after_sequence() << "\n";
+      reported_outage = true;
+    }
+    if (stop.stopped_within(std::chrono::seconds(1)))
+      return 0;
   }
-  return 0;
 }
 
 // --limit and --timeout: a count or a time of zero or less would ask for nothing, or give up at
@@ -275,7 +346,14 @@ int main(int argc, char** argv) {
   std::string resume;
   bool no_reconnect = false;
   auto* watch = app.add_subcommand("watch", "follow pressure and eviction events");
-  watch->add_option("--resume", resume, "EPOCH:SEQUENCE of the last event seen");
+  watch->add_option("--resume", resume, "EPOCH:SEQUENCE of the last event seen")
+      ->check(CLI::Validator(
+          [](std::string& text) {
+            return parse_resume(text) ? std::string()
+                                      : "expected EPOCH:SEQUENCE (a number), not \"" + text + "\"";
+          },
+          ""))
+      ->type_name("EPOCH:SEQUENCE");
   watch->add_flag("--no-reconnect", no_reconnect, "stop when the stream ends");
 
   // Usage errors exit 2, as documented (CLI11's own codes, 105 and on, say nothing to a script);

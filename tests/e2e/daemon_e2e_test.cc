@@ -326,6 +326,15 @@ TEST_F(DaemonE2eTest, EvictctlFollowsAndExplainsTheEvictionUnderLoad) {
           "watch", static_cast<char*>(nullptr));
     _exit(127);
   }
+  // However the test ends: an ASSERT below returns past the SIGTERM, and a watch left behind
+  // would try to reconnect to a gone socket for ever.
+  struct Reaper {
+    pid_t pid;
+    ~Reaper() {
+      if (pid > 0 && kill(pid, SIGKILL) == 0)
+        waitpid(pid, nullptr, 0);
+    }
+  } reaper{watcher};
   std::this_thread::sleep_for(std::chrono::milliseconds(300));  // the stream is open
 
   // Load: eight clients asking as fast as they are answered, bounded by the eviction.
@@ -395,8 +404,14 @@ TEST_F(DaemonE2eTest, EvictctlFollowsAndExplainsTheEvictionUnderLoad) {
       },
       std::chrono::seconds(10)))
       << testing_util::read_text(watch_file);
-  kill(watcher, SIGINT);
-  waitpid(watcher, nullptr, 0);
+  // SIGTERM (what a service manager or `timeout` sends) ends the watch at once, and cleanly.
+  kill(watcher, SIGTERM);
+  int watch_status = -1;
+  EXPECT_TRUE(eventually([&] { return waitpid(watcher, &watch_status, WNOHANG) == watcher; },
+                         std::chrono::seconds(2)))
+      << "evictctl watch did not end within 2 s of SIGTERM";
+  EXPECT_TRUE(WIFEXITED(watch_status) && WEXITSTATUS(watch_status) == 0) << watch_status;
+  reaper.pid = -1;
   const std::string events = testing_util::read_text(watch_file);
   for (const char* expected :
        {"EVENT_TYPE_THRESHOLD_MET", "EVENT_TYPE_PRESSURE_BEGUN", "EVENT_TYPE_EVICTION_DECIDED",

@@ -83,6 +83,8 @@ evictctl_cases=(
   "evictions --limit -1|--limit: must be positive, not -1"
   "evictions --limit 0|--limit: must be positive, not 0"
   "--timeout 0 status|--timeout: must be positive, not 0"
+  "watch --resume e:x|--resume: expected EPOCH:SEQUENCE (a number), not \"e:x\""
+  "watch --resume e:-1|--resume: expected EPOCH:SEQUENCE (a number), not \"e:-1\""
 )
 
 # Runs the program with the arguments and checks the outcome against the case: the exit code,
