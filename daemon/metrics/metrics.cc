@@ -88,6 +88,19 @@ Metrics::Metrics(const std::string& version)
                                 "the API server.")
                           .Register(*registry_)
                           .Add({})),
+      memory_locked_(BuildGauge()
+                         .Name("evictd_memory_locked_bytes")
+                         .Help("Memory evictd locked at start-up so that node-level pressure "
+                               "cannot page it out; 0: not locked (no CAP_IPC_LOCK or unlimited "
+                               "memlock limit).")
+                         .Register(*registry_)
+                         .Add({})),
+      cgroup_kills_(BuildCounter()
+                        .Name("evictd_cgroup_kills_total")
+                        .Help("Hard evictions whose pod was killed through its cgroup because "
+                              "the container runtime did not answer in time.")
+                        .Register(*registry_)
+                        .Add({})),
       usage_(*registry_) {
   BuildGauge()
       .Name("evictd_build_info")
@@ -111,6 +124,14 @@ Result<void> Metrics::serve(const std::string& address) {
     return server.error();
   server_ = std::move(server).value();
   return {};
+}
+
+void Metrics::cgroup_kill() {
+  cgroup_kills_.Increment();
+}
+
+void Metrics::memory_locked(int64_t bytes) {
+  memory_locked_.Set(static_cast<double>(bytes));
 }
 
 std::string Metrics::render() const {

@@ -57,12 +57,16 @@ class Metrics {
   void node_conditions(bool memory, bool disk, bool pid);
   void sample_finished(double seconds);
   void runtime_error();
+  // A hard eviction's pod killed through its cgroup because the runtime did not answer.
+  void cgroup_kill();
   void api_error();
   // The watch after an eviction put something right: `what` is "restarted" (the pod ran again and
   // was stopped again) or "status" (its status was written again).
   void eviction_corrected(const std::string& what);
   // Evictions carried out whose API writes (status, Event, deletion) wait for the API server.
   void evictions_pending_writes(size_t count);
+  // What evictd locked in memory at start-up (VmLck); 0 when it could not lock itself.
+  void memory_locked(int64_t bytes);
   // The node's CPU and PSI, and the pods' usage when podMetrics asks for it.
   UsageMetrics& usage() { return usage_; }
 
@@ -88,6 +92,8 @@ class Metrics {
   prometheus::Counter& api_errors_;
   prometheus::Family<prometheus::Counter>& corrections_;
   prometheus::Gauge& pending_writes_;
+  prometheus::Gauge& memory_locked_;
+  prometheus::Counter& cgroup_kills_;
   UsageMetrics usage_;
 
   // The per-signal series, looked up once: a round then costs a store per gauge, not a label hash.

@@ -45,6 +45,7 @@ status::Event pod_event(status::EventType type, const ledger::Record& decision) 
 Result<std::unique_ptr<Node>> Node::start(config::Config config, std::string config_path) {
   log::init(agent::log_level(config.log_level));
   auto node = std::unique_ptr<Node>(new Node(std::move(config), std::move(config_path)));
+  node->stay_resident();
   for (auto step :
        {&Node::lock_instance, &Node::detect_cgroups, &Node::open_metrics, &Node::open_ledger}) {
     if (auto done = (node.get()->*step)(); !done)
@@ -88,6 +89,15 @@ Node::~Node() {
     conditions_->stop();
 }
 
+// First, before any thread is started (docs/daemon.md, "When the node is at its worst").
+void Node::stay_resident() {
+  residency_ = keep_resident();
+  if (residency_.locked)
+    log::info(residency_.detail);
+  else
+    log::warning(residency_.detail);
+}
+
 // Before anything that a second evictd would share: the ledger, the ports, the status socket.
 Result<void> Node::lock_instance() {
   if (config_.dry_run)
@@ -112,6 +122,7 @@ Result<void> Node::detect_cgroups() {
 
 Result<void> Node::open_metrics() {
   metrics_ = std::make_unique<metrics::Metrics>(EVICTD_VERSION);
+  metrics_->memory_locked(residency_.locked ? residency_.locked_bytes : 0);
   return metrics_->serve(config_.metrics_address);
 }
 
@@ -333,6 +344,7 @@ void Node::log_started() const {
             {{"node", config_.node_name},
              {"mode", std::string(status::mode_name(info_->mode))},
              {"cgroups", info_->cgroup_version},
+             {"memory_locked", residency_.locked ? "yes" : "no"},
              {"thresholds", std::to_string(agent_->evaluator().thresholds().size())},
              {"metrics", config_.metrics_address},
              {"status", config_.status_socket}});

@@ -20,6 +20,7 @@
 #include "daemon/metrics/metrics.h"
 #include "daemon/node/adapters.h"
 #include "daemon/node/instance_lock.h"
+#include "daemon/node/residency.h"
 #include "daemon/status/event_hub.h"
 #include "daemon/status/server.h"
 #include "daemon/status/service.h"
@@ -40,6 +41,7 @@ class Node {
 
  private:
   Node(config::Config config, std::string config_path);
+  void stay_resident();
   Result<void> lock_instance();
   Result<void> detect_cgroups();
   Result<void> open_metrics();
@@ -56,6 +58,7 @@ class Node {
   // Held first and released last: the evictd of this node (none in dry-run, which acts on nothing
   // and keeps no ledger).
   std::optional<InstanceLock> lock_;
+  Residency residency_;
   config::Config config_;
   FileConfigSource config_source_;
   agent::SystemClock clock_;

@@ -12,6 +12,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -251,11 +252,13 @@ TEST_F(ImageE2eTest, TheDaemonSetsImageEvictsTheLeakingPodAsTheManifestRunsIt) {
       std::chrono::seconds(30)))
       << "evictd in its container did not come up: "
       << shell("cat " + harness_.dir() + "/logs/" + evictd_pod.uid + "/*.log | tail -20");
-  // The security context holds in the running process: only CAP_SYS_RESOURCE (bit 24), no
-  // privilege escalation, a read-only root.
+  // The security context holds in the running process: only CAP_SYS_RESOURCE (bit 24) and
+  // CAP_IPC_LOCK (bit 14), no privilege escalation, a read-only root; and with IPC_LOCK evictd
+  // locked itself in memory, inside the container's memory limit.
   const std::string process = agent_process(evictd_pod);
   ASSERT_FALSE(process.empty()) << "no evictd process in the agent's pod";
-  EXPECT_EQ(status_field(process, "CapEff"), "0000000001000000");
+  EXPECT_EQ(status_field(process, "CapEff"), "0000000001004000");
+  EXPECT_GT(std::atoll(status_field(process, "VmLck").c_str()), 0) << "kB locked";
   EXPECT_EQ(status_field(process, "NoNewPrivs"), "1");
   const std::string root_options = root_mount_options(process);
   EXPECT_TRUE(root_options == "ro" || root_options.starts_with("ro,")) << root_options;

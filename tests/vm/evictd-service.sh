@@ -4,6 +4,7 @@
 # it: the binaries in /usr/bin, the unit as shipped, containerd's own unit, the systemd cgroup
 # driver's kubepods.slice. Checks, each failing loudly:
 #   - Type=notify: `systemctl start` returns once evictd said READY=1, with its STATUS= line;
+#   - evictd locks itself in memory under the unit's memlock limit, with CAP_SYS_RESOURCE alone;
 #   - the unit's hardening leaves sampling, the CRI and the status socket working (evictctl status);
 #   - structured journal fields, read back with `journalctl -o json`;
 #   - `systemctl reload` refuses a bad file and keeps running, then applies a good one;
@@ -61,6 +62,14 @@ systemctl start evictd || fail "systemctl start evictd"
 status_text=$(property StatusText)
 echo "StatusText: $status_text"
 [[ -n $status_text ]] || fail "no STATUS= line"
+
+step "locked in memory under the unit's limits, with no capability for it"
+pid=$(property MainPID)
+locked_kb=$(awk '/^VmLck:/ {print $2}' "/proc/$pid/status")
+[[ $locked_kb -gt 0 ]] || fail "evictd locked nothing (VmLck $locked_kb kB): $(journalctl -u evictd --no-pager | grep -i 'memory' | tail -3)"
+capabilities=$(awk '/^CapEff:/ {print $2}' "/proc/$pid/status")
+[[ $capabilities == 0000000001000000 ]] || fail "evictd runs with CapEff $capabilities, not CAP_SYS_RESOURCE alone"
+echo "VmLck ${locked_kb} kB, CapEff $capabilities"
 
 step "evictctl status through the unit's socket, under its hardening"
 socket_mode=$(stat -c %a /run/evictd/evictd.sock)
