@@ -564,28 +564,25 @@ bool Executor::request_api_eviction(Work& work) {
 }
 
 // Stops the pod (or its containers alone) through the runtime, retrying until the bounded wait
-// runs out; false when it could not (recorded as failed, and the pod thawed).
+// runs out; false when it could not (recorded as failed, and the pod thawed). A hard eviction does
+// not wait on a runtime that stays silent: its pod's tasks are killed through the cgroup meanwhile,
+// and the stop goes on until the runtime answers.
 bool Executor::stop_through_runtime(Work& work, bool containers_only) {
   const auto& decision = work.state.decision;
   const auto fields = pod_fields(decision);
   const Nanos deadline = clock_.monotonic() + options_.wait_for_gone;
+  Nanos silent_since = clock_.monotonic();
   while (true) {
-    const auto pod = runtime_.find_pod(decision.pod_uid);
-    cri::StopReport report;
+    auto attempt = try_stop(work, containers_only, silent_since);
+    const auto& pod = attempt.pod;
     if (pod && !*pod) {
       record(work, ledger::Step::kStopped, "no ready sandbox left");
       return true;
     }
+    cri::StopReport& report = attempt.report;
     if (pod) {
-      // The containers first in either case: stop_containers thaws a frozen pod as it must.
       work.sandbox_id = (*pod)->sandbox_id;
-      report = runtime_.stop_containers(**pod, decision.grace_period_seconds, decision.hard,
-                                        work.cgroup);
-      if (!containers_only && report.stopped) {
-        const auto sandbox = runtime_.stop_sandbox(**pod);
-        report.steps.insert(report.steps.end(), sandbox.steps.begin(), sandbox.steps.end());
-        report.stopped = sandbox.stopped;
-      }
+      silent_since = clock_.monotonic();  // it answers
     } else {
       report.steps.push_back(
           cri::StopStep{.what = "ListPodSandbox", .detail = pod.error().message});
@@ -615,6 +612,70 @@ bool Executor::stop_through_runtime(Work& work, bool containers_only) {
     service_writes(&work);
     clock_.sleep_for(std::chrono::milliseconds(500));
   }
+}
+
+// One try at the stop, in a thread of its own so that a runtime that does not answer cannot hold
+// the relief of a hard eviction: once it has been silent for runtime_stall, the pod's tasks are
+// killed through its cgroup while the try goes on. The containers first in either case:
+// stop_containers thaws a frozen pod as it must.
+Executor::StopAttempt Executor::try_stop(Work& work, bool containers_only,
+                                         Nanos runtime_silent_since) {
+  const auto& decision = work.state.decision;
+  auto attempt = std::async(std::launch::async,
+                            [this, uid = decision.pod_uid, grace = decision.grace_period_seconds,
+                             hard = decision.hard, cgroup = work.cgroup, containers_only] {
+                              name_this_thread("evictd-stop");
+                              StopAttempt out;
+                              out.pod = runtime_.find_pod(uid);
+                              if (!out.pod || !*out.pod)
+                                return out;
+                              out.report = runtime_.stop_containers(**out.pod, grace, hard, cgroup);
+                              if (!containers_only && out.report.stopped) {
+                                const auto sandbox = runtime_.stop_sandbox(**out.pod);
+                                out.report.steps.insert(out.report.steps.end(),
+                                                        sandbox.steps.begin(), sandbox.steps.end());
+                                out.report.stopped = sandbox.stopped;
+                              }
+                              return out;
+                            });
+  const bool may_kill = decision.hard && !work.cgroup.empty();
+  while (attempt.wait_for(std::chrono::milliseconds(5)) != std::future_status::ready) {
+    const Nanos silent = clock_.monotonic() - runtime_silent_since;
+    if (may_kill && !work.state.has(ledger::Step::kKilled) && silent >= options_.runtime_stall)
+      kill_through_cgroup(work, silent);
+    clock_.sleep_for(std::chrono::milliseconds(5));  // a fake clock moves with the wait
+  }
+  auto out = attempt.get();
+  // A runtime that answers only with errors is as silent as one that does not answer.
+  if (!out.pod && may_kill && !work.state.has(ledger::Step::kKilled) &&
+      clock_.monotonic() - runtime_silent_since >= options_.runtime_stall)
+    kill_through_cgroup(work, clock_.monotonic() - runtime_silent_since);
+  return out;
+}
+
+// The pod the runtime reported when the eviction was decided, killed through its cgroup: relief
+// for a node so short of memory that the runtime stalls. The stop through the runtime, the status
+// and the Event follow when they can, so that the kubelet adopts Failed and restarts nothing.
+void Executor::kill_through_cgroup(Work& work, Nanos silent) {
+  const auto& decision = work.state.decision;
+  const auto started = std::chrono::steady_clock::now();
+  auto killed = runtime_.kill(work.cgroup);
+  const auto took = std::chrono::duration_cast<std::chrono::microseconds>(
+      std::chrono::steady_clock::now() - started);
+  const std::string why = "the runtime had not answered in " + std::to_string(ms(silent)) + " ms";
+  if (!killed) {
+    log::error(why + "; cannot kill the pod through its cgroup: " + killed.error().message,
+               pod_fields(decision));
+    return;
+  }
+  if (metrics_ != nullptr)
+    metrics_->cgroup_kill();
+  record(work, ledger::Step::kKilled,
+         why + ": " + std::to_string(*killed) + " processes killed through the pod's cgroup in " +
+             std::to_string(took.count()) + " µs");
+  log::warning(why + "; killed the pod's " + std::to_string(*killed) +
+                   " processes through its cgroup, the runtime's stop follows",
+               pod_fields(decision));
 }
 
 // Asks often at first, since a stopped pod is usually gone within a few hundred milliseconds, then

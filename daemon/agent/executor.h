@@ -61,6 +61,9 @@ struct ExecutorOptions {
   // How long a frozen pod waits for its status to be seen on the watch before it is stopped
   // anyway: relief is not held hostage by a slow API server.
   std::chrono::milliseconds status_landing{2'000};
+  // How long a hard eviction waits for a runtime that does not answer before it kills the pod's
+  // tasks through its cgroup (docs/kubelet.md, "A stalled runtime").
+  std::chrono::milliseconds runtime_stall{1'000};
   // How long the kubelet is given to stop the sandbox of a pod whose containers evictd stopped.
   std::chrono::milliseconds sandbox_handover{5'000};
   // How long evictd watches an evicted pod after its status landed (0: not at all): two of the
@@ -150,6 +153,12 @@ class Executor final : public EvictionSink {
   void hand_over_sandbox(Work& work);
   bool request_api_eviction(Work& work);
   bool stop_through_runtime(Work& work, bool containers_only);
+  struct StopAttempt {
+    Result<std::optional<cri::RuntimePod>> pod = std::optional<cri::RuntimePod>();
+    cri::StopReport report;
+  };
+  StopAttempt try_stop(Work& work, bool containers_only, Nanos runtime_silent_since);
+  void kill_through_cgroup(Work& work, Nanos silent);
   bool wait_until_gone(Work& work, std::chrono::milliseconds timeout);
   // API writes, beside the worker.
   void start_writes(Work& work);

@@ -164,6 +164,8 @@ class PodRuntime {
   // Stops the pod's tasks where they are, at once (cgroup freezer); thaw() lets them go on.
   virtual Result<void> freeze(const std::string& cgroup) = 0;
   virtual Result<void> thaw(const std::string& cgroup) = 0;
+  // Kills the pod's tasks through its cgroup, without the runtime; the processes found.
+  virtual Result<int> kill(const std::string& cgroup) = 0;
   // No ready sandbox and no process left in its cgroup (`cgroup` as in EvictionOrder).
   virtual bool pod_gone(const std::string& uid, const std::string& cgroup) = 0;
 };

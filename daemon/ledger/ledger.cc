@@ -217,11 +217,11 @@ Result<void> write_all(int fd, const std::string& bytes) {
 
 namespace {
 
-constexpr Step kAllSteps[] = {Step::kDecided,         Step::kFrozen,       Step::kApiAccepted,
-                              Step::kStatusWritten,   Step::kStatusSeen,   Step::kStopped,
-                              Step::kSandboxStopped,  Step::kEventWritten, Step::kDone,
-                              Step::kFailed,          Step::kRestarted,    Step::kStatusRestored,
-                              Step::kDeleteRequested, Step::kWatched};
+constexpr Step kAllSteps[] = {Step::kDecided,        Step::kFrozen,          Step::kKilled,
+                              Step::kApiAccepted,    Step::kStatusWritten,   Step::kStatusSeen,
+                              Step::kStopped,        Step::kSandboxStopped,  Step::kEventWritten,
+                              Step::kDone,           Step::kFailed,          Step::kRestarted,
+                              Step::kStatusRestored, Step::kDeleteRequested, Step::kWatched};
 
 }  // namespace
 
@@ -231,6 +231,8 @@ std::string_view step_name(Step step) {
       return "decided";
     case Step::kFrozen:
       return "frozen";
+    case Step::kKilled:
+      return "killed";
     case Step::kApiAccepted:
       return "api-accepted";
     case Step::kStatusWritten:

@@ -20,6 +20,7 @@ namespace evictd::ledger {
 enum class Step {
   kDecided,         // the decision, with everything needed to finish it
   kFrozen,          // the pod's cgroup is frozen: its usage no longer grows
+  kKilled,          // the runtime did not answer: the pod's tasks were killed through its cgroup
   kApiAccepted,     // the Eviction API accepted it: the API server deletes the pod gracefully
   kStatusWritten,   // the pod's status (Evicted + DisruptionTarget) is in the API server
   kStatusSeen,      // ... and back on evictd's own watch, so the kubelet's watch has it too

@@ -69,14 +69,14 @@ Result<std::optional<cri::RuntimePod>> CriPodRuntime::find_pod(const std::string
 // after in every case: a task the stop missed must not stay frozen behind the kubelet's back.
 cri::StopReport CriPodRuntime::stop_containers(const cri::RuntimePod& pod, int64_t grace_seconds,
                                                bool hard, const std::string& cgroup) {
-  const bool stays_frozen = hard && freezer_.kills_frozen();
+  const bool stays_frozen = hard && tasks_.kills_frozen();
   if (!cgroup.empty() && !stays_frozen) {
-    if (auto thawed = freezer_.thaw(cgroup); !thawed)
+    if (auto thawed = tasks_.thaw(cgroup); !thawed)
       log::warning("cannot thaw the pod before stopping it: " + thawed.error().message);
   }
   auto report = stopper_.stop_containers(pod, grace_seconds, hard);
   if (!cgroup.empty())
-    (void)freezer_.thaw(cgroup);  // gone with the pod's tasks, usually
+    (void)tasks_.thaw(cgroup);  // gone with the pod's tasks, usually
   return report;
 }
 

@@ -7,8 +7,8 @@
 #include <mutex>
 #include <string>
 
-#include "cgroups/freezer.h"
 #include "cgroups/notifier.h"
+#include "cgroups/pod_tasks.h"
 #include "cgroups/pressure_watch.h"
 #include "cgroups/sampler.h"
 #include "daemon/agent/ports.h"
@@ -79,7 +79,7 @@ class CriReclaimer final : public agent::ResourceReclaimer {
 class CriPodRuntime final : public agent::PodRuntime {
  public:
   CriPodRuntime(cri::CriClient& client, cri::PodStopper& stopper, cgroups::CgroupLayout layout)
-      : client_(client), stopper_(stopper), layout_(std::move(layout)), freezer_(layout_) {}
+      : client_(client), stopper_(stopper), layout_(std::move(layout)), tasks_(layout_) {}
   Result<std::optional<cri::RuntimePod>> find_pod(const std::string& uid) override;
   cri::StopReport stop(const cri::RuntimePod& pod, int64_t grace_seconds, bool hard) override {
     return stopper_.stop(pod, grace_seconds, hard);
@@ -89,15 +89,16 @@ class CriPodRuntime final : public agent::PodRuntime {
   cri::StopReport stop_sandbox(const cri::RuntimePod& pod) override {
     return stopper_.stop_sandbox(pod);
   }
-  Result<void> freeze(const std::string& cgroup) override { return freezer_.freeze(cgroup); }
-  Result<void> thaw(const std::string& cgroup) override { return freezer_.thaw(cgroup); }
+  Result<void> freeze(const std::string& cgroup) override { return tasks_.freeze(cgroup); }
+  Result<void> thaw(const std::string& cgroup) override { return tasks_.thaw(cgroup); }
+  Result<int> kill(const std::string& cgroup) override { return tasks_.kill(cgroup); }
   bool pod_gone(const std::string& uid, const std::string& cgroup) override;
 
  private:
   cri::CriClient& client_;
   cri::PodStopper& stopper_;
   cgroups::CgroupLayout layout_;
-  cgroups::CgroupFreezer freezer_;
+  cgroups::PodTasks tasks_;
 };
 
 class KubeEvictionApi final : public agent::EvictionApi {

@@ -15,6 +15,7 @@
 #include "cgroups/pressure_watch.h"
 #include "cgroups/sampler.h"
 #include "integration/allocating_child.h"
+#include "integration/pod_tasks_check.h"
 #include "integration/spinning_child.h"
 #include "integration/v1_pod_tree.h"
 #include "read_text.h"
@@ -282,6 +283,12 @@ TEST_F(RealV1Test, PsiTriggerFallsBackToTheSmallestAcceptedWindow) {
                                std::string::npos;
   }
   EXPECT_TRUE(reported);
+}
+
+TEST_F(RealV1Test, KillingThePodThroughItsCgroupReachesItsTasksAlone) {
+  ASSERT_FALSE(layout_.freezer_root.empty()) << "this machine kind has the v1 freezer";
+  testing_util::expect_kill_reaches_the_pod_alone(layout_, tree_->pod(), tree_->container_procs(),
+                                                  tree_->container_dir(layout_.freezer_root));
 }
 
 }  // namespace

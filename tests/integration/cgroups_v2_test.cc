@@ -16,6 +16,7 @@
 #include "cgroups/parse.h"
 #include "cgroups/sampler.h"
 #include "integration/allocating_child.h"
+#include "integration/pod_tasks_check.h"
 #include "integration/spinning_child.h"
 #include "read_text.h"
 
@@ -165,6 +166,12 @@ TEST_F(RealV2Test, MemoryEventsWakeTheLoopWhenMemoryHighIsBreached) {
       << wake_cause_name(wake.cause) << " " << wake.source;
   const std::string events = read_text(made_.front() + "/memory.events");
   EXPECT_EQ(events.find("high 0\n"), std::string::npos) << events;
+}
+
+TEST_F(RealV2Test, KillingThePodThroughItsCgroupReachesItsTasksAlone) {
+  const std::string pod = kubepods_ + "/burstable/pod" + std::string(kUid);
+  testing_util::expect_kill_reaches_the_pod_alone(layout_, pod, {container_ + "/cgroup.procs"},
+                                                  container_);
 }
 
 }  // namespace

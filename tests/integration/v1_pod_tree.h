@@ -1,6 +1,7 @@
-// A kubelet-style kubepods/burstable/pod<uid>/<container> tree on the REAL cgroup v1 memory, pids
-// and cpuacct hierarchies, under a kubepods name of the caller's, for the tests and benchmarks that
-// sample and arm thresholds on real cgroups; and the kubelet's default hard threshold they use.
+// A kubelet-style kubepods/burstable/pod<uid>/<container> tree on the REAL cgroup v1 memory, pids,
+// cpuacct and freezer hierarchies, under a kubepods name of the caller's, for the tests and
+// benchmarks that sample and arm thresholds on real cgroups; and the kubelet's default hard
+// threshold they use.
 #pragma once
 
 #include <sys/stat.h>
@@ -47,6 +48,7 @@ class V1PodTree {
   const std::string& error() const { return error_; }
   const std::string& kubepods() const { return kubepods_; }
   std::string pod_dir(const std::string& root) const { return root + "/" + relative_[2]; }
+  const std::string& pod() const { return relative_[2]; }
   std::string container_dir(const std::string& root) const { return root + "/" + relative_.back(); }
   // The container's cgroup.procs in each hierarchy: where a child process joins the pod.
   std::vector<std::string> container_procs() const {
@@ -77,7 +79,10 @@ class V1PodTree {
 
  private:
   std::vector<std::string> roots() const {
-    return {layout_.memory_root, layout_.pids_root, layout_.cpuacct_root};
+    std::vector<std::string> roots = {layout_.memory_root, layout_.pids_root, layout_.cpuacct_root};
+    if (!layout_.freezer_root.empty())
+      roots.push_back(layout_.freezer_root);  // where an eviction freezes or kills the pod
+    return roots;
   }
 
   cgroups::CgroupLayout layout_;

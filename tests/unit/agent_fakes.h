@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <condition_variable>
 #include <functional>
 #include <map>
 #include <mutex>
@@ -294,6 +295,12 @@ struct FakeWorld final : agent::PodRuntime, agent::EvictionApi, agent::PodStatus
   bool kubelet_restarts_once = false;
   // Instead of the runtime's answer, when set: a pod that lingers.
   std::function<bool()> gone_check;
+  // A runtime that does not answer (a node so short of memory that containerd stalls): find_pod
+  // waits until the pod has been killed through its cgroup, and then answers.
+  bool runtime_stalled = false;
+  bool runtime_down = false;  // every runtime call fails at once
+  std::condition_variable killed_cv;
+  bool killed = false;
 
   void note(const std::string& call) {
     std::lock_guard lock(mutex);
@@ -317,7 +324,11 @@ struct FakeWorld final : agent::PodRuntime, agent::EvictionApi, agent::PodStatus
   }
 
   Result<std::optional<cri::RuntimePod>> find_pod(const std::string& uid) override {
-    std::lock_guard lock(mutex);
+    std::unique_lock lock(mutex);
+    if (runtime_stalled)
+      killed_cv.wait(lock, [this] { return killed; });
+    if (runtime_down)
+      return make_error("ListPodSandbox: UNAVAILABLE: connection refused");
     if (!sandbox_ready)
       return std::optional<cri::RuntimePod>();
     if (kubelet_restarts_once && !pod_running) {
@@ -381,6 +392,14 @@ struct FakeWorld final : agent::PodRuntime, agent::EvictionApi, agent::PodStatus
     std::lock_guard lock(mutex);
     frozen = false;
     return {};
+  }
+  Result<int> kill(const std::string& cgroup) override {
+    note("kill " + cgroup);
+    std::lock_guard lock(mutex);
+    pod_running = false;
+    killed = true;
+    killed_cv.notify_all();
+    return 1;
   }
   bool pod_gone(const std::string&, const std::string&) override {
     if (gone_check)

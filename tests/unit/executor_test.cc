@@ -448,6 +448,65 @@ TEST_F(ExecutorTest, ARuntimeThatCannotStopThePodFailsTheEvictionSoTheLoopDecide
   EXPECT_GE(std::count(stops.begin(), stops.end(), "stop-containers web grace=1 hard"), 60);
 }
 
+TEST_F(ExecutorTest, AHardEvictionDoesNotWaitOnAStalledRuntimeItKillsThroughTheCgroup) {
+  world_.runtime_stalled = true;  // answers only once the pod has been killed
+  auto ledger = open_ledger();
+  const Nanos started = clock_.monotonic();
+  auto executor = this->executor(ledger.get());
+  ASSERT_TRUE(executor->submit(order(decision(), "kubepods/podweb")));
+  executor->run_once();
+  EXPECT_FALSE(executor->busy());
+  // The status first, as always; the runtime silent for runtime_stall, the pod the runtime had
+  // reported is killed through its cgroup; the runtime's stop and the Event follow.
+  EXPECT_EQ(world_.seen(),
+            (std::vector<std::string>{"freeze kubepods/podweb", "status web +DisruptionTarget",
+                                      "kill kubepods/podweb", "stop-containers web grace=1 hard",
+                                      "event web"}));
+  EXPECT_EQ(steps_in(dir_),
+            (std::vector<std::string>{"decided", "frozen", "status-written", "status-seen",
+                                      "killed", "stopped", "event-written", "done"}));
+  EXPECT_GE(clock_.monotonic() - started, ExecutorOptions{}.runtime_stall);
+}
+
+TEST_F(ExecutorTest, ARuntimeThatAnswersIsNeverBypassedEvenWhenItCannotStopThePod) {
+  world_.runtime_can_stop = false;
+  auto ledger = open_ledger();
+  auto executor = this->executor(ledger.get());
+  ASSERT_TRUE(executor->submit(order(decision(), "kubepods/podweb")));
+  executor->run_once();
+  const auto seen = world_.seen();
+  EXPECT_EQ(std::count(seen.begin(), seen.end(), "kill kubepods/podweb"), 0);
+  EXPECT_EQ(steps_in(dir_).back(), "failed");
+}
+
+TEST_F(ExecutorTest, ASoftEvictionWaitsForTheRuntimeItIsNeverKilledThroughTheCgroup) {
+  world_.runtime_down = true;  // every call fails at once, for longer than runtime_stall
+  auto ledger = open_ledger();
+  auto executor = this->executor(ledger.get());
+  auto soft = decision();
+  soft.hard = false;
+  ASSERT_TRUE(executor->submit(order(soft, "kubepods/podweb")));
+  executor->run_once();
+  const auto seen = world_.seen();
+  EXPECT_EQ(std::count(seen.begin(), seen.end(), "kill kubepods/podweb"), 0);
+  EXPECT_EQ(steps_in(dir_).back(), "failed");
+  EXPECT_EQ(seen.back(), "thaw kubepods/podweb") << "never left frozen";
+}
+
+TEST_F(ExecutorTest, ARuntimeDownForLongerThanTheBoundHasAHardEvictionKilledThroughTheCgroup) {
+  world_.runtime_down = true;
+  auto ledger = open_ledger();
+  auto executor = this->executor(ledger.get());
+  ASSERT_TRUE(executor->submit(order(decision(), "kubepods/podweb")));
+  executor->run_once();
+  const auto seen = world_.seen();
+  EXPECT_EQ(std::count(seen.begin(), seen.end(), "kill kubepods/podweb"), 1) << "once";
+  const auto steps = steps_in(dir_);
+  EXPECT_NE(std::find(steps.begin(), steps.end(), "killed"), steps.end());
+  // The runtime never came back within the wait: the eviction fails, and the loop decides again.
+  EXPECT_EQ(steps.back(), "failed");
+}
+
 TEST_F(ExecutorTest, APodThatLingersIsWaitedForBoundedThenTheNextEvictionMayGo) {
   auto ledger = open_ledger();
   ExecutorOptions options;
