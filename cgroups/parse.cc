@@ -198,6 +198,31 @@ Psi parse_psi(std::string_view text) {
   return psi;
 }
 
+// A zone's watermarks are the lines "min N", "low N" and "high N" after its "pages free" line; the
+// per-CPU pagesets below them spell "high:" with a colon, and are not watermarks.
+std::optional<ZoneWatermarks> parse_zoneinfo(std::string_view text) {
+  ZoneWatermarks sum;
+  bool found = false;
+  for_each_line(text, [&](std::string_view line) {
+    line = trim(line);
+    const size_t space = line.find(' ');
+    if (space == std::string_view::npos)
+      return;
+    const std::string_view key = line.substr(0, space);
+    uint64_t* target = key == "min"    ? &sum.min_pages
+                       : key == "low"  ? &sum.low_pages
+                       : key == "high" ? &sum.high_pages
+                                       : nullptr;
+    if (target == nullptr)
+      return;
+    if (const auto pages = to_uint(trim(line.substr(space + 1)))) {
+      *target += *pages;
+      found = true;
+    }
+  });
+  return found ? std::optional<ZoneWatermarks>(sum) : std::nullopt;
+}
+
 MemInfo parse_meminfo(std::string_view text) {
   MemInfo info;
   for_each_line(text, [&](std::string_view line) {

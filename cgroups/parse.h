@@ -45,6 +45,16 @@ struct MemInfo {
 };
 MemInfo parse_meminfo(std::string_view text);
 
+// /proc/zoneinfo: the free-memory watermarks of every zone, summed, in pages. The kernel's kswapd
+// reclaims when a zone's free pages fall below its low watermark, until they pass the high one;
+// below min, allocations reclaim directly. Absent when the file has no zone.
+struct ZoneWatermarks {
+  uint64_t min_pages = 0;
+  uint64_t low_pages = 0;
+  uint64_t high_pages = 0;
+};
+std::optional<ZoneWatermarks> parse_zoneinfo(std::string_view text);
+
 // The kubelet's running task count: the number after '/' in the fourth field of /proc/loadavg.
 std::optional<int64_t> parse_loadavg_tasks(std::string_view text);
 

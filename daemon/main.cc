@@ -10,6 +10,7 @@
 #include <sstream>
 #include <thread>
 
+#include "cgroups/kernel_reserve.h"
 #include "daemon/config/config.h"
 #include "daemon/files/text_file.h"
 #include "daemon/node/node.h"
@@ -47,7 +48,15 @@ int run_check_config(const std::string& path) {
     std::cerr << config.error().message << "\n";
     return kExitUsage;
   }
-  std::cout << evictd::config::describe(*config) << "\n" << path << ": configuration OK\n";
+  std::cout << evictd::config::describe(*config) << "\n";
+  // Advice, not an error: the file is valid, but on this node a memory threshold comes too late.
+  if (auto memory = evictd::cgroups::read_node_memory()) {
+    for (const auto& advice :
+         evictd::advise_memory_headroom(config->eviction.thresholds, memory->total_bytes,
+                                        memory->reserve, config->memory_growth_bound))
+      std::cout << "warning: " << advice.text << "\n";
+  }
+  std::cout << path << ": configuration OK\n";
   return 0;
 }
 

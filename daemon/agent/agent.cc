@@ -186,10 +186,23 @@ Agent::Agent(AgentSettings settings, AgentPorts ports)
           notification_paths(ports_.pressure, settings_.config))),
       notification_errors_(
           std::make_shared<const std::vector<std::string>>(ports_.pressure.errors())) {
-  for (const auto& warning : evaluator_->warnings())
-    log::warning(warning);
+  note_warnings();
   const WallTime started = settings_.info ? settings_.info->started_at : ports_.clock.wall();
   runtime_state_.since = api_state_.since = started;
+}
+
+// What the configuration gets wrong on this node: logged, and shown by the status API.
+void Agent::note_warnings() {
+  auto warnings = evaluator_->warnings();
+  if (settings_.node_memory) {
+    for (const auto& advice : advise_memory_headroom(
+             evaluator_->thresholds(), settings_.node_memory->total_bytes,
+             settings_.node_memory->reserve, settings_.config.memory_growth_bound))
+      warnings.push_back(advice.text);
+  }
+  for (const auto& warning : warnings)
+    log::warning(warning);
+  warnings_ = std::make_shared<const std::vector<std::string>>(std::move(warnings));
 }
 
 void Agent::stop() {
@@ -291,6 +304,7 @@ void Agent::adopt(const config::Config& fresh) {
   if (running.pod_metrics && !fresh.pod_metrics)
     ports_.metrics.usage().pods({});
   running.pod_metrics = fresh.pod_metrics;
+  note_warnings();
 }
 
 // Idle rounds read the node's signals only; the pods too when a threshold is met, a notification
@@ -521,6 +535,7 @@ void Agent::publish_status(const Round& round) {
   snapshot->thresholds = thresholds_;
   snapshot->notifications = notifications_;
   snapshot->notification_errors = notification_errors_;
+  snapshot->warnings = warnings_;
   snapshot->runtime = runtime_state_;
   snapshot->api = api_state_;
   snapshot->observations = round.sample->observations;

@@ -11,6 +11,7 @@
 #include <memory>
 #include <string>
 
+#include "cgroups/kernel_reserve.h"
 #include "daemon/agent/cadence.h"
 #include "daemon/agent/membership.h"
 #include "daemon/agent/ports.h"
@@ -35,6 +36,9 @@ log::Level log_level(config::LogLevel level);
 struct AgentSettings {
   config::Config config;
   FilesystemLayout filesystems = FilesystemLayout::kShared;
+  // The node's memory and the kernel's watermarks, for the advice on memory thresholds; unset when
+  // /proc could not tell.
+  std::optional<cgroups::NodeMemory> node_memory;
   // What the status API shows of this daemon; null without a status API.
   std::shared_ptr<const status::DaemonInfo> info;
 };
@@ -78,6 +82,7 @@ class Agent {
 
   cgroups::Wake next_wake();
   void apply_reload();
+  void note_warnings();
   void adopt(const config::Config& fresh);
   void sample(Round& round);
   void reconcile_runtime(Round& round);
@@ -101,6 +106,7 @@ class Agent {
   std::shared_ptr<const std::vector<Threshold>> thresholds_;  // shared with status snapshots
   std::shared_ptr<const std::vector<std::string>> notifications_;
   std::shared_ptr<const std::vector<std::string>> notification_errors_;
+  std::shared_ptr<const std::vector<std::string>> warnings_;  // about the configuration
   std::atomic<bool> stop_requested_{false};
   std::atomic<bool> reload_requested_{false};
 

@@ -224,6 +224,8 @@ std::string format_status(const v1::NodeStatus& status, std::chrono::system_cloc
   for (const auto& error : status.notification_errors())
     out << "  fallback:    " << error << "\n";
   out << "Polling:       every " << status.polling_interval_ms() << " ms\n";
+  for (const auto& warning : status.warnings())
+    out << "Warning:       " << warning << "\n";
   char duration[32];
   std::snprintf(duration, sizeof(duration), "%.2f ms",
                 static_cast<double>(status.last_sample_duration_us()) / 1000.0);

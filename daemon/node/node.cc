@@ -89,6 +89,16 @@ Node::~Node() {
     conditions_->stop();
 }
 
+std::optional<cgroups::NodeMemory> Node::node_memory() {
+  auto memory = cgroups::read_node_memory();
+  if (!memory) {
+    log::warning("cannot check memory thresholds against the kernel's watermarks: " +
+                 memory.error().message);
+    return std::nullopt;
+  }
+  return *memory;
+}
+
 // First, before any thread is started (docs/daemon.md, "When the node is at its worst").
 void Node::stay_resident() {
   residency_ = keep_resident();
@@ -318,7 +328,10 @@ Result<void> Node::start_status_api() {
 void Node::build_agent() {
   const bool status_api = status_service_ != nullptr;
   agent_ = std::make_unique<agent::Agent>(
-      agent::AgentSettings{.config = config_, .filesystems = filesystems_, .info = info_},
+      agent::AgentSettings{.config = config_,
+                           .filesystems = filesystems_,
+                           .node_memory = node_memory(),
+                           .info = info_},
       agent::AgentPorts{.clock = clock_,
                         .sampler = *sampler_,
                         .pressure = *pressure_,

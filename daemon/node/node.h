@@ -42,6 +42,7 @@ class Node {
  private:
   Node(config::Config config, std::string config_path);
   void stay_resident();
+  static std::optional<cgroups::NodeMemory> node_memory();
   Result<void> lock_instance();
   Result<void> detect_cgroups();
   Result<void> open_metrics();

@@ -387,6 +387,10 @@ void StatusService::fill_status(const StatusSnapshot& snapshot, v1::NodeStatus* 
     for (const auto& line : *snapshot.notification_errors)
       response->add_notification_errors(line);
   }
+  if (snapshot.warnings) {
+    for (const auto& line : *snapshot.warnings)
+      response->add_warnings(line);
+  }
   response->set_polling_interval_ms(
       std::chrono::duration_cast<std::chrono::milliseconds>(info.polling_interval).count());
   const auto& thresholds = *snapshot.thresholds;

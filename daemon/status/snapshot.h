@@ -69,6 +69,7 @@ struct StatusSnapshot {
   std::shared_ptr<const std::vector<Threshold>> thresholds;
   std::shared_ptr<const std::vector<std::string>> notifications;
   std::shared_ptr<const std::vector<std::string>> notification_errors;
+  std::shared_ptr<const std::vector<std::string>> warnings;  // about the configuration
   ConnectionState runtime;
   ConnectionState api;
   Observations observations;

@@ -30,6 +30,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (const auto cpu = parse_proc_stat_cpu(text); cpu && cpu->busy > cpu->total)
     std::abort();
   (void)parse_memory_events(text);
+  (void)parse_zoneinfo(text);
   for (const auto& mount : parse_mountinfo(text)) {
     if (mount.v2 && !mount.controllers.empty())
       std::abort();

@@ -113,6 +113,24 @@ TEST(MemoryEvents, ReadsCounters) {
   EXPECT_EQ(events.oom_kill, 1U);
 }
 
+TEST(ZoneInfo, SumsTheWatermarksOfEveryZoneAndNotThePagesetsHighs) {
+  // As the kernel writes it (abridged): the pagesets' "high:" and "high_min:" are no watermarks.
+  const std::string text =
+      "Node 0, zone      DMA\n  per-node stats\n      nr_inactive_anon 0\n"
+      "  pages free     3968\n        boost    0\n        min      38\n        low      47\n"
+      "        high     56\n        spanned  4095\n  pagesets\n    cpu: 0\n"
+      "              count: 0\n              high:  0\n              high_min: 23\n"
+      "Node 0, zone    DMA32\n  pages free     100000\n        min      7707\n"
+      "        low      9633\n        high     11559\n";
+  const auto watermarks = parse_zoneinfo(text);
+  ASSERT_TRUE(watermarks);
+  EXPECT_EQ(watermarks->min_pages, 38U + 7707U);
+  EXPECT_EQ(watermarks->low_pages, 47U + 9633U);
+  EXPECT_EQ(watermarks->high_pages, 56U + 11559U);
+  EXPECT_FALSE(parse_zoneinfo("Node 0, zone DMA\n  pages free 3\n"));
+  EXPECT_FALSE(parse_zoneinfo(""));
+}
+
 TEST(MountInfo, FindsV1ControllersAndTheUnifiedMount) {
   const auto mounts = parse_mountinfo(
       "22 1 0:21 / /sys rw,nosuid - sysfs sysfs rw\n"

@@ -74,27 +74,29 @@ class LoopTest : public testing::Test {
   void SetUp() override { node_.pods = node_pods(); }
 
   // The agent over the fakes; `yaml` is its configuration file.
-  Agent& start(const std::string& yaml, bool with_api = true) {
+  Agent& start(const std::string& yaml, bool with_api = true,
+               std::optional<cgroups::NodeMemory> node_memory = std::nullopt) {
     auto config = config::parse_config(yaml, "evictd.yaml");
     EXPECT_TRUE(config.ok()) << config.error().message;
     config_source_.text = yaml;
     auto info = std::make_shared<status::DaemonInfo>();
     info->node_name = "node1";
     info->started_at = clock_.wall();
-    agent_ = std::make_unique<Agent>(AgentSettings{.config = *config, .info = info},
-                                     AgentPorts{.clock = clock_,
-                                                .sampler = node_,
-                                                .pressure = pressure_,
-                                                .runtime = runtime_,
-                                                .reclaimer = reclaimer_,
-                                                .evictions = evictions(),
-                                                .lifecycle = lifecycle_,
-                                                .config_source = config_source_,
-                                                .metrics = metrics_,
-                                                .specs = with_api ? &specs_ : nullptr,
-                                                .snapshots = &snapshots_,
-                                                .events = &events_,
-                                                .limits = {}});
+    agent_ = std::make_unique<Agent>(
+        AgentSettings{.config = *config, .node_memory = node_memory, .info = info},
+        AgentPorts{.clock = clock_,
+                   .sampler = node_,
+                   .pressure = pressure_,
+                   .runtime = runtime_,
+                   .reclaimer = reclaimer_,
+                   .evictions = evictions(),
+                   .lifecycle = lifecycle_,
+                   .config_source = config_source_,
+                   .metrics = metrics_,
+                   .specs = with_api ? &specs_ : nullptr,
+                   .snapshots = &snapshots_,
+                   .events = &events_,
+                   .limits = {}});
     return *agent_;
   }
   virtual EvictionSink& evictions() { return sink_; }
@@ -315,6 +317,24 @@ TEST_F(LoopTest, DiskPressureReclaimsNodeResourcesBeforeEvictingAPod) {
   EXPECT_EQ(node_.node_observations, 1) << "observed again after the reclaim, alone";
   EXPECT_TRUE(sink_.orders.empty()) << "the reclaim freed enough";
   EXPECT_EQ(conditions(), std::vector<std::string>{"DiskPressure"});
+}
+
+TEST_F(LoopTest, AThresholdAtTheKernelsWatermarksIsNamedInStatusAndGoneWhenReloadedAbove) {
+  // A 3 GiB node whose kernel reclaims hard below 66 MiB free: 100Mi comes too late.
+  cgroups::NodeMemory memory;
+  memory.total_bytes = 3072 * kMi;
+  memory.reserve = KernelReserve{44 * kMi, 55 * kMi, 66 * kMi};
+  Agent& agent = start("eviction:\n  evictionHard: {memory.available: 100Mi}\n", true, memory);
+  memory_available(2048);
+  round();
+  ASSERT_EQ(snapshots_.current()->warnings->size(), 1u);
+  const std::string& warning = snapshots_.current()->warnings->front();
+  EXPECT_NE(warning.find("memory.available < 100Mi (hard)"), std::string::npos) << warning;
+  EXPECT_NE(warning.find("Use at least 271Mi"), std::string::npos) << warning;
+  config_source_.text = "eviction:\n  evictionHard: {memory.available: 300Mi}\n";
+  agent.reload();
+  round();
+  EXPECT_TRUE(snapshots_.current()->warnings->empty());
 }
 
 TEST_F(LoopTest, AReloadTakesNewThresholdsAndABadFileKeepsTheRunningOnes) {
