@@ -403,8 +403,12 @@ bool Executor::beside_kubelet(const ledger::EvictionState& state) const {
 
 // The decided record on disk covers the freeze — it names the cgroup, and replay thaws before it
 // stops — so the freeze does not wait for a record of its own: relief comes one fdatasync sooner.
+// Beside a kubelet the pod stays frozen while its status lands; a hard eviction is frozen without
+// one too, so that a runtime slow to stop it (a node out of memory) does not let it grow meanwhile.
 void Executor::freeze(Work& work) {
-  if (work.cgroup.empty() || !beside_kubelet(work.state) || work.state.has(ledger::Step::kFrozen) ||
+  const bool wanted = beside_kubelet(work.state) ||
+                      (work.state.decision.hard && !work.state.decision.eviction_api);
+  if (work.cgroup.empty() || !wanted || work.state.has(ledger::Step::kFrozen) ||
       work.state.has(ledger::Step::kStopped))
     return;
   const auto started = std::chrono::steady_clock::now();

@@ -468,6 +468,24 @@ TEST_F(ExecutorTest, AHardEvictionDoesNotWaitOnAStalledRuntimeItKillsThroughTheC
   EXPECT_GE(clock_.monotonic() - started, ExecutorOptions{}.runtime_stall);
 }
 
+TEST_F(ExecutorTest, WithoutAnApiServerAHardEvictionIsFrozenFirstAndASoftOneIsNot) {
+  auto ledger = open_ledger();
+  auto executor = this->executor(ledger.get(), false);
+  ASSERT_TRUE(executor->submit(order(decision(), "kubepods/podweb")));
+  executor->run_once();
+  EXPECT_EQ(world_.seen(),
+            (std::vector<std::string>{"freeze kubepods/podweb", "stop-containers web grace=1 hard",
+                                      "stop-sandbox web"}));
+  world_.calls.clear();
+  world_.restart(true);
+  auto soft = decision("e2");
+  soft.hard = false;
+  ASSERT_TRUE(executor->submit(order(soft, "kubepods/podweb")));
+  executor->run_once();
+  EXPECT_EQ(world_.seen(),
+            (std::vector<std::string>{"stop-containers web grace=1", "stop-sandbox web"}));
+}
+
 TEST_F(ExecutorTest, ARuntimeThatAnswersIsNeverBypassedEvenWhenItCannotStopThePod) {
   world_.runtime_can_stop = false;
   auto ledger = open_ledger();
