@@ -28,6 +28,7 @@
 #include <sstream>
 
 #include "apiserver/fake_apiserver_process.h"
+#include "bench/daemon_log.h"
 #include "bench/report.h"
 #include "bench/status_load.h"
 #include "daemon/ledger/ledger.h"
@@ -50,18 +51,6 @@ constexpr int64_t kMiB = 1024 * 1024;
 
 std::atomic<bool> g_interrupted{false};
 
-std::string base_config(const ContainerdHarness& harness, const std::string& dir,
-                        const std::string& threshold = "100Mi") {
-  return "nodeName: bench-node\n"
-         "eviction:\n  evictionHard: {memory.available: \"" +
-         threshold +
-         "\"}\n"
-         "containerRuntimeEndpoint: " +
-         harness.endpoint() + "\npodSandboxImage: " + ContainerdHarness::kPauseImage +
-         "\nnodefsPath: " + dir + "\nstateDirectory: " + dir + "/state\n" +
-         evictd::testing_util::cgroup_driver_config();
-}
-
 // The numbers after `key=` in evictd's log lines that contain `marker`.
 std::vector<double> log_values(const std::string& log, const std::string& marker,
                                const std::regex& pattern) {
@@ -73,31 +62,6 @@ std::vector<double> log_values(const std::string& log, const std::string& marker
       values.push_back(std::stod(match[1]));
   }
   return values;
-}
-
-// The wall-clock time (ms since the epoch) of evictd's "evicting pod" line for a pod.
-int64_t decision_time_ms(const std::string& log, const std::string& uid) {
-  std::istringstream lines(log);
-  for (std::string line; std::getline(lines, line);) {
-    if (line.find("evicting pod") == std::string::npos ||
-        line.find("uid=" + uid) == std::string::npos)
-      continue;
-    std::tm utc{};
-    int ms = 0;
-    if (std::sscanf(line.c_str(), "%d-%d-%dT%d:%d:%d.%dZ", &utc.tm_year, &utc.tm_mon, &utc.tm_mday,
-                    &utc.tm_hour, &utc.tm_min, &utc.tm_sec, &ms) != 7)
-      return 0;
-    utc.tm_year -= 1900;
-    utc.tm_mon -= 1;
-    return static_cast<int64_t>(timegm(&utc)) * 1000 + ms;
-  }
-  return 0;
-}
-
-int64_t wall_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
 }
 
 uint64_t read_number(const std::string& path) {
@@ -157,7 +121,7 @@ int oom_race(ContainerdHarness& harness, const std::string& dir, const RaceOptio
     return 1;
   }
   evictd::testing_util::set_kubepods_memory_limit(1024 * kMiB);
-  const std::string base = base_config(harness, dir, options.threshold);
+  const std::string base = evictd::bench::standalone_config(harness, dir, options.threshold);
   const int64_t threshold_bytes = evictd::Quantity::parse(options.threshold).value().value();
   const std::vector<RaceMode> modes = {
       {"notifications (+1 s poll)", base + "monitoringInterval: 1s\n"},
@@ -217,14 +181,14 @@ int oom_race(ContainerdHarness& harness, const std::string& dir, const RaceOptio
           if (crossed_ms == 0) {
             const uint64_t usage = kubepods_usage();
             if (approached_ms == 0 && usage + kRatePrefix >= crossing)
-              approached_ms = wall_ms();
+              approached_ms = evictd::bench::wall_ms();
             if (usage >= crossing)
-              crossed_ms = wall_ms();
+              crossed_ms = evictd::bench::wall_ms();
           }
           std::ifstream in(procs);
           std::string pid;
           if (!(in >> pid)) {
-            workload_gone_ms = wall_ms();
+            workload_gone_ms = evictd::bench::wall_ms();
             return;
           }
           std::this_thread::sleep_for(std::chrono::milliseconds(1));
@@ -251,7 +215,7 @@ int oom_race(ContainerdHarness& harness, const std::string& dir, const RaceOptio
       watcher.join();
       killed = oom_kills("/pod" + leak.uid + "/") > 0;
       if (evicted) {
-        const auto decided = decision_time_ms(daemon.log(), leak.uid);
+        const auto decided = evictd::bench::decision_time_ms(daemon.log(), leak.uid);
         if (decided > 0 && workload_gone_ms > 0)
           workload_gone.push_back(static_cast<double>(workload_gone_ms - decided));
         if (decided > 0 && crossed_ms > 0)
@@ -395,7 +359,7 @@ int idle(ContainerdHarness& harness, const std::string& dir, int pods, int secon
       return 1;
     }
   }
-  std::string config = base_config(harness, dir) + "monitoringInterval: 1s\n";
+  std::string config = evictd::bench::standalone_config(harness, dir) + "monitoringInterval: 1s\n";
   if (api != nullptr)
     config += "kubeconfig: " + api->kubeconfig() + "\n";
   Daemon daemon(dir, config);
@@ -447,7 +411,7 @@ int soak(ContainerdHarness& harness, const std::string& dir, int pods, int secon
     }
   }
   evictd::testing_util::set_kubepods_memory_limit(1024 * kMiB);
-  Daemon daemon(dir, base_config(harness, dir) + "monitoringInterval: 1s\n");
+  Daemon daemon(dir, evictd::bench::standalone_config(harness, dir) + "monitoringInterval: 1s\n");
   if (!daemon.start()) {
     std::cerr << daemon.log();
     return 1;

@@ -156,6 +156,18 @@ void set_kubepods_memory_limit(int64_t bytes) {
     start_slice("kubepods.slice", bytes);
 }
 
+void clear_kubepods_memory_limit() {
+  if (!systemd_driver()) {
+    if (unified_memory())
+      enable_controllers("/sys/fs/cgroup");
+    ::mkdir(memory_cgroup(kubepods_cgroup()).c_str(), 0755);
+    std::ofstream(memory_limit_file(kubepods_cgroup())) << (unified_memory() ? "max" : "-1");
+    return;
+  }
+  if (run("systemctl set-property --runtime kubepods.slice MemoryMax=infinity") != 0)
+    start_slice("kubepods.slice", 0);
+}
+
 bool unified_memory() {
   return ::access("/sys/fs/cgroup/cgroup.controllers", F_OK) == 0;
 }

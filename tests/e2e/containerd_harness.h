@@ -76,6 +76,8 @@ std::string cgroup_driver_config();
 std::string kubepods_cgroup();
 // kubepods' memory limit as the kubelet sets it: the file, or the slice's MemoryMax.
 void set_kubepods_memory_limit(int64_t bytes);
+// No limit on kubepods: the node's own memory is what runs out (a node-level OOM race).
+void clear_kubepods_memory_limit();
 std::string memory_cgroup(const std::string& relative);
 std::string memory_limit_file(const std::string& relative);  // memory.limit_in_bytes or memory.max
 std::string memory_usage_file(const std::string& relative);  // memory.usage_in_bytes or .current
