@@ -136,6 +136,8 @@ Result<int> PodTasks::kill(const std::string& cgroup) const {
   if (!v1_ && std::filesystem::exists(*path + "/cgroup.kill")) {
     std::vector<pid_t> pids;
     collect_pids(*path, pids);
+    if (pids.empty())
+      return 0;
     if (auto killed = write_file(*path + "/cgroup.kill", "1"); !killed)
       return killed.error();
     return static_cast<int>(pids.size());

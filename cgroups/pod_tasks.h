@@ -32,7 +32,7 @@ class PodTasks {
   Result<void> freeze(const std::string& cgroup) const;
   Result<void> thaw(const std::string& cgroup) const;
   // Kills every task of the pod; the number of processes found in its cgroups (none: already
-  // gone). Leaves the pod thawed on v1, where a frozen task cannot die.
+  // gone, and nothing is written). Leaves the pod thawed on v1, where a frozen task cannot die.
   Result<int> kill(const std::string& cgroup) const;
   // Whether SIGKILL ends a frozen task (v2), so that a stop without grace may stay frozen.
   bool kills_frozen() const { return !v1_; }

@@ -406,8 +406,8 @@ bool Executor::beside_kubelet(const ledger::EvictionState& state) const {
 // Beside a kubelet the pod stays frozen while its status lands; a hard eviction is frozen without
 // one too, so that a runtime slow to stop it (a node out of memory) does not let it grow meanwhile.
 void Executor::freeze(Work& work) {
-  const bool wanted = beside_kubelet(work.state) ||
-                      (work.state.decision.hard && !work.state.decision.eviction_api);
+  const bool wanted =
+      beside_kubelet(work.state) || (work.state.decision.hard && !work.state.decision.eviction_api);
   if (work.cgroup.empty() || !wanted || work.state.has(ledger::Step::kFrozen) ||
       work.state.has(ledger::Step::kStopped))
     return;
@@ -642,17 +642,18 @@ Executor::StopAttempt Executor::try_stop(Work& work, bool containers_only,
                               }
                               return out;
                             });
-  const bool may_kill = decision.hard && !work.cgroup.empty();
+  bool may_kill = decision.hard && !work.cgroup.empty() && !work.state.has(ledger::Step::kKilled);
   while (attempt.wait_for(std::chrono::milliseconds(5)) != std::future_status::ready) {
     const Nanos silent = clock_.monotonic() - runtime_silent_since;
-    if (may_kill && !work.state.has(ledger::Step::kKilled) && silent >= options_.runtime_stall)
+    if (may_kill && silent >= options_.runtime_stall) {
       kill_through_cgroup(work, silent);
+      may_kill = false;
+    }
     clock_.sleep_for(std::chrono::milliseconds(5));  // a fake clock moves with the wait
   }
   auto out = attempt.get();
   // A runtime that answers only with errors is as silent as one that does not answer.
-  if (!out.pod && may_kill && !work.state.has(ledger::Step::kKilled) &&
-      clock_.monotonic() - runtime_silent_since >= options_.runtime_stall)
+  if (!out.pod && may_kill && clock_.monotonic() - runtime_silent_since >= options_.runtime_stall)
     kill_through_cgroup(work, clock_.monotonic() - runtime_silent_since);
   return out;
 }
@@ -670,6 +671,11 @@ void Executor::kill_through_cgroup(Work& work, Nanos silent) {
   if (!killed) {
     log::error(why + "; cannot kill the pod through its cgroup: " + killed.error().message,
                pod_fields(decision));
+    return;
+  }
+  if (*killed == 0) {
+    // A runtime slow to return from a stop that has already ended the pod's processes.
+    log::info(why + "; the pod's processes are already gone", pod_fields(decision));
     return;
   }
   if (metrics_ != nullptr)

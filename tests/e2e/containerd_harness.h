@@ -102,6 +102,8 @@ class ContainerdHarness {
   // SIGTERM to containerd and start it again (the shims and containers keep running).
   std::string restart();
   void stop_containerd();
+  // containerd's process: SIGSTOP stalls it as a node out of memory stalls it (-1: not running).
+  pid_t containerd_pid() const { return containerd_; }
 
   std::string endpoint() const { return "unix://" + dir_ + "/containerd.sock"; }
   const std::string& dir() const { return dir_; }

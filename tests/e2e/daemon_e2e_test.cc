@@ -118,7 +118,7 @@ class DaemonE2eTest : public testing::Test {
                              int mib, const std::string& resources, int64_t limit = 0,
                              const std::string& spec_extra = "",
                              std::map<std::string, std::string> annotations = {}, bool api = true,
-                             const std::string& labels = "{}") {
+                             const std::string& labels = "{}", int rate_mib_s = 0) {
     pod.name = name;
     pod.namespace_name = "e2e";
     pod.tier = tier;
@@ -137,7 +137,7 @@ class DaemonE2eTest : public testing::Test {
       if (!control("POST", "/_test/pods", testing_util::api_pod_json(object)))
         return "cannot add pod " + name + " to the API server";
     }
-    return harness_->create_pod(pod, {TestContainer{"app", mib, false, limit}});
+    return harness_->create_pod(pod, {TestContainer{"app", mib, false, limit, rate_mib_s}});
   }
 
   static bool control(const std::string& verb, const std::string& path,
@@ -612,6 +612,70 @@ TEST_F(DaemonE2eTest, KilledBetweenLedgerAndStatusWriteTheNextStartFinishesTheEv
   for (const auto& eviction : replayed->evictions)
     done += eviction.decision.pod_name == "killed-hog" && eviction.has(ledger::Step::kDone);
   EXPECT_EQ(done, 1u) << "one eviction, finished once";
+}
+
+// A node so short of memory that its runtime stalls (here containerd stopped with SIGSTOP, after
+// evictd listed the pod): the hard eviction does not wait for it — the pod is frozen, its status
+// written, and once the runtime has been silent for a second the pod the runtime reported is
+// killed through its cgroup — and when containerd answers again the stop and the sandbox follow.
+TEST_F(DaemonE2eTest, AStalledRuntimeDoesNotHoldTheReliefAndThePodIsReconciledAfter) {
+  // Room for the leak until the runtime is stopped; then the usual 600 MiB less 160: the threshold
+  // (200Mi) is crossed with the leak at ~250 MiB, the kernel's OOM killer would strike at ~450.
+  testing_util::set_kubepods_memory_limit(1200 * kMiB);
+  struct Limit {
+    ~Limit() { testing_util::set_kubepods_memory_limit(600 * kMiB); }
+  } restore_limit;
+  Daemon daemon(dir_, config(true));
+  ASSERT_TRUE(daemon.start()) << daemon.log();
+  const char* evictctl = std::getenv("EVICTD_EVICTCTL");
+  ASSERT_NE(evictctl, nullptr);
+  const long oom_kills_before = testing_util::oom_kills("/kubepods");
+  TestPod leak;
+  ASSERT_EQ(add_pod(leak, "stalled-leak", "burstable", 600, R"({"requests":{"memory":"10Mi"}})", 0,
+                    "", {}, true, "{}", 40),
+            "");
+  // evictd has the pod in its view (the runtime's listing it will act on); then the runtime stalls.
+  const std::string pods =
+      std::string(evictctl) + " --socket " + daemon.status_socket() + " pods 2>&1";
+  ASSERT_TRUE(eventually([&] { return shell(pods).find("stalled-leak") != std::string::npos; },
+                         std::chrono::seconds(10)))
+      << shell(pods) << daemon.log();
+  const pid_t containerd = harness_->containerd_pid();
+  ASSERT_GT(containerd, 0);
+  ASSERT_EQ(::kill(containerd, SIGSTOP), 0);
+  struct Resume {
+    pid_t pid;
+    ~Resume() { ::kill(pid, SIGCONT); }
+  } resume{containerd};
+  testing_util::set_kubepods_memory_limit(760 * kMiB);
+  const auto ledger_has = [&](ledger::Step step) {
+    auto replayed = ledger::replay_file(dir_ + "/state/ledger");
+    return replayed.ok() && !replayed->evictions.empty() && replayed->evictions[0].has(step);
+  };
+  ASSERT_TRUE(eventually([&] { return processes_in(leak) == 0; }, std::chrono::seconds(20)))
+      << "the pod was not relieved while the runtime stalled\n"
+      << daemon.log();
+  EXPECT_TRUE(ledger_has(ledger::Step::kKilled));
+  EXPECT_FALSE(ledger_has(ledger::Step::kStopped)) << "nothing could have stopped it but evictd";
+  EXPECT_EQ(pod_status("stalled-leak"), "Failed Evicted TerminationByKubelet")
+      << "the status does not wait for the runtime either";
+  expect_bystanders_running();
+  ::kill(containerd, SIGCONT);
+  // The runtime answers: the stop goes through, the sandbox is stopped (no kubelet here to take
+  // it), and the eviction finishes once.
+  EXPECT_TRUE(eventually([&] { return ledger_has(ledger::Step::kDone); }, std::chrono::seconds(30)))
+      << daemon.log();
+  EXPECT_TRUE(ledger_has(ledger::Step::kStopped));
+  auto sandboxes = harness_->client().list_pod_sandboxes(false);
+  ASSERT_TRUE(sandboxes.ok());
+  for (const auto& sandbox : *sandboxes) {
+    if (sandbox.id() == leak.sandbox_id) {
+      EXPECT_NE(sandbox.state(), runtime::v1::SANDBOX_READY) << "the sandbox is still ready";
+    }
+  }
+  EXPECT_EQ(testing_util::oom_kills("/kubepods"), oom_kills_before) << "the kernel OOM-killed";
+  EXPECT_NE(daemon.metrics().find("evictd_cgroup_kills_total 1"), std::string::npos);
+  EXPECT_EQ(daemon.stop(SIGTERM), 0);
 }
 
 TEST_F(DaemonE2eTest, StandaloneWithoutApiServerStillProtectsTheNode) {
