@@ -6,8 +6,8 @@
 // code of everything running), stalls, then the OOM killer. A threshold there comes too late: the
 // kubelet's 100Mi is under the watermarks of a 3 GiB node, and barely above them on large ones.
 //
-// The advice: room above the high watermark for kReactionBudget of growth at the fastest pace evictd
-// is configured for (memoryGrowthBound) — evictd's decision and freeze come within tens of
+// The advice: room above the high watermark for kReactionBudget of growth at the fastest pace
+// evictd is configured for (memoryGrowthBound) — evictd's decision and freeze come within tens of
 // milliseconds of a crossing when it is locked in memory (docs/benchmarks.md), and the budget
 // leaves room for a loaded node.
 #pragma once
