@@ -24,6 +24,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <optional>
 #include <sstream>
 #include <thread>
 
@@ -164,8 +165,10 @@ struct Bystanders {
 
 struct RunResult {
   bool evicted = false;
-  int64_t crossing_to_decision_ms = -1;
-  int64_t decision_to_gone_ms = -1;
+  // Unset when evictd did not decide; negative when it decided before this program's read saw the
+  // crossing (its reads are a millisecond apart).
+  std::optional<int64_t> crossing_to_decision_ms;
+  std::optional<int64_t> decision_to_gone_ms;
   uint64_t major_faults = 0;
   uint64_t oom_kills = 0;
   std::vector<std::string> victims;
@@ -292,12 +295,14 @@ int node_race(ContainerdHarness& harness, const std::string& dir, int runs,
     std::string lost;
     for (const auto& name : r.bystanders_lost)
       lost += (lost.empty() ? "" : ", ") + name;
+    const auto ms_text = [](const std::optional<int64_t>& ms) {
+      return ms ? std::to_string(*ms) + " ms" : std::string("none");
+    };
     std::printf(
-        "  run %2d %s: crossing->decision %lld ms, decision->leak gone %lld ms, "
+        "  run %2d %s: crossing->decision %s, decision->leak gone %s, "
         "evictd major faults %llu, kernel OOM kills %llu%s%s%s, pace %.0f MiB/s%s\n",
-        run + 1, won(r) ? "won " : "LOST", static_cast<long long>(r.crossing_to_decision_ms),
-        static_cast<long long>(r.decision_to_gone_ms),
-        static_cast<unsigned long long>(r.major_faults),
+        run + 1, won(r) ? "won " : "LOST", ms_text(r.crossing_to_decision_ms).c_str(),
+        ms_text(r.decision_to_gone_ms).c_str(), static_cast<unsigned long long>(r.major_faults),
         static_cast<unsigned long long>(r.oom_kills),
         victims.empty() ? "" : (" (" + victims + ")").c_str(),
         lost.empty() ? "" : ", bystanders lost: ", lost.c_str(), r.pace_mib_s,
@@ -330,10 +335,10 @@ int node_race(ContainerdHarness& harness, const std::string& dir, int runs,
     slow += r.runtime_slow ? 1 : 0;
     oom_total += r.oom_kills;
     faults_total += r.major_faults;
-    if (r.crossing_to_decision_ms >= 0)
-      decision.push_back(static_cast<double>(r.crossing_to_decision_ms));
-    if (r.decision_to_gone_ms >= 0)
-      gone.push_back(static_cast<double>(r.decision_to_gone_ms));
+    if (r.crossing_to_decision_ms)
+      decision.push_back(static_cast<double>(*r.crossing_to_decision_ms));
+    if (r.decision_to_gone_ms)
+      gone.push_back(static_cast<double>(*r.decision_to_gone_ms));
     faults.push_back(static_cast<double>(r.major_faults));
     if (r.pace_mib_s > 0)
       pace.push_back(r.pace_mib_s);
