@@ -625,23 +625,12 @@ bool Executor::stop_through_runtime(Work& work, bool containers_only) {
 Executor::StopAttempt Executor::try_stop(Work& work, bool containers_only,
                                          Nanos runtime_silent_since) {
   const auto& decision = work.state.decision;
-  auto attempt = std::async(std::launch::async,
-                            [this, uid = decision.pod_uid, grace = decision.grace_period_seconds,
-                             hard = decision.hard, cgroup = work.cgroup, containers_only] {
-                              name_this_thread("evictd-stop");
-                              StopAttempt out;
-                              out.pod = runtime_.find_pod(uid);
-                              if (!out.pod || !*out.pod)
-                                return out;
-                              out.report = runtime_.stop_containers(**out.pod, grace, hard, cgroup);
-                              if (!containers_only && out.report.stopped) {
-                                const auto sandbox = runtime_.stop_sandbox(**out.pod);
-                                out.report.steps.insert(out.report.steps.end(),
-                                                        sandbox.steps.begin(), sandbox.steps.end());
-                                out.report.stopped = sandbox.stopped;
-                              }
-                              return out;
-                            });
+  const StopRequest request{.uid = decision.pod_uid,
+                            .grace_seconds = decision.grace_period_seconds,
+                            .hard = decision.hard,
+                            .cgroup = work.cgroup,
+                            .containers_only = containers_only};
+  auto attempt = std::async(std::launch::async, [this, request] { return stop_once(request); });
   bool may_kill = decision.hard && !work.cgroup.empty() && !work.state.has(ledger::Step::kKilled);
   while (attempt.wait_for(std::chrono::milliseconds(5)) != std::future_status::ready) {
     const Nanos silent = clock_.monotonic() - runtime_silent_since;
@@ -655,6 +644,24 @@ Executor::StopAttempt Executor::try_stop(Work& work, bool containers_only,
   // A runtime that answers only with errors is as silent as one that does not answer.
   if (!out.pod && may_kill && clock_.monotonic() - runtime_silent_since >= options_.runtime_stall)
     kill_through_cgroup(work, clock_.monotonic() - runtime_silent_since);
+  return out;
+}
+
+// The runtime's half of a try: the pod as it lists it now, its containers stopped, and its sandbox
+// unless that is the kubelet's to stop.
+Executor::StopAttempt Executor::stop_once(const StopRequest& request) {
+  name_this_thread("evictd-stop");
+  StopAttempt out;
+  out.pod = runtime_.find_pod(request.uid);
+  if (!out.pod || !*out.pod)
+    return out;
+  out.report =
+      runtime_.stop_containers(**out.pod, request.grace_seconds, request.hard, request.cgroup);
+  if (!request.containers_only && out.report.stopped) {
+    const auto sandbox = runtime_.stop_sandbox(**out.pod);
+    out.report.steps.insert(out.report.steps.end(), sandbox.steps.begin(), sandbox.steps.end());
+    out.report.stopped = sandbox.stopped;
+  }
   return out;
 }
 

@@ -157,7 +157,15 @@ class Executor final : public EvictionSink {
     Result<std::optional<cri::RuntimePod>> pod = std::optional<cri::RuntimePod>();
     cri::StopReport report;
   };
+  struct StopRequest {
+    std::string uid;
+    int64_t grace_seconds = 0;
+    bool hard = false;
+    std::string cgroup;
+    bool containers_only = false;
+  };
   StopAttempt try_stop(Work& work, bool containers_only, Nanos runtime_silent_since);
+  StopAttempt stop_once(const StopRequest& request);
   void kill_through_cgroup(Work& work, Nanos silent);
   bool wait_until_gone(Work& work, std::chrono::milliseconds timeout);
   // API writes, beside the worker.

@@ -106,6 +106,9 @@ struct Fixture {
     snapshot->notifications = std::make_shared<std::vector<std::string>>(
         std::vector<std::string>{"memcg threshold memory.available#0 at 924Mi"});
     snapshot->notification_errors = std::make_shared<std::vector<std::string>>();
+    snapshot->warnings = std::make_shared<std::vector<std::string>>(
+        std::vector<std::string>{"memory.available < 100Mi (hard) is at or under the kernel's "
+                                 "free-memory watermarks on this node"});
     snapshot->runtime = {true, info->started_at};
     snapshot->observations.set(Signal::kMemoryAvailable,
                                SignalObservation{80 << 20, 1 << 30, Nanos{1000}});
@@ -215,6 +218,10 @@ TEST(StatusServiceTest, GetStatusReportsSignalsThresholdsConditionsAndTheSocketI
   EXPECT_NE(text.find("-20.0Mi"), std::string::npos) << text;
   EXPECT_NE(text.find("MemoryPressure for"), std::string::npos) << text;
   EXPECT_NE(text.find("not configured (standalone"), std::string::npos) << text;
+  ASSERT_EQ(node.warnings_size(), 1);
+  EXPECT_NE(text.find("Warning:       memory.available < 100Mi (hard) is at or under"),
+            std::string::npos)
+      << text;
 }
 
 TEST(StatusServiceTest, ListPodsRanksAsTheKubeletDoesAndRefusesAnUnknownSignal) {

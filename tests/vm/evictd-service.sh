@@ -81,6 +81,11 @@ echo "$status"
 grep -q "Cgroups:       v2, systemd driver" <<<"$status" ||
   fail "evictctl status does not show the systemd layout"
 grep -q "memory.available" <<<"$status" || fail "no memory.available observation"
+# 100Mi on the lab's 3 GiB guest is within reach of the kernel's watermarks: named, with a value.
+grep -q "Warning:       memory.available < 100Mi (hard) leaves .* Use at least [0-9]*Mi" <<<"$status" ||
+  fail "evictctl status does not name the threshold the kernel's watermarks make too late"
+journalctl -u evictd --no-pager | grep -q "warning: memory.available < 100Mi" ||
+  fail "check-config (ExecStartPre) did not say it in the journal"
 grep -q "psi trigger kubepods: /sys/fs/cgroup/kubepods.slice/memory.pressure" <<<"$status" ||
   fail "the PSI trigger on kubepods.slice was not armed under the unit's hardening"
 
