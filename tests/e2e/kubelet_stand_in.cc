@@ -431,10 +431,13 @@ void KubeletStandIn::restart_dead(Pod& pod) {
     const int restarts = pod.record.container_restarts;
     const std::string error =
         harness_.start_container(pod.test, spec, latest->metadata().attempt() + 1);
-    ++pod.record.container_restarts;
     pod.not_before[spec.name] = Clock::now() + backoff(restarts + 1);
     note(pod.test.name + ": container " + spec.name + " restarted (restartPolicy " +
          pod.restart_policy + ")" + (error.empty() ? "" : ": " + error));
+    // A start the runtime refused (its sandbox stopped meanwhile) ran nothing: not a restart.
+    if (!error.empty())
+      continue;
+    ++pod.record.container_restarts;
     if (!pod.test.container_ids.empty())
       pod.container_states[pod.test.container_ids.back()] = runtime::v1::CONTAINER_RUNNING;
   }
