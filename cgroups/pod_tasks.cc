@@ -92,6 +92,12 @@ int signal_pidfd(int fd, int signal) {
 
 }  // namespace
 
+std::vector<pid_t> pids_under(const std::string& directory) {
+  std::vector<pid_t> pids;
+  collect_pids(directory, pids);
+  return pids;
+}
+
 PodTasks::PodTasks(const CgroupLayout& layout) {
   if (layout.version == CgroupVersion::kV2) {
     root_ = layout.unified_root;
@@ -134,8 +140,7 @@ Result<int> PodTasks::kill(const std::string& cgroup) const {
     return path.error();
   const std::string relative = path->substr(root_.size() + 1);
   if (!v1_ && std::filesystem::exists(*path + "/cgroup.kill")) {
-    std::vector<pid_t> pids;
-    collect_pids(*path, pids);
+    const std::vector<pid_t> pids = pids_under(*path);
     if (pids.empty())
       return 0;
     if (auto killed = write_file(*path + "/cgroup.kill", "1"); !killed)
@@ -151,8 +156,7 @@ Result<int> PodTasks::kill(const std::string& cgroup) const {
 }
 
 Result<int> PodTasks::kill_each(const std::string& directory, const std::string& relative) const {
-  std::vector<pid_t> pids;
-  collect_pids(directory, pids);
+  const std::vector<pid_t> pids = pids_under(directory);
   if (pids.empty() && !std::filesystem::exists(directory))
     return make_error(directory + ": " + std::strerror(ENOENT));
   const std::string_view controller = v1_ ? "freezer" : "";

@@ -15,12 +15,18 @@
 // never signalled — nothing outside the pod is ever touched.
 #pragma once
 
+#include <sys/types.h>
+
 #include <string>
+#include <vector>
 
 #include "cgroups/layout.h"
 #include "ranking/result.h"
 
 namespace evictd::cgroups {
+
+// The PIDs in a cgroup directory and every cgroup below it; none when it is gone.
+std::vector<pid_t> pids_under(const std::string& directory);
 
 class PodTasks {
  public:

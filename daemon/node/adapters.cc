@@ -1,29 +1,8 @@
 #include "daemon/node/adapters.h"
 
-#include <filesystem>
-#include <fstream>
-
 #include "daemon/log/log.h"
 
 namespace evictd::node {
-namespace {
-
-// Processes left in a cgroup and its children; a cgroup removed meanwhile has none.
-int processes_under(const std::string& directory) {
-  std::error_code error;
-  int count = 0;
-  std::ifstream procs(directory + "/cgroup.procs");
-  for (std::string line; std::getline(procs, line);)
-    count += line.empty() ? 0 : 1;
-  for (std::filesystem::directory_iterator it(directory, error), end; !error && it != end;
-       it.increment(error)) {
-    if (it->is_directory(error))
-      count += processes_under(it->path().string());
-  }
-  return count;
-}
-
-}  // namespace
 
 Result<std::unique_ptr<KernelPressure>> KernelPressure::create(Nanos poll_interval,
                                                                const cgroups::Sampler& sampler,
@@ -82,7 +61,7 @@ cri::StopReport CriPodRuntime::stop_containers(const cri::RuntimePod& pod, int64
 
 // The cgroup first: reading it costs no runtime call, and while processes remain the answer is no.
 bool CriPodRuntime::pod_gone(const std::string& uid, const std::string& cgroup) {
-  if (!cgroup.empty() && processes_under(layout_.memory_hierarchy() + "/" + cgroup) > 0)
+  if (!cgroup.empty() && !cgroups::pids_under(layout_.memory_hierarchy() + "/" + cgroup).empty())
     return false;
   auto listed = find_pod(uid);
   return listed && !*listed;
