@@ -67,6 +67,7 @@ Evaluator::Evaluator(const EvictionConfig& config, FilesystemLayout layout,
       layout_(layout),
       pressure_transition_period_(config.pressure_transition_period),
       max_pod_grace_period_seconds_(config.max_pod_grace_period_seconds),
+      swap_aware_ranking_(config.swap_aware_ranking),
       local_storage_capacity_isolation_(local_storage_capacity_isolation) {
   all_thresholds_.resize(thresholds_.size());
   std::iota(all_thresholds_.begin(), all_thresholds_.end(), size_t{0});
@@ -101,8 +102,9 @@ std::vector<ThresholdState> Evaluator::met_thresholds(std::span<const size_t> in
     if (enforce_min_reclaim && threshold.min_reclaim) {
       quantity.add(threshold.min_reclaim->resolve(capacity));
     }
-    // Met when available is strictly below the threshold.
-    if (quantity.compare(Quantity::from_int(observed->available, format)) > 0) {
+    // Met when available is strictly below the threshold (a stall share strictly above it).
+    const int order = quantity.compare(Quantity::from_int(observed->available, format));
+    if (met_from_above(threshold.signal) ? order < 0 : order > 0) {
       result.push_back(ThresholdState{index, threshold, quantity, *observed, Nanos{0}});
     }
   }
@@ -151,8 +153,7 @@ Decision Evaluator::synchronize(const Observations& observations, std::span<cons
     if (now - state.first_observed_at >= state.threshold.grace_period) {
       met.push_back(state);
     } else {
-      decision.notes.push_back("threshold " + std::string(signal_name(state.threshold.signal)) +
-                               "<" + state.threshold.value.text() + " met for " +
+      decision.notes.push_back("threshold " + state.threshold.statement() + " met for " +
                                seconds_text(now - state.first_observed_at) + " of its " +
                                seconds_text(state.threshold.grace_period) + " grace period");
     }
@@ -188,9 +189,12 @@ Decision Evaluator::synchronize(const Observations& observations, std::span<cons
   if (decision.actionable.empty())
     return decision;
 
-  // Memory first, then the fixed signal order; for one signal the hard threshold before a soft one.
+  // Thresholds that evict before dry-run ones (which would otherwise hold a real one back); then
+  // memory first, then the fixed signal order; for one signal the hard threshold before a soft one.
   std::stable_sort(decision.actionable.begin(), decision.actionable.end(),
                    [](const ThresholdState& a, const ThresholdState& b) {
+                     if (a.threshold.dry_run != b.threshold.dry_run)
+                       return !a.threshold.dry_run;
                      if (a.threshold.signal != b.threshold.signal) {
                        return signal_index(a.threshold.signal) < signal_index(b.threshold.signal);
                      }
@@ -200,8 +204,8 @@ Decision Evaluator::synchronize(const Observations& observations, std::span<cons
   decision.to_reclaim = target;
   const Resource resource = signal_resource(target.threshold.signal);
   decision.notes.push_back("attempting to reclaim " + std::string(resource_name(resource)) +
-                           " for " + std::string(signal_name(target.threshold.signal)) + "<" +
-                           target.threshold.value.text());
+                           " for " + target.threshold.statement() +
+                           (target.threshold.dry_run ? " (dry run)" : ""));
 
   if (reclaim_node_resources(target, reclaimer, decision))
     return decision;
@@ -210,7 +214,7 @@ Decision Evaluator::synchronize(const Observations& observations, std::span<cons
     decision.notes.push_back("eviction thresholds have been met, but no pods are active to evict");
     return decision;
   }
-  decision.ranking = rank_pods(target.threshold.signal, layout_, pods);
+  decision.ranking = rank_pods(target.threshold.signal, layout_, pods, swap_aware_ranking_);
   for (const size_t index : decision.ranking->order) {
     const ActivePod& candidate = pods[index];
     if (is_critical_pod(*candidate.pod)) {
@@ -229,11 +233,13 @@ Decision Evaluator::synchronize(const Observations& observations, std::span<cons
     eviction.cause = EvictionCause::kThreshold;
     eviction.signal = target.threshold.signal;
     eviction.grace_period_seconds = grace_period_seconds(target.threshold, *candidate.pod);
-    auto message = threshold_eviction_message(resource, *candidate.pod, candidate.stats,
-                                              &target.threshold, &target.observation);
+    auto message = threshold_eviction_message(target.threshold.signal, *candidate.pod,
+                                              candidate.stats, &target.threshold,
+                                              &target.observation, decision.ranking->counts_swap);
     eviction.message = std::move(message.message);
     eviction.annotations = std::move(message.annotations);
     eviction.disruption_target = true;
+    eviction.dry_run = target.threshold.dry_run;
     decision.evictions.push_back(std::move(eviction));
     return decision;  // at most one pod per pass
   }

@@ -52,6 +52,8 @@ struct Eviction {
   // Threshold evictions set the DisruptionTarget condition (reason TerminationByKubelet); the
   // kubelet's local-storage limit evictions do not.
   bool disruption_target = false;
+  // Chosen for a threshold set to dry run: decided and explained, never carried out.
+  bool dry_run = false;
 };
 
 struct ThresholdState {
@@ -102,6 +104,7 @@ class Evaluator {
   const std::vector<Threshold>& thresholds() const { return thresholds_; }
   const std::vector<std::string>& warnings() const { return warnings_; }
   FilesystemLayout layout() const { return layout_; }
+  bool swap_aware_ranking() const { return swap_aware_ranking_; }
   // Soft evictions: min(evictionMaxPodGracePeriod, terminationGracePeriodSeconds); a negative
   // maximum defers to the pod, as the kubelet's flag documents. Hard evictions: 1 s.
   int64_t grace_period_seconds(const Threshold& threshold, const Pod& pod) const;
@@ -120,6 +123,7 @@ class Evaluator {
   FilesystemLayout layout_;
   Nanos pressure_transition_period_;
   int64_t max_pod_grace_period_seconds_;
+  bool swap_aware_ranking_;
   bool local_storage_capacity_isolation_;
 
   // State carried between steps, as the kubelet's managerImpl keeps it.

@@ -1,5 +1,6 @@
 #include "ranking/message.h"
 
+#include <chrono>
 #include <cstdio>
 
 namespace evictd {
@@ -56,20 +57,74 @@ std::string go_quote(std::string_view text) {
   return out + "\"";
 }
 
-EvictionMessage threshold_eviction_message(Resource resource, const Pod& pod, const PodStats* stats,
-                                           const Threshold* threshold,
-                                           const SignalObservation* observation) {
-  EvictionMessage result;
-  const std::string resource_text(resource_name(resource));
-  result.message = "The node was low on resource: " + resource_text + ". ";
+namespace {
+
+std::string_view evictd_resource_text(Signal signal) {
+  switch (signal) {
+    case Signal::kMemoryAndSwapAvailable:
+    case Signal::kAllocatableMemoryAndSwapAvailable:
+      return "memory and swap";
+    case Signal::kSwapAvailable:
+      return "swap";
+    default:
+      return "memory";
+  }
+}
+
+// The node's part of the message: what ran short, the threshold and what was observed.
+std::string node_sentence(Signal signal, const Threshold* threshold,
+                          const SignalObservation* observation) {
+  if (signal == Signal::kMemoryPressure) {
+    std::string text = "The node was under memory pressure";
+    if (threshold == nullptr || observation == nullptr)
+      return text + ". ";
+    const Nanos window = std::chrono::microseconds(observation->capacity);
+    return text + ": tasks stalled on memory for " +
+           amount_text(signal, observation->available, observation->capacity) + " of the last " +
+           format_go_duration(window) + ", threshold " + threshold->value.text() + ". ";
+  }
+  const std::string resource = is_kubelet_signal(signal)
+                                   ? std::string(resource_name(signal_resource(signal)))
+                                   : std::string(evictd_resource_text(signal));
+  std::string text = "The node was low on resource: " + resource + ". ";
   if (threshold != nullptr && observation != nullptr) {
-    const Signal signal = threshold->signal;
     const Quantity capacity = Quantity::from_int(observation->capacity, observation_format(signal));
     const Quantity available =
         Quantity::from_int(observation->available, observation_format(signal));
-    result.message += "Threshold quantity: " + threshold->value.resolve(capacity).to_string() +
-                      ", available: " + available.to_string() + ". ";
+    text += "Threshold quantity: " + threshold->value.resolve(capacity).to_string() +
+            ", available: " + available.to_string() + ". ";
   }
+  return text;
+}
+
+// A memory usage as the message states it: the working set, or with swap both parts.
+struct MemoryUsageText {
+  Quantity total;
+  std::string text;
+};
+std::optional<MemoryUsageText> memory_usage_text(std::optional<uint64_t> working_set,
+                                                 std::optional<uint64_t> swap, bool with_swap) {
+  if (!working_set)
+    return std::nullopt;
+  if (!with_swap) {
+    const Quantity usage = Quantity::from_bytes(*working_set);
+    return MemoryUsageText{usage, usage.to_string()};
+  }
+  const uint64_t swapped = swap.value_or(0);
+  return MemoryUsageText{Quantity::from_bytes(*working_set + swapped),
+                         Quantity::from_bytes(*working_set).to_string() + " of memory and " +
+                             Quantity::from_bytes(swapped).to_string() + " of swap"};
+}
+
+}  // namespace
+
+EvictionMessage threshold_eviction_message(Signal signal, const Pod& pod, const PodStats* stats,
+                                           const Threshold* threshold,
+                                           const SignalObservation* observation, bool with_swap) {
+  EvictionMessage result;
+  const Resource resource = signal_resource(signal);
+  const std::string resource_text(resource_name(resource));
+  result.message = node_sentence(signal, threshold, observation);
   if (stats == nullptr)
     return result;  // the kubelet returns without annotations here
 
@@ -77,13 +132,14 @@ EvictionMessage threshold_eviction_message(Resource resource, const Pod& pod, co
   // request.
   if (resource == Resource::kMemory && has_pod_level_resources(pod)) {
     const auto request = pod.pod_resources->requests.find(kResourceMemory);
-    if (request != pod.pod_resources->requests.end() && stats->memory_working_set_bytes) {
-      const std::string usage = Quantity::from_bytes(*stats->memory_working_set_bytes).to_string();
-      result.message += "Pod " + pod.name + " was using " + usage + ", request is " +
+    const auto usage =
+        memory_usage_text(stats->memory_working_set_bytes, stats->memory_swap_bytes, with_swap);
+    if (request != pod.pod_resources->requests.end() && usage) {
+      result.message += "Pod " + pod.name + " was using " + usage->text + ", request is " +
                         request->second.to_string() + ", has larger consumption of " +
                         resource_text + ". ";
       result.annotations[std::string(kOffendingPodKey)] = pod.name;
-      result.annotations[std::string(kOffendingPodUsageKey)] = usage;
+      result.annotations[std::string(kOffendingPodUsageKey)] = usage->total.to_string();
     }
   }
 
@@ -93,27 +149,27 @@ EvictionMessage threshold_eviction_message(Resource resource, const Pod& pod, co
     const Container* container = find_spec_container(pod, container_stats.name);
     if (container == nullptr)
       continue;
-    std::optional<Quantity> usage;
+    std::optional<MemoryUsageText> usage;
     if (resource == Resource::kEphemeralStorage) {
       if (container_stats.rootfs_used_bytes && container_stats.logs_used_bytes) {
-        usage = Quantity::from_bytes(*container_stats.rootfs_used_bytes +
-                                     *container_stats.logs_used_bytes);
+        const Quantity bytes = Quantity::from_bytes(*container_stats.rootfs_used_bytes +
+                                                    *container_stats.logs_used_bytes);
+        usage = MemoryUsageText{bytes, bytes.to_string()};
       }
     } else if (resource == Resource::kMemory) {
-      if (container_stats.memory_working_set_bytes) {
-        usage = Quantity::from_bytes(*container_stats.memory_working_set_bytes);
-      }
+      usage = memory_usage_text(container_stats.memory_working_set_bytes,
+                                container_stats.memory_swap_bytes, with_swap);
     }
     Quantity request;
     const auto found = container->resources.requests.find(resource_text);
     if (found != container->resources.requests.end())
       request = found->second;
-    if (usage && usage->compare(request) > 0) {
-      result.message += "Container " + container->name + " was using " + usage->to_string() +
+    if (usage && usage->total.compare(request) > 0) {
+      result.message += "Container " + container->name + " was using " + usage->text +
                         ", request is " + request.to_string() + ", has larger consumption of " +
                         resource_text + ". ";
       offending.push_back(container->name);
-      offending_usage.push_back(usage->to_string());
+      offending_usage.push_back(usage->total.to_string());
     }
   }
   result.annotations[std::string(kOffendingContainersKey)] = join(offending);

@@ -25,10 +25,14 @@ struct EvictionMessage {
 };
 
 // The message for a threshold eviction. `threshold` and `observation` give the "Threshold quantity:
-// ..., available: ..." part when known; the container part needs the pod's stats.
-EvictionMessage threshold_eviction_message(Resource resource, const Pod& pod, const PodStats* stats,
+// ..., available: ..." part when known; the container part needs the pod's stats. The kubelet's
+// signals read as the kubelet writes them; evictd's own are named in sibling sentences ("The node
+// was low on resource: memory and swap.", "The node was under memory pressure: ..."). With
+// `with_swap` a container's usage is its working set and swap, and says so.
+EvictionMessage threshold_eviction_message(Signal signal, const Pod& pod, const PodStats* stats,
                                            const Threshold* threshold,
-                                           const SignalObservation* observation);
+                                           const SignalObservation* observation,
+                                           bool with_swap = false);
 
 std::string empty_dir_limit_message(const std::string& volume, const Quantity& limit);
 std::string pod_ephemeral_storage_limit_message(const Quantity& limit);

@@ -57,11 +57,14 @@ RankKeys common_keys(const ActivePod& active) {
   return keys;
 }
 
-RankKeys memory_keys(const ActivePod& active) {
+RankKeys memory_keys(const ActivePod& active, bool with_swap) {
   RankKeys keys = common_keys(active);
   keys.request = pod_request(*active.pod, kResourceMemory).nano();
-  if (keys.stats_found)
-    keys.usage = to_nano(active.stats->memory_working_set_bytes.value_or(0));
+  if (keys.stats_found) {
+    if (with_swap)
+      keys.swap = to_nano(active.stats->memory_swap_bytes.value_or(0));
+    keys.usage = to_nano(active.stats->memory_working_set_bytes.value_or(0)) + keys.swap;
+  }
   keys.exceeds_requests = keys.usage > keys.request;
   keys.usage_above_request = keys.usage - keys.request;
   return keys;
@@ -193,17 +196,23 @@ KeyComparison compare_rank_keys(RankKind kind, const RankKeys& a, const RankKeys
   return {};
 }
 
-Ranking rank_pods(Signal signal, FilesystemLayout layout, std::span<const ActivePod> pods) {
+bool ranks_with_swap(Signal signal, bool swap_aware_ranking) {
+  return counts_swap(signal) || (swap_aware_ranking && is_memory_signal(signal));
+}
+
+Ranking rank_pods(Signal signal, FilesystemLayout layout, std::span<const ActivePod> pods,
+                  bool swap_aware_ranking) {
   Ranking ranking;
   ranking.signal = signal;
   ranking.kind = rank_kind(signal);
+  ranking.counts_swap = ranks_with_swap(signal, swap_aware_ranking);
   ranking.keys.reserve(pods.size());
   const DiskMeasure measure = disk_measure(signal, layout);
   const bool inodes = signal_resource(signal) == Resource::kInodes;
   for (const auto& active : pods) {
     switch (ranking.kind) {
       case RankKind::kMemory:
-        ranking.keys.push_back(memory_keys(active));
+        ranking.keys.push_back(memory_keys(active, ranking.counts_swap));
         break;
       case RankKind::kDisk:
         ranking.keys.push_back(disk_keys(active, measure, inodes));

@@ -47,6 +47,7 @@ struct RankKeys {
   int32_t priority = 0;
   // Memory bytes, disk bytes or inodes, or processes; in nano units like Quantity.
   Int128 usage = 0;
+  Int128 swap = 0;  // the part of a memory ranking's usage that sits in swap, when it counts swap
   Int128 request = 0;
   Int128 usage_above_request = 0;
   bool critical = false;
@@ -55,12 +56,18 @@ struct RankKeys {
 struct Ranking {
   RankKind kind = RankKind::kMemory;
   Signal signal = Signal::kMemoryAvailable;
+  bool counts_swap = false;    // memory usage is working set + swap
   std::vector<size_t> order;   // indices into the ranked pods, first evicted first
   std::vector<RankKeys> keys;  // by pod index
 };
 
 RankKind rank_kind(Signal signal);
-Ranking rank_pods(Signal signal, FilesystemLayout layout, std::span<const ActivePod> pods);
+// Whether a ranking for `signal` counts swap: always for evictd's own memory signals, and for the
+// kubelet's when swap-aware ranking is asked for (off by default: the kubelet ranks by working
+// set).
+bool ranks_with_swap(Signal signal, bool swap_aware_ranking);
+Ranking rank_pods(Signal signal, FilesystemLayout layout, std::span<const ActivePod> pods,
+                  bool swap_aware_ranking = false);
 
 // The key that orders two pods in a ranking, the first of the ranking's comparators to tell them
 // apart (kTie: none does, and the given order stands).

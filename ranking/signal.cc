@@ -1,12 +1,18 @@
 #include "ranking/signal.h"
 
+#include <cstdio>
+
 namespace evictd {
 namespace {
 
 constexpr std::array<std::string_view, kSignalCount> kSignalNames = {
-    "memory.available",      "allocatableMemory.available", "nodefs.available",
-    "nodefs.inodesFree",     "imagefs.available",           "imagefs.inodesFree",
-    "containerfs.available", "containerfs.inodesFree",      "pid.available",
+    "memory.available",        "allocatableMemory.available",
+    "memoryAndSwap.available", "allocatableMemoryAndSwap.available",
+    "swap.available",          "memory.pressure",
+    "nodefs.available",        "nodefs.inodesFree",
+    "imagefs.available",       "imagefs.inodesFree",
+    "containerfs.available",   "containerfs.inodesFree",
+    "pid.available",
 };
 
 }  // namespace
@@ -23,10 +29,34 @@ std::optional<Signal> parse_signal(std::string_view name) {
   return std::nullopt;
 }
 
+bool is_kubelet_signal(Signal signal) {
+  switch (signal) {
+    case Signal::kMemoryAndSwapAvailable:
+    case Signal::kAllocatableMemoryAndSwapAvailable:
+    case Signal::kSwapAvailable:
+    case Signal::kMemoryPressure:
+      return false;
+    default:
+      return true;
+  }
+}
+
+bool met_from_above(Signal signal) {
+  return signal == Signal::kMemoryPressure;
+}
+
+bool counts_swap(Signal signal) {
+  return is_memory_signal(signal) && !is_kubelet_signal(signal);
+}
+
 Resource signal_resource(Signal signal) {
   switch (signal) {
     case Signal::kMemoryAvailable:
     case Signal::kAllocatableMemoryAvailable:
+    case Signal::kMemoryAndSwapAvailable:
+    case Signal::kAllocatableMemoryAndSwapAvailable:
+    case Signal::kSwapAvailable:
+    case Signal::kMemoryPressure:
       return Resource::kMemory;
     case Signal::kNodeFsAvailable:
     case Signal::kImageFsAvailable:
@@ -102,6 +132,10 @@ std::optional<Filesystem> signal_filesystem(Signal signal) {
       return Filesystem::kContainerFs;
     case Signal::kMemoryAvailable:
     case Signal::kAllocatableMemoryAvailable:
+    case Signal::kMemoryAndSwapAvailable:
+    case Signal::kAllocatableMemoryAndSwapAvailable:
+    case Signal::kSwapAvailable:
+    case Signal::kMemoryPressure:
     case Signal::kPidAvailable:
       return std::nullopt;
   }
@@ -109,10 +143,21 @@ std::optional<Filesystem> signal_filesystem(Signal signal) {
 }
 
 QuantityFormat observation_format(Signal signal) {
+  if (signal == Signal::kMemoryPressure)
+    return QuantityFormat::kDecimalSI;
   const Resource resource = signal_resource(signal);
   return resource == Resource::kMemory || resource == Resource::kEphemeralStorage
              ? QuantityFormat::kBinarySI
              : QuantityFormat::kDecimalSI;
+}
+
+std::string amount_text(Signal signal, int64_t amount, int64_t capacity) {
+  if (signal != Signal::kMemoryPressure)
+    return Quantity::from_int(amount, observation_format(signal)).to_string();
+  const double share = capacity > 0 ? 100.0 * static_cast<double>(amount) / capacity : 0.0;
+  char text[32];
+  std::snprintf(text, sizeof(text), "%.1f%%", share);
+  return text;
 }
 
 }  // namespace evictd

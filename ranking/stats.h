@@ -16,6 +16,7 @@ namespace evictd {
 struct ContainerStats {
   std::string name;
   std::optional<uint64_t> memory_working_set_bytes;
+  std::optional<uint64_t> memory_swap_bytes;  // cgroup v2's memory.swap.current, where swap is on
   std::optional<uint64_t> rootfs_used_bytes;
   std::optional<uint64_t> rootfs_inodes_used;
   std::optional<uint64_t> logs_used_bytes;
@@ -30,6 +31,7 @@ struct VolumeStats {
 
 struct PodStats {
   std::optional<uint64_t> memory_working_set_bytes;
+  std::optional<uint64_t> memory_swap_bytes;
   std::vector<ContainerStats> containers;
   std::vector<VolumeStats> volumes;
   std::optional<uint64_t> process_count;
@@ -38,6 +40,7 @@ struct PodStats {
 };
 
 struct SignalObservation {
+  // For memory.pressure: microseconds stalled within a window of `capacity` microseconds.
   int64_t available = 0;
   int64_t capacity = 0;
   // When the value was sampled, on the evaluator's clock; nullopt when unknown (always "new").

@@ -51,6 +51,13 @@ Result<std::optional<Threshold>> parse_threshold_statement(std::string_view fiel
     threshold.value.percentage = *percentage;
     return std::optional<Threshold>{threshold};
   }
+  if (met_from_above(signal)) {
+    return make_error(name +
+                          " is a share of time stalled on memory; give a percentage such as "
+                          "\"20%\", not \"" +
+                          text + "\"",
+                      std::string(field));
+  }
   auto quantity = Quantity::parse(text);
   if (!quantity)
     return make_error(quantity.error().message + ": \"" + text + "\"", std::string(field));
@@ -88,23 +95,161 @@ Result<ThresholdValue> parse_min_reclaim(std::string_view field, Signal signal,
   return ThresholdValue{*quantity, 0};
 }
 
-// Resolves the signal of each key, refusing unknown signals and keys given twice.
+// Which signals a configuration may name: the kubelet's file only the kubelet's, evictd's section
+// only evictd's own.
+enum class SignalFamily { kKubelet, kEvictd };
+
+Result<Signal> signal_of(std::string_view key, SignalFamily family, const std::string& field) {
+  const auto signal = parse_signal(key);
+  if (!signal)
+    return make_error("unsupported eviction signal " + std::string(key), field);
+  if (family == SignalFamily::kKubelet && !is_kubelet_signal(*signal)) {
+    return make_error(std::string(key) +
+                          " is evictd's own signal, unknown to the kubelet: set it under "
+                          "pressureSignals in evictd's configuration",
+                      field);
+  }
+  if (family == SignalFamily::kEvictd && is_kubelet_signal(*signal)) {
+    return make_error(std::string(key) +
+                          " is the kubelet's signal: set it in the kubelet's eviction fields "
+                          "(eviction or kubeletConfigFile)",
+                      field);
+  }
+  return *signal;
+}
+
+// Resolves the signal of each key, refusing unknown signals, signals of the other family and keys
+// given twice.
 template <typename Fn>
 Result<void> for_each_signal(std::string_view map_name, const EvictionSettings::SignalMap& entries,
-                             Fn&& fn) {
+                             SignalFamily family, Fn&& fn) {
   std::set<Signal> seen;
   for (const auto& [key, value] : entries) {
-    const auto signal = parse_signal(key);
-    if (!signal) {
-      return make_error("unsupported eviction signal " + key, field_of(map_name, key));
-    }
-    if (!seen.insert(*signal).second) {
-      return make_error("signal " + key + " is given twice", field_of(map_name, key));
-    }
-    if (auto checked = fn(*signal, field_of(map_name, key), value); !checked)
+    const std::string field = field_of(map_name, key);
+    auto signal = signal_of(key, family, field);
+    if (!signal)
+      return signal.error();
+    if (!seen.insert(*signal).second)
+      return make_error("signal " + key + " is given twice", field);
+    if (auto checked = fn(*signal, field, value); !checked)
       return checked;
   }
   return {};
+}
+
+// The four signal maps of a configuration, as written (nullptr: absent).
+struct SignalMaps {
+  const EvictionSettings::SignalMap* hard = nullptr;
+  const EvictionSettings::SignalMap* soft = nullptr;
+  const EvictionSettings::SignalMap* grace_periods = nullptr;
+  const EvictionSettings::SignalMap* min_reclaims = nullptr;
+};
+
+Result<void> read_grace_periods(const EvictionSettings::SignalMap& entries, SignalFamily family,
+                                std::map<Signal, Nanos>& out) {
+  return for_each_signal(
+      "evictionSoftGracePeriod", entries, family,
+      [&](Signal signal, const std::string& field, const std::string& value) -> Result<void> {
+        auto period = parse_go_duration(value);
+        if (!period)
+          return make_error(period.error().message, field);
+        if (period->count() < 0) {
+          return make_error(
+              "invalid eviction grace period specified: " + value + ", must be a positive value",
+              field);
+        }
+        out[signal] = *period;
+        return {};
+      });
+}
+
+Result<void> read_min_reclaims(const EvictionSettings::SignalMap& entries, SignalFamily family,
+                               std::map<Signal, ThresholdValue>& out) {
+  return for_each_signal(
+      "evictionMinimumReclaim", entries, family,
+      [&](Signal signal, const std::string& field, const std::string& value) -> Result<void> {
+        if (met_from_above(signal)) {
+          return make_error(std::string(signal_name(signal)) +
+                                " has no amount to reclaim: after each eviction its window "
+                                "starts over instead",
+                            field);
+        }
+        auto parsed = parse_min_reclaim(field, signal, value);
+        if (!parsed)
+          return parsed.error();
+        out[signal] = *parsed;
+        return {};
+      });
+}
+
+// Hard thresholds, then soft ones with their grace periods, each with its minimum reclaim: the
+// kubelet's ParseThresholdConfig.
+Result<std::vector<Threshold>> typed_thresholds(const SignalMaps& maps, SignalFamily family) {
+  std::vector<Threshold> hard_thresholds;
+  std::vector<Threshold> soft_thresholds;
+  std::map<Signal, Nanos> grace_periods;
+  std::map<Signal, ThresholdValue> min_reclaims;
+
+  auto collect = [](std::vector<Threshold>& out) {
+    return
+        [&out](Signal signal, const std::string& field, const std::string& value) -> Result<void> {
+          auto parsed = parse_threshold_statement(field, signal, value);
+          if (!parsed)
+            return parsed.error();
+          if (parsed.value())
+            out.push_back(**parsed);
+          return {};
+        };
+  };
+  for (const auto& [name, entries, out] :
+       {std::tuple{"evictionHard", maps.hard, &hard_thresholds},
+        std::tuple{"evictionSoft", maps.soft, &soft_thresholds}}) {
+    if (entries == nullptr)
+      continue;
+    if (auto checked = for_each_signal(name, *entries, family, collect(*out)); !checked)
+      return checked.error();
+  }
+  if (maps.grace_periods != nullptr) {
+    if (auto checked = read_grace_periods(*maps.grace_periods, family, grace_periods); !checked)
+      return checked.error();
+  }
+  if (maps.min_reclaims != nullptr) {
+    if (auto checked = read_min_reclaims(*maps.min_reclaims, family, min_reclaims); !checked)
+      return checked.error();
+  }
+  for (auto& threshold : soft_thresholds) {
+    const auto period = grace_periods.find(threshold.signal);
+    if (period == grace_periods.end()) {
+      const std::string name(signal_name(threshold.signal));
+      return make_error("grace period must be specified for the soft eviction threshold " + name,
+                        field_of("evictionSoftGracePeriod", name));
+    }
+    threshold.grace_period = period->second;
+  }
+
+  std::vector<Threshold> thresholds = std::move(hard_thresholds);
+  thresholds.insert(thresholds.end(), soft_thresholds.begin(), soft_thresholds.end());
+  for (auto& threshold : thresholds) {
+    const auto min_reclaim = min_reclaims.find(threshold.signal);
+    if (min_reclaim != min_reclaims.end())
+      threshold.min_reclaim = min_reclaim->second;
+  }
+  return thresholds;
+}
+
+// kubelet addAllocatableThresholds: every hard threshold of `node` also guards the pods'
+// allocatable share, through `allocatable`.
+void add_allocatable_thresholds(std::vector<Threshold>& thresholds, Signal node,
+                                Signal allocatable) {
+  std::vector<Threshold> derived;
+  for (const auto& threshold : thresholds) {
+    if (threshold.signal == node && threshold.hard()) {
+      Threshold copy = threshold;
+      copy.signal = allocatable;
+      derived.push_back(copy);
+    }
+  }
+  thresholds.insert(thresholds.end(), derived.begin(), derived.end());
 }
 
 }  // namespace
@@ -178,79 +323,16 @@ Result<EvictionConfig> build_eviction_config(const EvictionSettings& settings) {
     }
   }
 
-  std::vector<Threshold> hard_thresholds;
-  std::vector<Threshold> soft_thresholds;
-  std::map<Signal, Nanos> grace_periods;
-  std::map<Signal, ThresholdValue> min_reclaims;
-
-  auto collect = [](std::vector<Threshold>& out) {
-    return
-        [&out](Signal signal, const std::string& field, const std::string& value) -> Result<void> {
-          auto parsed = parse_threshold_statement(field, signal, value);
-          if (!parsed)
-            return parsed.error();
-          if (parsed.value())
-            out.push_back(**parsed);
-          return {};
-        };
+  const auto map = [](const std::optional<EvictionSettings::SignalMap>& entries) {
+    return entries ? &*entries : nullptr;
   };
-  if (auto checked = for_each_signal("evictionHard", hard, collect(hard_thresholds)); !checked)
-    return checked.error();
-  if (settings.eviction_soft) {
-    if (auto checked =
-            for_each_signal("evictionSoft", *settings.eviction_soft, collect(soft_thresholds));
-        !checked) {
-      return checked.error();
-    }
-  }
-  if (settings.eviction_soft_grace_period) {
-    auto checked = for_each_signal(
-        "evictionSoftGracePeriod", *settings.eviction_soft_grace_period,
-        [&](Signal signal, const std::string& field, const std::string& value) -> Result<void> {
-          auto period = parse_go_duration(value);
-          if (!period)
-            return make_error(period.error().message, field);
-          if (period->count() < 0) {
-            return make_error(
-                "invalid eviction grace period specified: " + value + ", must be a positive value",
-                field);
-          }
-          grace_periods[signal] = *period;
-          return {};
-        });
-    if (!checked)
-      return checked.error();
-  }
-  if (settings.eviction_minimum_reclaim) {
-    auto checked = for_each_signal(
-        "evictionMinimumReclaim", *settings.eviction_minimum_reclaim,
-        [&](Signal signal, const std::string& field, const std::string& value) -> Result<void> {
-          auto parsed = parse_min_reclaim(field, signal, value);
-          if (!parsed)
-            return parsed.error();
-          min_reclaims[signal] = *parsed;
-          return {};
-        });
-    if (!checked)
-      return checked.error();
-  }
-  for (auto& threshold : soft_thresholds) {
-    const auto period = grace_periods.find(threshold.signal);
-    if (period == grace_periods.end()) {
-      const std::string name(signal_name(threshold.signal));
-      return make_error("grace period must be specified for the soft eviction threshold " + name,
-                        field_of("evictionSoftGracePeriod", name));
-    }
-    threshold.grace_period = period->second;
-  }
-
-  config.thresholds = std::move(hard_thresholds);
-  config.thresholds.insert(config.thresholds.end(), soft_thresholds.begin(), soft_thresholds.end());
-  for (auto& threshold : config.thresholds) {
-    const auto min_reclaim = min_reclaims.find(threshold.signal);
-    if (min_reclaim != min_reclaims.end())
-      threshold.min_reclaim = min_reclaim->second;
-  }
+  auto thresholds = typed_thresholds(
+      SignalMaps{&hard, map(settings.eviction_soft), map(settings.eviction_soft_grace_period),
+                 map(settings.eviction_minimum_reclaim)},
+      SignalFamily::kKubelet);
+  if (!thresholds)
+    return thresholds.error();
+  config.thresholds = std::move(thresholds).value();
 
   if (settings.enforce_node_allocatable) {
     config.enforce_node_allocatable = *settings.enforce_node_allocatable;
@@ -297,17 +379,8 @@ Result<EvictionConfig> build_eviction_config(const EvictionSettings& settings) {
       std::find(config.enforce_node_allocatable.begin(), config.enforce_node_allocatable.end(),
                 "pods") != config.enforce_node_allocatable.end();
   if (enforce_pods) {
-    // kubelet addAllocatableThresholds: every hard memory.available threshold also guards the pods'
-    // allocatable memory.
-    std::vector<Threshold> derived;
-    for (const auto& threshold : config.thresholds) {
-      if (threshold.signal == Signal::kMemoryAvailable && threshold.hard()) {
-        Threshold copy = threshold;
-        copy.signal = Signal::kAllocatableMemoryAvailable;
-        derived.push_back(copy);
-      }
-    }
-    config.thresholds.insert(config.thresholds.end(), derived.begin(), derived.end());
+    add_allocatable_thresholds(config.thresholds, Signal::kMemoryAvailable,
+                               Signal::kAllocatableMemoryAvailable);
   }
 
   if (settings.eviction_pressure_transition_period) {
@@ -331,6 +404,48 @@ Result<EvictionConfig> build_eviction_config(const EvictionSettings& settings) {
     config.max_pod_grace_period_seconds = value;
   }
   return config;
+}
+
+Result<std::vector<Threshold>> build_pressure_thresholds(const PressureSettings& settings,
+                                                         bool enforce_pods,
+                                                         std::string_view section) {
+  const auto prefixed = [&](Error error) {
+    error.field = std::string(section) + "." + error.field;
+    return error;
+  };
+  const auto map = [](const std::optional<EvictionSettings::SignalMap>& entries) {
+    return entries ? &*entries : nullptr;
+  };
+  auto thresholds = typed_thresholds(
+      SignalMaps{map(settings.eviction_hard), map(settings.eviction_soft),
+                 map(settings.eviction_soft_grace_period), map(settings.eviction_minimum_reclaim)},
+      SignalFamily::kEvictd);
+  if (!thresholds)
+    return prefixed(thresholds.error());
+  std::vector<Threshold> typed = std::move(thresholds).value();
+  if (enforce_pods) {
+    add_allocatable_thresholds(typed, Signal::kMemoryAndSwapAvailable,
+                               Signal::kAllocatableMemoryAndSwapAvailable);
+  }
+  std::set<Signal> dry_run;
+  for (size_t i = 0; i < settings.dry_run.size(); ++i) {
+    const std::string field = "dryRun[" + std::to_string(i) + "]";
+    auto signal = signal_of(settings.dry_run[i], SignalFamily::kEvictd, field);
+    if (!signal)
+      return prefixed(signal.error());
+    dry_run.insert(*signal);
+  }
+  for (auto& threshold : typed) {
+    // The allocatable thresholds follow their node signal too.
+    threshold.dry_run = dry_run.contains(threshold.signal) ||
+                        (threshold.signal == Signal::kAllocatableMemoryAndSwapAvailable &&
+                         dry_run.contains(Signal::kMemoryAndSwapAvailable));
+  }
+  return typed;
+}
+
+std::string Threshold::statement() const {
+  return std::string(signal_name(signal)) + (met_from_above(signal) ? ">" : "<") + value.text();
 }
 
 std::vector<Threshold> with_containerfs_thresholds(const std::vector<Threshold>& thresholds,

@@ -34,6 +34,8 @@ struct Threshold {
   ThresholdValue value;
   Nanos grace_period{0};
   std::optional<ThresholdValue> min_reclaim;
+  // evictd's own signals may be set to decide and explain without evicting, one by one.
+  bool dry_run = false;
 
   // A threshold with no grace period is a hard one (kubelet isHardEvictionThreshold).
   bool hard() const { return grace_period == Nanos{0}; }
@@ -41,6 +43,8 @@ struct Threshold {
   bool same_as(const Threshold& other) const {
     return signal == other.signal && grace_period == other.grace_period && value == other.value;
   }
+  // "memory.available<100Mi", "memory.pressure>20%": the statement as it is met.
+  std::string statement() const;
 };
 
 // Where images and container writable layers live (kubelet: dedicatedImageFs,
@@ -74,14 +78,38 @@ struct EvictionConfig {
   Nanos pressure_transition_period = std::chrono::minutes(5);
   int64_t max_pod_grace_period_seconds = 0;
   std::vector<std::string> enforce_node_allocatable = {"pods"};
+  // evictd's own: rank the kubelet's memory signals by working set + swap, as evictd's own memory
+  // signals always are. Off keeps the kubelet's ranking.
+  bool swap_aware_ranking = false;
 };
 
 // The kubelet's Linux defaults for evictionHard.
 const EvictionSettings::SignalMap& default_eviction_hard();
 
 // Validates and types the settings. Errors name the field and signal (Error::field) and the bad
-// value.
+// value. Only the kubelet's signals are accepted: the kubelet would refuse evictd's own.
 Result<EvictionConfig> build_eviction_config(const EvictionSettings& settings);
+
+// evictd's own signals (signal.h), configured in evictd's file with the kubelet's field names and
+// rules. memory.pressure takes a share of time ("20%") and no minimum reclaim: its window starts
+// over after each eviction instead. `dry_run` names signals that decide and explain but never
+// evict.
+struct PressureSettings {
+  using SignalMap = EvictionSettings::SignalMap;
+  std::optional<SignalMap> eviction_hard;
+  std::optional<SignalMap> eviction_soft;
+  std::optional<SignalMap> eviction_soft_grace_period;
+  std::optional<SignalMap> eviction_minimum_reclaim;
+  std::vector<std::string> dry_run;
+};
+
+// The thresholds of evictd's own signals, hard then soft; with `enforce_pods`
+// (enforceNodeAllocatable has "pods") every hard memoryAndSwap.available threshold also guards the
+// pods' allocatable memory and swap, as the kubelet derives allocatableMemory.available. Errors
+// name the field (prefixed with `section`).
+Result<std::vector<Threshold>> build_pressure_thresholds(const PressureSettings& settings,
+                                                         bool enforce_pods,
+                                                         std::string_view section);
 
 // kubelet UpdateContainerFsThresholds: containerfs.* thresholds mirror nodefs.* (shared and split
 // layouts) or imagefs.* (dedicated imagefs); containerfs values given by the user are overridden,

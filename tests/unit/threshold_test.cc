@@ -120,8 +120,13 @@ INSTANTIATE_TEST_SUITE_P(
     testing::Values(
         Invalid{"evictionHard", "memory.free", "1Gi", "evictionHard[memory.free]",
                 "unsupported eviction signal memory.free"},
+        // evictd's own signals are unknown to the kubelet: its file may not name them.
         Invalid{"evictionHard", "swap.available", "1Gi", "evictionHard[swap.available]",
-                "unsupported eviction signal swap.available"},
+                "swap.available is evictd's own signal, unknown to the kubelet: set it under "
+                "pressureSignals in evictd's configuration"},
+        Invalid{"evictionSoft", "memory.pressure", "20%", "evictionSoft[memory.pressure]",
+                "memory.pressure is evictd's own signal, unknown to the kubelet: set it under "
+                "pressureSignals in evictd's configuration"},
         Invalid{"evictionHard", "memory.available", "0", "evictionHard[memory.available]",
                 "eviction threshold memory.available must be positive: 0"},
         Invalid{"evictionHard", "memory.available", "-1Gi", "evictionHard[memory.available]",
