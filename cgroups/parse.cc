@@ -245,6 +245,10 @@ MemInfo parse_meminfo(std::string_view text) {
       target = &info.mem_available;
     if (key == "Inactive(file)")
       target = &info.inactive_file;
+    if (key == "SwapTotal")
+      target = &info.swap_total;
+    if (key == "SwapFree")
+      target = &info.swap_free;
     if (target == nullptr)
       return;
     const auto number = to_uint(value);

@@ -42,6 +42,8 @@ struct MemInfo {
   std::optional<uint64_t> mem_free;
   std::optional<uint64_t> mem_available;
   std::optional<uint64_t> inactive_file;
+  std::optional<uint64_t> swap_total;
+  std::optional<uint64_t> swap_free;
 };
 MemInfo parse_meminfo(std::string_view text);
 

@@ -47,6 +47,7 @@ struct Sampler::Tracked {
   SampledFile processes;
   SampledFile cpu;
   SampledFile memory_pressure;
+  SampledFile memory_swap;  // v2 below the root
   bool v2 = false;
   std::optional<uint64_t> last_cpu_ns;
   Nanos last_time{0};
@@ -116,6 +117,13 @@ Sampler::Sampler(CgroupLayout layout, SamplerConfig config, FdBudget budget)
   files.cpu_psi = SampledFile(proc + "/pressure/cpu", &budget_);
   if (v2)
     files.unified_root_stat = SampledFile(layout_.unified_root + "/memory.stat", &budget_);
+  if (config_.memory_pressure_window)
+    stall_window_.emplace(*config_.memory_pressure_window);
+}
+
+void Sampler::restart_pressure_window() {
+  if (stall_window_)
+    stall_window_->restart();
 }
 
 Sampler::~Sampler() = default;
@@ -135,8 +143,10 @@ void Sampler::track_files(Tracked& tracked, const std::string& relative) {
   tracked.v2 = layout_.version == CgroupVersion::kV2;
   if (tracked.v2) {
     const auto cgroup = directory(layout_.unified_root);
-    if (!relative.empty())
+    if (!relative.empty()) {
       tracked.memory_usage = SampledFile(cgroup, "memory.current", &budget_);
+      tracked.memory_swap = SampledFile(cgroup, "memory.swap.current", &budget_);
+    }
     tracked.memory_stat = SampledFile(cgroup, "memory.stat", &budget_);
     tracked.processes = SampledFile(cgroup, "pids.current", &budget_);
     tracked.cpu = SampledFile(cgroup, "cpu.stat", &budget_);
@@ -173,6 +183,11 @@ void Sampler::read_usage(Tracked& tracked, CgroupUsage& out, Nanos now, SampleDe
       working_set(out.memory.usage_bytes, out.memory.inactive_file_bytes);
   if (depth == SampleDepth::kNode)
     return;  // the root's and kubepods' memory is all a node round needs of them
+  // Swap is read only while the node has some: on a node without, the file costs a read and says 0.
+  if (swap_on_ && tracked.memory_swap.configured()) {
+    if (auto text = tracked.memory_swap.read(buffer_))
+      out.memory.swap_bytes = parse_uint(*text);
+  }
   if (depth == SampleDepth::kDecision && !config_.decision_processes)
     return;
   if (auto text = tracked.processes.read(buffer_))
@@ -233,12 +248,14 @@ void Sampler::sample_node(NodeSample& out, Nanos now, SampleDepth depth) {
   NodeFiles& files = *node_files_;
   // A v1 node round needs only MemTotal (the capacity) from meminfo, which the last full round
   // has (the kubelet reads it once, at start); v2 needs MemFree every round.
-  if (!node_round || layout_.version == CgroupVersion::kV2 || !out.meminfo.mem_total) {
+  if (!node_round || layout_.version == CgroupVersion::kV2 || !out.meminfo.mem_total ||
+      config_.swap_signals) {
     out.meminfo = MemInfo{};
     if (auto text = files.meminfo.read(buffer_))
       out.meminfo = parse_meminfo(*text);
     if (!out.meminfo.mem_total)
       out.problems.push_back(config_.proc_root + "/meminfo: no MemTotal");
+    swap_on_ = out.meminfo.swap_total.value_or(0) > 0;
   }
 
   // The node's working set: the root cgroup's usage minus inactive file pages. v2 has no
@@ -287,6 +304,9 @@ void Sampler::sample_node(NodeSample& out, Nanos now, SampleDepth depth) {
         Signal::kAllocatableMemoryAvailable,
         SignalObservation{clamp_to_int64(available), clamp_to_int64(available + ws), now});
   }
+
+  observe_swap(out, now);
+  observe_memory_pressure(out, now);
 
   // pid.available: min(pid_max, threads-max) − running tasks (the kubelet's pidlimit.Stats).
   if (!node_round || !max_tasks_) {
@@ -348,6 +368,51 @@ void Sampler::sample_node(NodeSample& out, Nanos now, SampleDepth depth) {
                      config_.imagefs_path);
   observe_filesystem(out, Signal::kContainerFsAvailable, Signal::kContainerFsInodesFree,
                      config_.containerfs_path);
+}
+
+// evictd's swap signals: the free swap alone, and added to what memory.available and
+// allocatableMemory.available observe. Without swap, swap.available is absent (a threshold on it
+// would otherwise always be met) and the others equal their memory-only twins.
+void Sampler::observe_swap(NodeSample& out, Nanos now) {
+  const auto& total = out.meminfo.swap_total;
+  const auto& free = out.meminfo.swap_free;
+  if (!total || !free)
+    return;
+  const int64_t swap_total = clamp_to_int64(*total);
+  const int64_t swap_free = clamp_to_int64(std::min(*free, *total));
+  if (swap_total > 0)
+    out.observations.set(Signal::kSwapAvailable, SignalObservation{swap_free, swap_total, now});
+  const auto with_swap = [&](Signal memory, Signal both) {
+    if (const auto& observed = out.observations.get(memory)) {
+      out.observations.set(both, SignalObservation{observed->available + swap_free,
+                                                   observed->capacity + swap_total, now});
+    }
+  };
+  with_swap(Signal::kMemoryAvailable, Signal::kMemoryAndSwapAvailable);
+  with_swap(Signal::kAllocatableMemoryAvailable, Signal::kAllocatableMemoryAndSwapAvailable);
+}
+
+// memory.pressure: the kubepods cgroup's stall total, read every round so that the window's edges
+// are where the rounds are.
+void Sampler::observe_memory_pressure(NodeSample& out, Nanos now) {
+  if (!stall_window_)
+    return;
+  if (!kubepods_->memory_pressure.configured()) {
+    out.problems.push_back("memory.pressure: the kubepods cgroup has no memory.pressure file");
+    return;
+  }
+  const auto text = kubepods_->memory_pressure.read(buffer_);
+  if (!text) {
+    out.problems.push_back("memory.pressure: cannot read the kubepods cgroup's memory.pressure");
+    return;
+  }
+  const Psi psi = parse_psi(*text);
+  const auto& line = config_.memory_pressure_some ? psi.some : psi.full;
+  if (!line)
+    return;
+  stall_window_->add(now, line->total_us);
+  if (const auto observed = stall_window_->observe())
+    out.observations.set(Signal::kMemoryPressure, *observed);
 }
 
 void Sampler::observe_filesystem(NodeSample& out, Signal bytes, Signal inodes,

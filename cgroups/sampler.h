@@ -14,6 +14,7 @@
 #include "cgroups/fs.h"
 #include "cgroups/layout.h"
 #include "cgroups/parse.h"
+#include "ranking/stall_window.h"
 #include "ranking/stats.h"
 
 namespace evictd::cgroups {
@@ -23,6 +24,8 @@ struct MemoryUsage {
   std::optional<uint64_t> working_set_bytes;  // usage − inactive_file, as cAdvisor computes it
   std::optional<uint64_t> rss_bytes;
   std::optional<uint64_t> inactive_file_bytes;
+  // memory.swap.current (v2), read only while the node has swap.
+  std::optional<uint64_t> swap_bytes;
 };
 
 struct CgroupUsage {
@@ -90,6 +93,13 @@ struct SamplerConfig {
   // Whether decision samples read each pod's process count (pids.current or tasks): needed only
   // when a pid.available threshold may rank pods by it. Full samples always read it.
   bool decision_processes = true;
+  // memory.pressure (an evictd signal): the stall share of the kubepods cgroup over this window,
+  // read every round; nullopt when no threshold needs it. `some` counts time in which any task
+  // stalled, rather than all of them at once.
+  std::optional<Nanos> memory_pressure_window;
+  bool memory_pressure_some = false;
+  // Whether a swap signal is configured: v1 node rounds then read /proc/meminfo every round too.
+  bool swap_signals = false;
 };
 
 class Sampler {
@@ -105,6 +115,9 @@ class Sampler {
   // The node's signals alone, read into a buffer of their own: what the evaluator needs after
   // node-level reclaim, while the round's sample (its pods included) stays as it was.
   Observations observe_node(Nanos now);
+
+  // The memory.pressure window starts over (after an eviction's pod is gone).
+  void restart_pressure_window();
 
   // Whether pod cgroups came or went since the last sample that read the pods: three directory
   // listings, no file read, so that node-only rounds still notice a new pod at once.
@@ -136,6 +149,8 @@ class Sampler {
   void track_files(Tracked& tracked, const std::string& relative);
   void read_usage(Tracked& tracked, CgroupUsage& out, Nanos now, SampleDepth depth);
   void observe_filesystem(NodeSample& out, Signal bytes, Signal inodes, const std::string& path);
+  void observe_swap(NodeSample& out, Nanos now);
+  void observe_memory_pressure(NodeSample& out, Nanos now);
 
   CgroupLayout layout_;
   SamplerConfig config_;
@@ -150,6 +165,8 @@ class Sampler {
   std::unique_ptr<Tracked> root_;
   std::unique_ptr<Tracked> kubepods_;
   SampledFile kubepods_limit_;
+  std::optional<StallWindow> stall_window_;  // memory.pressure, when configured
+  bool swap_on_ = false;  // the last meminfo had SwapTotal > 0: pods' swap is read
   std::unordered_map<std::string, std::unique_ptr<TrackedPod>, Hash, std::equal_to<>> pods_;
   // The pods in output order (by cgroup path), rebuilt only when a pod appears or goes, so that
   // each PodSample slot keeps holding the same pod and its strings keep their capacity.

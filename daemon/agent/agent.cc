@@ -247,6 +247,7 @@ void Agent::run_round(const cgroups::Wake& wake) {
   Round round;
   round.wake = wake;
   round.now = ports_.clock.monotonic();
+  restart_pressure_window_after_relief();
   sample(round);
   reconcile_runtime(round);
   refresh_view(round);
@@ -296,6 +297,18 @@ void Agent::adopt(const config::Config& fresh) {
   }
   if (fresh.dry_run != running.dry_run || fresh.monitoring_interval != running.monitoring_interval)
     log::warning("dryRun and monitoringInterval take effect at the next restart");
+  const auto stall_thresholds = [](const config::Config& config) {
+    return std::count_if(
+        config.eviction.thresholds.begin(), config.eviction.thresholds.end(),
+        [](const Threshold& threshold) { return threshold.signal == Signal::kMemoryPressure; });
+  };
+  if ((stall_thresholds(fresh) > 0) != (stall_thresholds(running) > 0) ||
+      fresh.memory_pressure_window != running.memory_pressure_window ||
+      fresh.memory_pressure_some != running.memory_pressure_some) {
+    log::warning(
+        "memory.pressure's sampling (whether it is read, its window and stall kind) "
+        "changes at the next restart");
+  }
   running.eviction = fresh.eviction;
   running.soft_eviction_mode = fresh.soft_eviction_mode;
   running.memory_growth_bound = fresh.memory_growth_bound;
@@ -305,6 +318,15 @@ void Agent::adopt(const config::Config& fresh) {
     ports_.metrics.usage().pods({});
   running.pod_metrics = fresh.pod_metrics;
   note_warnings();
+}
+
+// Once an evicted pod is gone, memory.pressure is judged on a fresh window: the stall before its
+// relief (and while it was stopped) must not choose a second pod.
+void Agent::restart_pressure_window_after_relief() {
+  if (evicting_ && !ports_.evictions.busy()) {
+    ports_.sampler.restart_pressure_window();
+    evicting_ = false;
+  }
 }
 
 // Idle rounds read the node's signals only; the pods too when a threshold is met, a notification
@@ -437,6 +459,10 @@ void Agent::submit_eviction(Round& round) {
     log::error("refusing to evict a critical pod", {{"pod", entry.pod.name}});
     return;
   }
+  if (eviction.dry_run) {
+    note_dry_run(decision, eviction, entry);
+    return;
+  }
   if (ports_.evictions.busy()) {
     if (last_waiting_ != entry.pod.uid)
       log::info("next eviction waits for the previous pod to be gone",
@@ -462,6 +488,26 @@ void Agent::submit_eviction(Round& round) {
   }
   ++evictions_decided_;
   ports_.evictions.submit(std::move(order));
+  evicting_ = true;
+}
+
+// A threshold set to dry run chose a pod: said once per pod and signal, counted, never carried out.
+void Agent::note_dry_run(const Decision& decision, const Eviction& eviction,
+                         const model::PodEntry& entry) {
+  const std::string signal(eviction.signal ? signal_name(*eviction.signal) : "");
+  const std::string key = entry.pod.uid + "/" + signal;
+  if (last_dry_run_ == key)
+    return;
+  last_dry_run_ = key;
+  ports_.metrics.dry_run_eviction(signal);
+  log::warning(
+      "dry run: would evict pod " + entry.pod.namespace_name + "/" + entry.pod.name + ": " +
+          eviction.message,
+      {{"pod", entry.pod.name},
+       {"namespace", entry.pod.namespace_name},
+       {"uid", entry.pod.uid},
+       {"signal", signal},
+       {"threshold", decision.to_reclaim ? decision.to_reclaim->threshold.statement() : ""}});
 }
 
 void Agent::log_eviction(const Round& round, const EvictionOrder& order,

@@ -90,7 +90,10 @@ class Agent {
   void decide(Round& round);
   void report(Round& round);
   void export_usage(const Round& round);
+  void restart_pressure_window_after_relief();
   void submit_eviction(Round& round);
+  void note_dry_run(const Decision& decision, const Eviction& eviction,
+                    const model::PodEntry& entry);
   void log_eviction(const Round& round, const EvictionOrder& order,
                     const model::PodEntry& entry) const;
   void rearm(const Round& round);
@@ -117,6 +120,8 @@ class Agent {
   bool sample_again_ = false;  // usage passed a memcg threshold point while it was being armed
   std::optional<Nanos> paced_wait_;  // headroom pacing's bound on the next wait
   std::string last_waiting_;  // the pod whose eviction waits for the previous one, logged once
+  std::string last_dry_run_;  // "uid/signal" of the last dry-run choice, logged once
+  bool evicting_ = false;     // an eviction was submitted and its pod is not yet gone
 
   // The last round's pods, shared with the status API, and what they were built from.
   std::shared_ptr<const model::PodView> view_;

@@ -37,8 +37,9 @@ bool Cadence::status_line_due(Nanos now) {
 
 namespace {
 
+// The signals whose headroom is bytes that memory growth eats: memory.pressure has none.
 bool memory_signal(Signal signal) {
-  return signal == Signal::kMemoryAvailable || signal == Signal::kAllocatableMemoryAvailable;
+  return is_memory_signal(signal) && !met_from_above(signal);
 }
 
 }  // namespace

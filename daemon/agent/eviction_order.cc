@@ -31,10 +31,13 @@ EvictionOrder eviction_order(const Decision& decision, const Eviction& eviction,
   record.node_name = context.node_name;
   if (decision.to_reclaim && for_threshold) {
     const auto& acted = *decision.to_reclaim;
-    record.observed =
-        Quantity::from_int(acted.observation.available, observation_format(acted.threshold.signal))
-            .to_string();
-    record.threshold = acted.threshold.value.text() + " (" + acted.quantity.to_string() + ")";
+    const Signal signal = acted.threshold.signal;
+    record.observed = amount_text(signal, acted.observation.available, acted.observation.capacity);
+    const std::string quantity =
+        met_from_above(signal)
+            ? amount_text(signal, acted.quantity.value(), acted.observation.capacity)
+            : acted.quantity.to_string();
+    record.threshold = acted.threshold.value.text() + " (" + quantity + ")";
   }
   return EvictionOrder{std::move(record), context.decided_at, entry.cgroup};
 }

@@ -46,6 +46,9 @@ class NodeSampler {
   // thorough (a listing).
   virtual bool subdirectories_changed() = 0;
   virtual bool pods_changed() = 0;
+  // The memory.pressure window starts over: called once an evicted pod is gone, so that the
+  // stall it caused is not charged to the next pod.
+  virtual void restart_pressure_window() = 0;
 };
 
 // What wakes the loop: the kernel's pressure notifications, pod cgroups coming and going, the poll

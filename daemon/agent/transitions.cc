@@ -20,8 +20,8 @@ status::Event condition_event(status::EventType type, NodeCondition condition) {
 }  // namespace
 
 std::string threshold_label(const Threshold& threshold) {
-  return std::string(signal_name(threshold.signal)) + "<" + threshold.value.text() +
-         (threshold.hard() ? "(hard)" : "(soft)");
+  return threshold.statement() + (threshold.hard() ? "(hard)" : "(soft)") +
+         (threshold.dry_run ? "(dry run)" : "");
 }
 
 Transitions ReportedState::update(const Decision& decision, status::WallTime now,
@@ -74,11 +74,10 @@ void ReportedState::update_crossed(const Decision& decision, cgroups::WakeCause 
     status::Event event;
     event.type = status::EventType::kThresholdMet;
     event.signal = std::string(signal_name(state.threshold.signal));
-    event.detail =
-        crossed[i] + ", available " +
-        Quantity::from_int(state.observation.available, observation_format(state.threshold.signal))
-            .to_string() +
-        " (woken by " + woken_by + ")";
+    const Signal signal = state.threshold.signal;
+    event.detail = crossed[i] + (met_from_above(signal) ? ", stalled " : ", available ") +
+                   amount_text(signal, state.observation.available, state.observation.capacity) +
+                   " (woken by " + woken_by + ")";
     out.events.push_back(std::move(event));
   }
   for (const auto& label : crossed_) {
@@ -86,7 +85,7 @@ void ReportedState::update_crossed(const Decision& decision, cgroups::WakeCause 
       continue;
     status::Event event;
     event.type = status::EventType::kThresholdCleared;
-    event.signal = label.substr(0, label.find('<'));
+    event.signal = label.substr(0, label.find_first_of("<>"));
     event.detail = label;
     out.events.push_back(std::move(event));
   }

@@ -26,10 +26,11 @@ namespace {
 
 using yaml::error_at;
 
-constexpr std::array<std::string_view, 25> kFields = {"nodeName",
+constexpr std::array<std::string_view, 26> kFields = {"nodeName",
                                                       "kubeconfig",
                                                       "eviction",
                                                       "kubeletConfigFile",
+                                                      "pressureSignals",
                                                       "cgroupDriver",
                                                       "kubepods",
                                                       "containerRuntimeEndpoint",
@@ -272,6 +273,24 @@ Result<void> read_eviction(const YAML::Node& root, const std::string& path, Conf
   return {};
 }
 
+// evictd's own signals, after the kubelet's thresholds: their allocatable thresholds follow
+// enforceNodeAllocatable, and they join the kubelet's in one evaluator.
+Result<void> read_pressure_signals(const YAML::Node& root, const std::string& path,
+                                   Config& config) {
+  const auto& enforced = config.eviction.enforce_node_allocatable;
+  const bool enforce_pods = std::find(enforced.begin(), enforced.end(), "pods") != enforced.end();
+  auto pressure =
+      pressure_signals_from_yaml(root["pressureSignals"], "pressureSignals", enforce_pods);
+  if (!pressure)
+    return located(path, pressure.error());
+  config.eviction.thresholds.insert(config.eviction.thresholds.end(), pressure->thresholds.begin(),
+                                    pressure->thresholds.end());
+  config.eviction.swap_aware_ranking = pressure->swap_aware_ranking;
+  config.memory_pressure_window = pressure->memory_pressure_window;
+  config.memory_pressure_some = pressure->memory_pressure_some;
+  return {};
+}
+
 // A threshold's value as given; a binary quantity beyond 2^63-1 says that it was capped there, as
 // Kubernetes caps it (apimachinery's ParseQuantity), since the number alone looks like an error.
 std::string value_text(const ThresholdValue& value) {
@@ -346,7 +365,7 @@ Result<Config> parse_root(YAML::Node root, const std::string& path) {
     if (auto checked = yaml::refuse_unknown_keys(root, "", kFields, "the fields are"); !checked)
       return located(path, checked.error());
     for (Step step : {&read_text_fields, &check_endpoints, &read_durations, &read_growth_bound,
-                      &read_modes, &read_log_level, &read_eviction}) {
+                      &read_modes, &read_log_level, &read_eviction, &read_pressure_signals}) {
       if (auto read = step(root, path, config); !read)
         return read.error();
     }
@@ -402,11 +421,20 @@ std::string describe(const Config& c) {
                                              : format_go_duration(c.post_eviction_watch))
       << (c.dry_run ? "; DRY RUN" : "") << "\nthresholds:";
   for (const auto& t : c.eviction.thresholds) {
-    out << "\n  " << signal_name(t.signal) << " < " << value_text(t.value)
+    out << "\n  " << signal_name(t.signal) << (met_from_above(t.signal) ? " > " : " < ")
+        << value_text(t.value)
         << (t.hard() ? " (hard)" : " (soft, grace " + format_go_duration(t.grace_period) + ")");
     if (t.min_reclaim)
       out << ", min-reclaim " << value_text(*t.min_reclaim);
+    if (t.signal == Signal::kMemoryPressure) {
+      out << ", tasks stalled on memory (" << (c.memory_pressure_some ? "some" : "full")
+          << ") in the kubepods cgroup over " << format_go_duration(c.memory_pressure_window);
+    }
+    if (t.dry_run)
+      out << " DRY RUN: decides and explains, never evicts";
   }
+  if (c.eviction.swap_aware_ranking)
+    out << "\nmemory rankings count swap (swapAwareRanking)";
   out << "\npressure transition period "
       << format_go_duration(c.eviction.pressure_transition_period) << "; max pod grace period "
       << max_grace_text(c.eviction.max_pod_grace_period_seconds) << "\nstate " << c.state_directory

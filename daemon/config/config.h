@@ -24,6 +24,10 @@ struct Config {
   // file.
   EvictionConfig eviction;
   std::string kubelet_config_file;
+  // evictd's own signals (pressureSignals): their thresholds join `eviction`; memory.pressure is
+  // the stall share over this window, of "full" stalls unless `memory_pressure_some`.
+  Nanos memory_pressure_window = std::chrono::seconds(10);
+  bool memory_pressure_some = false;
   cgroups::CgroupDriver cgroup_driver = cgroups::CgroupDriver::kCgroupfs;
   std::string kubepods = "kubepods";
   std::string container_runtime_endpoint = "unix:///run/containerd/containerd.sock";

@@ -95,6 +95,22 @@ Metrics::Metrics(const std::string& version)
                                "memlock limit).")
                          .Register(*registry_)
                          .Add({})),
+      dry_run_evictions_(BuildCounter()
+                             .Name("evictd_dry_run_evictions_total")
+                             .Help("Pods a threshold set to dry run would have evicted, by "
+                                   "signal (counted once per pod and signal in a row).")
+                             .Register(*registry_)),
+      stall_ratio_(BuildGauge()
+                       .Name("evictd_memory_pressure_stall_ratio")
+                       .Help("memory.pressure: the share of its last window during which tasks "
+                             "of the kubepods cgroup stalled on memory (0 to 1).")
+                       .Register(*registry_)
+                       .Add({})),
+      stall_threshold_(BuildGauge()
+                           .Name("evictd_memory_pressure_threshold_ratio")
+                           .Help("memory.pressure thresholds: the stall share above which the "
+                                 "signal is met (0 to 1).")
+                           .Register(*registry_)),
       cgroup_kills_(BuildCounter()
                         .Name("evictd_cgroup_kills_total")
                         .Help("Hard evictions whose pod was killed through its cgroup because "
@@ -196,11 +212,14 @@ void Metrics::eviction_finished(double seconds) {
   eviction_duration_.Observe(seconds);
 }
 
+// memory.pressure is a share of time, not an amount: it has gauges of its own, as ratios.
 void Metrics::observe_signals(const Observations& observations,
                               const std::vector<Threshold>& thresholds) {
+  if (const auto& stall = observations.get(Signal::kMemoryPressure); stall && stall->capacity > 0)
+    stall_ratio_.Set(static_cast<double>(stall->available) / static_cast<double>(stall->capacity));
   for (Signal signal : kAllSignals) {
     const auto& observation = observations.get(signal);
-    if (!observation)
+    if (!observation || met_from_above(signal))
       continue;
     const size_t index = signal_index(signal);
     if (available_by_signal_[index] == nullptr) {
@@ -212,6 +231,15 @@ void Metrics::observe_signals(const Observations& observations,
     capacity_by_signal_[index]->Set(static_cast<double>(observation->capacity));
   }
   for (const auto& threshold : thresholds) {
+    if (met_from_above(threshold.signal)) {
+      auto& gauge = stall_threshold_by_kind_[threshold.hard() ? 0 : 1];
+      if (gauge == nullptr) {
+        gauge = &stall_threshold_.Add({{"kind", threshold.hard() ? "hard" : "soft"}});
+        evictions_.Add({{"signal", std::string(signal_name(threshold.signal))}});
+      }
+      gauge->Set(static_cast<double>(threshold.value.percentage));
+      continue;
+    }
     const auto& observation = observations.get(threshold.signal);
     if (!observation)
       continue;
@@ -227,6 +255,10 @@ void Metrics::observe_signals(const Observations& observations,
     }
     gauge->Set(static_cast<double>(value));
   }
+}
+
+void Metrics::dry_run_eviction(const std::string& signal) {
+  dry_run_evictions_.Add({{"signal", signal}}).Increment();
 }
 
 void Metrics::node_conditions(bool memory, bool disk, bool pid) {

@@ -53,6 +53,8 @@ class Metrics {
   void eviction_decided(const std::string& signal, double stats_age_seconds,
                         double detection_latency_seconds);
   void eviction_finished(double seconds);
+  // A threshold set to dry run chose a pod that evictd did not evict.
+  void dry_run_eviction(const std::string& signal);
   void observe_signals(const Observations& observations, const std::vector<Threshold>& thresholds);
   void node_conditions(bool memory, bool disk, bool pid);
   void sample_finished(double seconds);
@@ -93,6 +95,9 @@ class Metrics {
   prometheus::Family<prometheus::Counter>& corrections_;
   prometheus::Gauge& pending_writes_;
   prometheus::Gauge& memory_locked_;
+  prometheus::Family<prometheus::Counter>& dry_run_evictions_;
+  prometheus::Gauge& stall_ratio_;
+  prometheus::Family<prometheus::Gauge>& stall_threshold_;
   prometheus::Counter& cgroup_kills_;
   UsageMetrics usage_;
 
@@ -100,6 +105,7 @@ class Metrics {
   std::array<prometheus::Gauge*, kSignalCount> available_by_signal_{};
   std::array<prometheus::Gauge*, kSignalCount> capacity_by_signal_{};
   std::map<std::pair<Signal, bool>, prometheus::Gauge*> threshold_by_signal_;
+  std::array<prometheus::Gauge*, 2> stall_threshold_by_kind_{};  // hard, soft
   std::array<prometheus::Gauge*, 3> conditions_{};
 
   mutable std::mutex mutex_;

@@ -19,11 +19,24 @@ QosClass qos_of_tier(cgroups::QosTier tier) {
   return QosClass::kBestEffort;
 }
 
+// The runtime reports no swap (CRI's ContainerStats.swap is newer than containerd 1.6): a
+// container's swap comes from its cgroup, found by the container's ID.
+std::optional<uint64_t> container_swap(const cgroups::PodSample* sample, const std::string& id) {
+  if (sample == nullptr)
+    return std::nullopt;
+  for (const auto& container : sample->containers) {
+    if (container.id == id)
+      return container.usage.memory.swap_bytes;
+  }
+  return std::nullopt;
+}
+
 PodStats stats_of(const cgroups::PodSample* sample,
                   const std::vector<cri::ContainerRuntimeStats>* runtime_stats) {
   PodStats stats;
   if (sample != nullptr) {
     stats.memory_working_set_bytes = sample->usage.memory.working_set_bytes;
+    stats.memory_swap_bytes = sample->usage.memory.swap_bytes;
     stats.process_count = sample->usage.processes;
   }
   if (runtime_stats == nullptr)
@@ -34,6 +47,7 @@ PodStats stats_of(const cgroups::PodSample* sample,
     ContainerStats out;
     out.name = container.name;
     out.memory_working_set_bytes = container.working_set_bytes;
+    out.memory_swap_bytes = container_swap(sample, container.id);
     out.rootfs_used_bytes = container.rootfs_used_bytes;
     out.rootfs_inodes_used = container.rootfs_inodes_used;
     if (container.rootfs_used_bytes) {

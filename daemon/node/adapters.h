@@ -29,6 +29,7 @@ class CgroupNodeSampler final : public agent::NodeSampler {
   Observations observe_node(Nanos now) override { return sampler_.observe_node(now); }
   bool subdirectories_changed() override { return sampler_.subdirectories_changed(); }
   bool pods_changed() override { return sampler_.pods_changed(); }
+  void restart_pressure_window() override { sampler_.restart_pressure_window(); }
   const cgroups::Sampler& sampler() const { return sampler_; }
 
  private:

@@ -7,6 +7,7 @@
 
 #include <map>
 #include <string>
+#include <vector>
 
 #include "ranking/result.h"
 #include "ranking/threshold.h"
@@ -30,5 +31,17 @@ Result<EvictionSettingsInput> eviction_settings_from_yaml(const YAML::Node& node
 // Builds the typed configuration, locating any validation error at its line with `path` prefixed.
 Result<EvictionConfig> eviction_config_from_yaml(const YAML::Node& node, const std::string& path,
                                                  UnknownKeys unknown_keys);
+
+// evictd's own signals (the `pressureSignals` section of its configuration, docs/configuration.md).
+struct PressureSignalsConfig {
+  std::vector<Threshold> thresholds;  // hard, soft, then derived allocatable ones
+  Nanos memory_pressure_window = std::chrono::seconds(10);
+  bool memory_pressure_some = false;  // "some" rather than "full" stalls
+  bool swap_aware_ranking = false;
+};
+// `enforce_pods`: enforceNodeAllocatable has "pods" (allocatable thresholds are derived).
+Result<PressureSignalsConfig> pressure_signals_from_yaml(const YAML::Node& node,
+                                                         const std::string& path,
+                                                         bool enforce_pods);
 
 }  // namespace evictd

@@ -39,6 +39,7 @@ struct FakePod {
   std::string namespace_name = "default";
   cgroups::QosTier tier = cgroups::QosTier::kBurstable;
   uint64_t working_set = 0;
+  uint64_t swap = 0;
   uint64_t processes = 1;
   bool listed = true;  // the runtime lists its sandbox
   Pod spec;            // what the API server serves (uid/name/namespace filled in)
@@ -57,6 +58,12 @@ class FakeNode final : public agent::NodeSampler {
   std::function<void()> on_observe_node;
   // When set, samples keep this observation time (stale stats: nothing new was read).
   std::optional<Nanos> frozen_time;
+  // memory.pressure as the sampler would observe it (microseconds stalled of a window), and how
+  // often its window was restarted; absent while `stall_window_open` is false.
+  int64_t stalled_us = 0;
+  int64_t stall_window_us = 10'000'000;
+  bool stall_window_open = false;
+  int pressure_restarts = 0;
   int samples = 0;
   int pod_samples = 0;
   int node_observations = 0;
@@ -82,6 +89,7 @@ class FakeNode final : public agent::NodeSampler {
   }
   bool subdirectories_changed() override { return pods.size() != known_pods_; }
   bool pods_changed() override { return pods.size() != known_pods_; }
+  void restart_pressure_window() override { ++pressure_restarts; }
 
   FakePod& pod(const std::string& uid) {
     return *std::find_if(pods.begin(), pods.end(), [&](const FakePod& p) { return p.uid == uid; });
@@ -94,6 +102,10 @@ class FakeNode final : public agent::NodeSampler {
     observations.set(Signal::kMemoryAvailable, SignalObservation{available, capacity, time});
     observations.set(Signal::kNodeFsAvailable,
                      SignalObservation{nodefs_available, nodefs_capacity, time});
+    if (stall_window_open) {
+      observations.set(Signal::kMemoryPressure,
+                       SignalObservation{stalled_us, stall_window_us, time});
+    }
     return observations;
   }
   static cgroups::PodSample pod_sample(const FakePod& pod) {
@@ -108,6 +120,7 @@ class FakeNode final : public agent::NodeSampler {
                     "pod" + pod.uid;
     sample.usage.memory.usage_bytes = pod.working_set;
     sample.usage.memory.working_set_bytes = pod.working_set;
+    sample.usage.memory.swap_bytes = pod.swap;
     sample.usage.processes = pod.processes;
     return sample;
   }

@@ -89,7 +89,8 @@ INSTANTIATE_TEST_SUITE_P(
         Bad{"nodeName: a\nmonitoringIntervall: 1s\n",
             "/etc/evictd/config.yaml:2: monitoringIntervall: unknown field; the fields are "
             "nodeName, kubeconfig, "
-            "eviction, kubeletConfigFile, cgroupDriver, kubepods, containerRuntimeEndpoint, "
+            "eviction, kubeletConfigFile, pressureSignals, cgroupDriver, kubepods, "
+            "containerRuntimeEndpoint, "
             "podSandboxImage, "
             "nodefsPath, monitoringInterval, pressureNotifications, memoryGrowthBound, "
             "imageMinimumGCAge, "
