@@ -80,7 +80,7 @@ std::vector<metrics::PodUsageFigures> pod_usage_figures(const model::PodView& vi
     if (entry.cpu_usage_ns)
       cpu_seconds = static_cast<double>(*entry.cpu_usage_ns) / 1e9;
     pods.push_back({entry.pod.namespace_name, entry.pod.name, entry.pod.uid, cpu_seconds,
-                    entry.stats.memory_working_set_bytes});
+                    entry.stats.memory_working_set_bytes, entry.stats.memory_swap_bytes});
   }
   return pods;
 }
@@ -579,6 +579,7 @@ void Agent::publish_status(const Round& round) {
   auto snapshot = std::make_shared<status::StatusSnapshot>();
   snapshot->info = settings_.info;
   snapshot->thresholds = thresholds_;
+  snapshot->swap_aware_ranking = evaluator_->swap_aware_ranking();
   snapshot->notifications = notifications_;
   snapshot->notification_errors = notification_errors_;
   snapshot->warnings = warnings_;

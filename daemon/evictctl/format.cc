@@ -69,7 +69,10 @@ std::string usage_text(const v1::Usage& usage, bool bytes) {
                                                 : std::to_string(usage.usage());
   if (!bytes)
     return used;
-  return used + "/" + (usage.request() == 0 ? "-" : human_bytes(usage.request()));
+  // Memory in swap shows beside the working set, as "300Mi+700Mi swap".
+  const std::string swapped =
+      usage.swap_known() && usage.swap() > 0 ? "+" + human_bytes(usage.swap()) + " swap" : "";
+  return used + swapped + "/" + (usage.request() == 0 ? "-" : human_bytes(usage.request()));
 }
 
 // CPU as kubectl top shows it: millicores.
@@ -117,7 +120,7 @@ void write_usage(const v1::NodeUsage& usage, std::ostream& out) {
       << " (stalled share of the last 10 s and 60 s)\n";
 }
 
-std::string keys_text(const v1::RankKeys& keys, const std::string& signal) {
+std::string keys_text(const v1::RankKeys& keys, const std::string& signal, bool counts_swap) {
   if (!keys.stats_found())
     return "no usage statistics";
   const bool pids = signal == "pid.available";
@@ -127,7 +130,11 @@ std::string keys_text(const v1::RankKeys& keys, const std::string& signal) {
   };
   if (pids)
     return "priority " + std::to_string(keys.priority()) + ", processes " + amount(keys.usage());
-  return "usage " + amount(keys.usage()) + ", request " + amount(keys.request()) + ", " +
+  // A ranking that counts swap shows both parts of the usage it compares.
+  const std::string parts = counts_swap ? " (" + amount(keys.usage() - keys.swap()) +
+                                              " working set + " + amount(keys.swap()) + " swap)"
+                                        : "";
+  return "usage " + amount(keys.usage()) + parts + ", request " + amount(keys.request()) + ", " +
          (keys.exceeds_requests() ? "exceeds" : "within") + " requests, usage above requests " +
          amount(keys.usage_above_request()) + ", priority " + std::to_string(keys.priority());
 }
@@ -173,6 +180,13 @@ std::string human_bytes(int64_t bytes) {
                   static_cast<long long>(bytes < 0 ? -bytes : bytes));
   else
     std::snprintf(text, sizeof(text), "%s%.1f%s", bytes < 0 ? "-" : "", value, units[unit]);
+  return text;
+}
+
+std::string share_text(int64_t part, int64_t whole) {
+  char text[32];
+  std::snprintf(text, sizeof(text), "%.1f%%",
+                whole > 0 ? 100.0 * static_cast<double>(part) / static_cast<double>(whole) : 0.0);
   return text;
 }
 
@@ -246,15 +260,25 @@ std::string format_status(const v1::NodeStatus& status, std::chrono::system_cloc
       << " waiting for the API server\n\n";
   std::vector<std::vector<std::string>> rows;
   for (const auto& signal : status.signals()) {
-    const std::string available = human_quantity(signal.available(), signal.unit());
-    const std::string capacity = human_quantity(signal.capacity(), signal.unit());
+    // memory.pressure reads as the share stalled "of" its window; the rest as amounts.
+    const bool stall = signal.unit() == "microseconds stalled";
+    const auto amount = [&](int64_t value) {
+      return stall ? share_text(value, signal.capacity()) + " stalled"
+                   : human_quantity(value, signal.unit());
+    };
+    const std::string available = amount(signal.available());
+    const std::string capacity = stall ? duration_text(signal.capacity() / 1'000'000) + " window"
+                                       : human_quantity(signal.capacity(), signal.unit());
     if (signal.thresholds().empty())
       rows.push_back({signal.signal(), available, capacity, "-", "-", "-"});
     for (const auto& threshold : signal.thresholds()) {
       const std::string kind =
-          threshold.hard() ? "hard" : "soft, grace " + threshold.grace_period();
-      rows.push_back({signal.signal(), available, capacity, threshold.value() + " (" + kind + ")",
-                      human_quantity(threshold.margin(), signal.unit()),
+          (threshold.hard() ? "hard" : "soft, grace " + threshold.grace_period()) +
+          (threshold.dry_run() ? ", dry run" : "");
+      const std::string margin = stall ? share_text(threshold.margin(), signal.capacity())
+                                       : human_quantity(threshold.margin(), signal.unit());
+      rows.push_back({signal.signal(), available, capacity,
+                      (stall ? "> " : "") + threshold.value() + " (" + kind + ")", margin,
                       threshold.met() ? "MET" : "no"});
     }
   }
@@ -308,20 +332,22 @@ std::string format_explain(const v1::ExplainResponse& explanation) {
       out << " (threshold met" << (rank.next() ? "; this pod is evicted next)" : ")");
     else if (rank.next())
       out << " (first to go if its threshold is met)";
-    out << "\n  keys: " << keys_text(rank.keys(), rank.signal()) << "\n";
+    out << "\n  keys: " << keys_text(rank.keys(), rank.signal(), rank.counts_swap()) << "\n";
     if (rank.has_before()) {
       const auto& before = rank.before();
       out << "  after " << qualified(before.namespace_(), before.name()) << " ("
-          << keys_text(before.keys(), rank.signal()) << "): that pod goes first because "
-          << before.reason() << " [" << before.deciding_key() << "]\n";
+          << keys_text(before.keys(), rank.signal(), rank.counts_swap())
+          << "): that pod goes first because " << before.reason() << " [" << before.deciding_key()
+          << "]\n";
     } else {
       out << "  first in line\n";
     }
     if (rank.has_after()) {
       const auto& after = rank.after();
       out << "  before " << qualified(after.namespace_(), after.name()) << " ("
-          << keys_text(after.keys(), rank.signal()) << "): this pod goes first because "
-          << after.reason() << " [" << after.deciding_key() << "]\n";
+          << keys_text(after.keys(), rank.signal(), rank.counts_swap())
+          << "): this pod goes first because " << after.reason() << " [" << after.deciding_key()
+          << "]\n";
     }
   }
   for (const auto& eviction : explanation.evictions()) {

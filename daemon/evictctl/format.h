@@ -17,6 +17,8 @@ std::string table(const std::vector<std::string>& header,
 
 std::string human_bytes(int64_t bytes);
 std::string human_quantity(int64_t value, const std::string& unit);
+// "12.5%": `part` of `whole`.
+std::string share_text(int64_t part, int64_t whole);
 std::string human_time(const google::protobuf::Timestamp& time);
 std::string human_age(const google::protobuf::Timestamp& time,
                       std::chrono::system_clock::time_point now);

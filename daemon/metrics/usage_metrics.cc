@@ -41,7 +41,12 @@ UsageMetrics::UsageMetrics(prometheus::Registry& registry)
                       .Name("evictd_pod_memory_working_set_bytes")
                       .Help("Working set of the pod's cgroup, as the kubelet ranks it "
                             "(podMetrics: true).")
-                      .Register(registry)) {}
+                      .Register(registry)),
+      pod_swap_(BuildGauge()
+                    .Name("evictd_pod_memory_swap_bytes")
+                    .Help("Memory of the pod's cgroup in swap (memory.swap.current; cgroup v2 "
+                          "while the node has swap; podMetrics: true).")
+                    .Register(registry)) {}
 
 void UsageMetrics::follow(Followed& followed, double total) {
   if (total > followed.last)
@@ -119,6 +124,11 @@ void UsageMetrics::update_pod(const PodUsageFigures& figures, PodSeries& series)
       series.memory = &pod_memory_.Add(labels());
     series.memory->Set(static_cast<double>(*figures.memory_working_set_bytes));
   }
+  if (figures.memory_swap_bytes) {
+    if (series.swap == nullptr)
+      series.swap = &pod_swap_.Add(labels());
+    series.swap->Set(static_cast<double>(*figures.memory_swap_bytes));
+  }
 }
 
 void UsageMetrics::remove_pod(PodSeries& series) {
@@ -126,6 +136,8 @@ void UsageMetrics::remove_pod(PodSeries& series) {
     pod_cpu_.Remove(series.cpu.counter);
   if (series.memory != nullptr)
     pod_memory_.Remove(series.memory);
+  if (series.swap != nullptr)
+    pod_swap_.Remove(series.swap);
 }
 
 }  // namespace evictd::metrics

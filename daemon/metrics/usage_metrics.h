@@ -1,5 +1,5 @@
-// The node's CPU and pressure stall information on /metrics, and per pod (opt-in: podMetrics) CPU
-// and memory: reports beside the eviction metrics, read from the samples that read them. The
+// The node's CPU and pressure stall information on /metrics, and per pod (opt-in: podMetrics) CPU,
+// memory and swap: reports beside the eviction metrics, read from the samples that read them. The
 // kernel keeps the totals; the counters here follow them by their increase, so a rate() over them
 // is the kernel's.
 #pragma once
@@ -34,6 +34,7 @@ struct PodUsageFigures {
   std::string uid;
   std::optional<double> cpu_seconds;  // cumulative
   std::optional<uint64_t> memory_working_set_bytes;
+  std::optional<uint64_t> memory_swap_bytes;  // while the node has swap (cgroup v2)
 };
 
 class UsageMetrics {
@@ -53,6 +54,7 @@ class UsageMetrics {
   struct PodSeries {
     Followed cpu;
     prometheus::Gauge* memory = nullptr;
+    prometheus::Gauge* swap = nullptr;
   };
 
   static void follow(Followed& followed, double total);
@@ -65,6 +67,7 @@ class UsageMetrics {
   prometheus::Family<prometheus::Gauge>& stall_ratio_;
   prometheus::Family<prometheus::Counter>& pod_cpu_;
   prometheus::Family<prometheus::Gauge>& pod_memory_;
+  prometheus::Family<prometheus::Gauge>& pod_swap_;
 
   std::mutex mutex_;
   Followed node_cpu_seconds_;

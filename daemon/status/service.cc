@@ -32,6 +32,8 @@ int64_t units(Int128 nano) {
 }
 
 std::string_view unit_of(Signal signal) {
+  if (met_from_above(signal))
+    return "microseconds stalled";
   switch (signal_resource(signal)) {
     case Resource::kMemory:
     case Resource::kEphemeralStorage:
@@ -93,6 +95,10 @@ void fill_pod(const model::PodEntry& entry, const ActivePod& active, v1::PodInfo
   };
   set(out->mutable_memory(), pod_request(pod, kResourceMemory).value(),
       stats ? stats->memory_working_set_bytes : std::nullopt);
+  if (stats && stats->memory_swap_bytes) {
+    out->mutable_memory()->set_swap_known(true);
+    out->mutable_memory()->set_swap(static_cast<int64_t>(*stats->memory_swap_bytes));
+  }
   set(out->mutable_ephemeral_storage(), pod_request(pod, kResourceEphemeralStorage).value(),
       stats ? stats->ephemeral_storage_used_bytes : std::nullopt);
   set(out->mutable_processes(), 0, stats ? stats->process_count : std::nullopt);
@@ -136,27 +142,33 @@ void fill_keys(const RankKeys& keys, v1::RankKeys* out) {
   out->set_usage(units(keys.usage));
   out->set_request(units(keys.request));
   out->set_usage_above_request(units(keys.usage_above_request));
+  out->set_swap(units(keys.swap));
 }
 
 // Why `first` is evicted before `second`, in words.
-std::string order_reason(Signal signal, RankKind kind, const KeyComparison& comparison,
+std::string order_reason(const Ranking& ranking, const KeyComparison& comparison,
                          const RankKeys& first, const RankKeys& second) {
-  const auto number = [signal](Int128 nano) {
-    return Quantity::from_int(units(nano), observation_format(signal)).to_string();
+  const RankKind kind = ranking.kind;
+  // Memory usage counted with swap reads as bytes whatever the signal measures.
+  const QuantityFormat format =
+      kind == RankKind::kMemory ? QuantityFormat::kBinarySI : observation_format(ranking.signal);
+  const auto number = [format](Int128 nano) {
+    return Quantity::from_int(units(nano), format).to_string();
   };
+  const std::string usage_kind = ranking.counts_swap ? " (working set + swap)" : "";
   switch (comparison.key) {
     case RankKey::kStats:
       return "no usage statistics were found for it, and such a pod goes first";
     case RankKey::kExceedsRequests:
-      return "it uses more than it requests (" + number(first.usage) + " > " +
+      return "it uses more than it requests" + usage_kind + " (" + number(first.usage) + " > " +
              number(first.request) + ") and the other does not (" + number(second.usage) +
              " <= " + number(second.request) + ")";
     case RankKey::kPriority:
       return "its priority is lower (" + std::to_string(first.priority) + " < " +
              std::to_string(second.priority) + ")";
     case RankKey::kUsageAboveRequest:
-      return "its usage above its requests is larger (" + number(first.usage_above_request) +
-             " > " + number(second.usage_above_request) + ")";
+      return "its usage above its requests is larger" + usage_kind + " (" +
+             number(first.usage_above_request) + " > " + number(second.usage_above_request) + ")";
     case RankKey::kProcesses:
       return "it runs more processes (" + number(first.usage) + " > " + number(second.usage) + ")";
     case RankKey::kTie:
@@ -222,16 +234,16 @@ void explain_rank(const StatusSnapshot& snapshot, const PodRankings& ranked, Sig
   out->set_signal(std::string(signal_name(signal)));
   out->set_rank(rank);
   out->set_of(static_cast<int32_t>(order.size()));
+  out->set_counts_swap(ranking.counts_swap);
   fill_keys(ranking.keys[index], out->mutable_keys());
   const size_t position = static_cast<size_t>(rank - 1);
   // A neighbour, and why the first of the two goes before the second.
   const auto neighbour = [&](size_t other, size_t first, size_t second, v1::Neighbour* into) {
     const auto comparison =
         compare_rank_keys(ranking.kind, ranking.keys[first], ranking.keys[second]);
-    fill_neighbour(
-        view.entries[other], ranking.keys[other], comparison,
-        order_reason(signal, ranking.kind, comparison, ranking.keys[first], ranking.keys[second]),
-        into);
+    fill_neighbour(view.entries[other], ranking.keys[other], comparison,
+                   order_reason(ranking, comparison, ranking.keys[first], ranking.keys[second]),
+                   into);
   };
   if (position > 0) {
     const size_t before = order[position - 1];
@@ -328,8 +340,8 @@ std::shared_ptr<const PodRankings> StatusService::rankings(const StatusSnapshot&
   fresh->pods = snapshot.pods;
   if (snapshot.pods) {
     for (Signal signal : kAllSignals) {
-      fresh->rankings.push_back(
-          rank_pods(signal, snapshot.info->filesystems, snapshot.pods->active));
+      fresh->rankings.push_back(rank_pods(signal, snapshot.info->filesystems, snapshot.pods->active,
+                                          snapshot.swap_aware_ranking));
       const Ranking& ranking = fresh->rankings.back();
       std::vector<int32_t> rank_of(ranking.order.size());
       for (size_t position = 0; position < ranking.order.size(); ++position)
@@ -419,9 +431,11 @@ void StatusService::fill_status(const StatusSnapshot& snapshot, v1::NodeStatus* 
       const int64_t value = threshold.value.resolve(capacity).value();
       t->set_threshold(value);
       t->set_met(std::find(snapshot.met.begin(), snapshot.met.end(), i) != snapshot.met.end());
-      t->set_margin(observation->available - value);
+      t->set_margin(met_from_above(signal) ? value - observation->available
+                                           : observation->available - value);
       if (threshold.min_reclaim)
         t->set_min_reclaim(threshold.min_reclaim->text());
+      t->set_dry_run(threshold.dry_run);
     }
   }
   for (const auto& condition : snapshot.conditions) {

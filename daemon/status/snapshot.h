@@ -67,6 +67,7 @@ struct NodeUsage {
 struct StatusSnapshot {
   std::shared_ptr<const DaemonInfo> info;
   std::shared_ptr<const std::vector<Threshold>> thresholds;
+  bool swap_aware_ranking = false;  // the kubelet's memory signals rank by working set + swap
   std::shared_ptr<const std::vector<std::string>> notifications;
   std::shared_ptr<const std::vector<std::string>> notification_errors;
   std::shared_ptr<const std::vector<std::string>> warnings;  // about the configuration

@@ -73,8 +73,8 @@ TEST(MetricsTest, UsageCountersFollowTheKernelsTotals) {
   EXPECT_EQ(text.find(R"(resource="io")"), std::string::npos) << "not read: no series";
 
   metrics.usage().pods(
-      {{"shop", "web", "uid-web", 10.0, 64 << 20}, {"shop", "db", "uid-db", 1.0, {}}});
-  metrics.usage().pods({{"shop", "web", "uid-web", 12.5, 32 << 20}});
+      {{"shop", "web", "uid-web", 10.0, 64 << 20, {}}, {"shop", "db", "uid-db", 1.0, {}, {}}});
+  metrics.usage().pods({{"shop", "web", "uid-web", 12.5, 32 << 20, 16 << 20}});
   text = metrics.render();
   EXPECT_NE(
       text.find(
@@ -85,8 +85,12 @@ TEST(MetricsTest, UsageCountersFollowTheKernelsTotals) {
       text.find(
           R"(evictd_pod_memory_working_set_bytes{namespace="shop",pod="web",uid="uid-web"} 33554432)"),
       std::string::npos);
+  EXPECT_NE(
+      text.find(
+          R"(evictd_pod_memory_swap_bytes{namespace="shop",pod="web",uid="uid-web"} 16777216)"),
+      std::string::npos);
   EXPECT_EQ(text.find("uid-db"), std::string::npos) << "a pod gone loses its series";
-  metrics.usage().pods({{"shop", "web", "uid-web", 3.0, {}}});
+  metrics.usage().pods({{"shop", "web", "uid-web", 3.0, {}, {}}});
   EXPECT_NE(
       metrics.render().find(
           R"(evictd_pod_cpu_usage_seconds_total{namespace="shop",pod="web",uid="uid-web"} 3)"),
@@ -106,6 +110,30 @@ TEST(MetricsTest, ASignalWithAThresholdCountsEvictionsFromZero) {
   EXPECT_NE(text.find(R"(evictd_evictions_total{signal="pid.available"} 0)"), std::string::npos)
       << text;
   EXPECT_NE(text.find("evictd_evictions_pending_writes 2"), std::string::npos);
+}
+
+TEST(MetricsTest, MemoryPressureIsARatioNotAnAmount) {
+  Metrics metrics("0.1.0");
+  Observations observations;
+  observations.set(Signal::kMemoryPressure, SignalObservation{2'500'000, 10'000'000, {}});
+  observations.set(Signal::kSwapAvailable,
+                   SignalObservation{int64_t{1} << 30, int64_t{2} << 30, {}});
+  Threshold stall;
+  stall.signal = Signal::kMemoryPressure;
+  stall.value.percentage = 0.2F;
+  stall.grace_period = std::chrono::seconds(5);
+  metrics.observe_signals(observations, {stall});
+  metrics.dry_run_eviction("memory.pressure");
+  const std::string text = metrics.render();
+  EXPECT_NE(text.find("evictd_memory_pressure_stall_ratio 0.25"), std::string::npos) << text;
+  EXPECT_NE(text.find(R"(evictd_memory_pressure_threshold_ratio{kind="soft"} 0.2)"),
+            std::string::npos);
+  EXPECT_EQ(text.find(R"(evictd_signal_available{signal="memory.pressure"})"), std::string::npos);
+  EXPECT_NE(text.find(R"(evictd_signal_available{signal="swap.available"} 1073741824)"),
+            std::string::npos);
+  EXPECT_NE(text.find(R"(evictd_evictions_total{signal="memory.pressure"} 0)"), std::string::npos);
+  EXPECT_NE(text.find(R"(evictd_dry_run_evictions_total{signal="memory.pressure"} 1)"),
+            std::string::npos);
 }
 
 TEST(MetricsTest, SignalsThresholdsAndHistogramsInAFormatPromtoolAccepts) {
@@ -130,7 +158,7 @@ TEST(MetricsTest, SignalsThresholdsAndHistogramsInAFormatPromtoolAccepts) {
   usage.cpus = 4;
   usage.pressure[1][0] = cgroups::PsiLine{12.5, 3.0, 1.0, 7'000'000};
   metrics.usage().node(usage);
-  metrics.usage().pods({{"shop", "web", "uid-web", 2.5, 64 << 20}});
+  metrics.usage().pods({{"shop", "web", "uid-web", 2.5, 64 << 20, {}}});
   const std::string text = metrics.render();
   EXPECT_NE(text.find(R"(evictd_signal_available{signal="memory.available"} 1073741824)"),
             std::string::npos)

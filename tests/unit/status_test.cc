@@ -322,6 +322,79 @@ TEST(StatusServiceTest, ExplainNamesTheDecidingKeyAgainstTheNeighbours) {
             grpc::StatusCode::NOT_FOUND);
 }
 
+// evictd's own signals: a stall share beside the kubelet's amounts, pods' swap, and a ranking that
+// counts swap showing both parts.
+TEST(StatusServiceTest, SwapAndStallsShowBesideTheKubeletsSignals) {
+  Fixture fixture;
+  auto snapshot = std::make_shared<StatusSnapshot>(*fixture.snapshots.current());
+  auto view = std::make_shared<model::PodView>();
+  view->entries = snapshot->pods->entries;
+  view->entries[1].stats.memory_swap_bytes = uint64_t{900} << 20;  // web: 200Mi + 900Mi in swap
+  for (const auto& entry : view->entries)
+    view->active.push_back({&entry.pod, &entry.stats});
+  Threshold stall;
+  stall.signal = Signal::kMemoryPressure;
+  stall.value.percentage = 0.2F;
+  auto thresholds = *snapshot->thresholds;
+  thresholds.push_back(stall);
+  snapshot->thresholds = std::make_shared<std::vector<Threshold>>(thresholds);
+  snapshot->observations.set(Signal::kMemoryPressure,
+                             SignalObservation{3'000'000, 10'000'000, Nanos{1000}});
+  snapshot->met = {0, 1};
+  snapshot->pods = view;
+  fixture.snapshots.publish(snapshot);
+
+  v1::NodeStatus status;
+  {
+    grpc::ClientContext context;
+    ASSERT_TRUE(fixture.stub()->GetStatus(&context, v1::GetStatusRequest{}, &status).ok());
+  }
+  const v1::SignalStatus* pressure = nullptr;
+  for (const auto& signal : status.signals())
+    pressure = signal.signal() == "memory.pressure" ? &signal : pressure;
+  ASSERT_NE(pressure, nullptr);
+  EXPECT_EQ(pressure->unit(), "microseconds stalled");
+  ASSERT_EQ(pressure->thresholds_size(), 1);
+  EXPECT_EQ(pressure->thresholds(0).threshold(), 2'000'000);
+  EXPECT_EQ(pressure->thresholds(0).margin(), -1'000'000) << "negative when met, as the others";
+  EXPECT_TRUE(pressure->thresholds(0).met());
+  const std::string status_text = evictctl::format_status(status, std::chrono::system_clock::now());
+  EXPECT_NE(status_text.find("30.0% stalled"), std::string::npos) << status_text;
+  EXPECT_NE(status_text.find("> 20% (hard)"), std::string::npos) << status_text;
+
+  v1::ExplainRequest request;
+  request.set_namespace_("default");
+  request.set_name("web");
+  v1::ExplainResponse web;
+  {
+    grpc::ClientContext context;
+    ASSERT_TRUE(fixture.stub()->Explain(&context, request, &web).ok());
+  }
+  ASSERT_EQ(web.ranks_size(), 2);
+  EXPECT_EQ(web.ranks(0).signal(), "memory.available");
+  EXPECT_EQ(web.ranks(0).rank(), 3) << "the kubelet's ranking ignores swap";
+  EXPECT_FALSE(web.ranks(0).counts_swap());
+  EXPECT_EQ(web.ranks(1).signal(), "memory.pressure");
+  EXPECT_EQ(web.ranks(1).rank(), 1) << "800Mi above its request, counting swap";
+  EXPECT_TRUE(web.ranks(1).counts_swap());
+  EXPECT_EQ(web.ranks(1).keys().swap(), int64_t{900} << 20);
+  const std::string text = evictctl::format_explain(web);
+  EXPECT_NE(text.find("working set + "), std::string::npos) << text;
+  EXPECT_NE(text.find("(working set + swap)"), std::string::npos) << text;
+
+  v1::ListPodsResponse pods;
+  {
+    grpc::ClientContext context;
+    ASSERT_TRUE(fixture.stub()->ListPods(&context, v1::ListPodsRequest{}, &pods).ok());
+  }
+  bool shown = false;
+  for (const auto& pod : pods.pods())
+    shown |= pod.name() == "web" && pod.memory().swap_known() && pod.memory().swap() == 900 << 20;
+  EXPECT_TRUE(shown);
+  EXPECT_NE(evictctl::format_pods(pods).find(" swap/"), std::string::npos)
+      << evictctl::format_pods(pods);
+}
+
 TEST(StatusServiceTest, ExplainAnEvictedPodShowsTheFullRecord) {
   Fixture fixture;
   fixture.history.push_back(eviction("e1", "gone", 1'700'000'000'000));
