@@ -2,6 +2,8 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
+#include <cstdlib>
 #include <set>
 
 #include "daemon/yaml/eviction_settings.h"
@@ -50,6 +52,49 @@ Result<Nanos> duration(const YAML::Node& node, const std::string& path) {
   return parsed;
 }
 
+// memory.pressure as the sampler observes it, given as `{stalled: 25%, window: 10s, time: D}`: the
+// share of the window tasks stalled (the window defaults to 10s).
+Result<SignalObservation> stall_observation(const YAML::Node& value, const std::string& field,
+                                            Nanos at) {
+  if (!value.IsMap())
+    return error_at(value, field, "must be {stalled, window}");
+  if (auto checked = refuse_unknown_keys(value, field, {"stalled", "window", "time"}); !checked)
+    return checked.error();
+  if (!value["stalled"])
+    return error_at(value, child_path(field, "stalled"), "is required");
+  auto text = yaml::scalar(value["stalled"], child_path(field, "stalled"));
+  if (!text)
+    return text.error();
+  char* end = nullptr;
+  const double percent = std::strtod(text->c_str(), &end);
+  if (text->empty() || !text->ends_with("%") || end != text->c_str() + text->size() - 1 ||
+      percent < 0 || percent > 100) {
+    return error_at(value["stalled"], child_path(field, "stalled"),
+                    "must be a share between 0% and 100%, not " + *text);
+  }
+  Nanos window = std::chrono::seconds(10);
+  if (value["window"]) {
+    auto parsed = duration(value["window"], child_path(field, "window"));
+    if (!parsed)
+      return parsed.error();
+    if (parsed->count() <= 0)
+      return error_at(value["window"], child_path(field, "window"), "must be positive");
+    window = *parsed;
+  }
+  SignalObservation observation;
+  observation.capacity = std::chrono::duration_cast<std::chrono::microseconds>(window).count();
+  observation.available =
+      static_cast<int64_t>(static_cast<double>(observation.capacity) * percent / 100.0);
+  observation.time = at;
+  if (value["time"]) {
+    auto time = duration(value["time"], child_path(field, "time"));
+    if (!time)
+      return time.error();
+    observation.time = *time;
+  }
+  return observation;
+}
+
 // `signal: {available: Q, capacity: Q, time: D}` entries; `time` defaults to the step's time.
 Result<Observations> observations(const YAML::Node& node, const std::string& path, Nanos at,
                                   const Observations* base) {
@@ -65,6 +110,13 @@ Result<Observations> observations(const YAML::Node& node, const std::string& pat
     if (!signal)
       return error_at(entry.first, field, "unknown eviction signal " + name);
     const YAML::Node& value = entry.second;
+    if (*signal == Signal::kMemoryPressure) {
+      auto stall = stall_observation(value, field, at);
+      if (!stall)
+        return stall.error();
+      result.set(*signal, *stall);
+      continue;
+    }
     if (!value.IsMap())
       return error_at(value, field, "must be {available, capacity}");
     if (auto checked = refuse_unknown_keys(value, field, {"available", "capacity", "time"});
@@ -118,7 +170,7 @@ Result<ContainerStats> container_stats(const YAML::Node& node, const std::string
   if (!node.IsMap())
     return error_at(node, field, "must be a mapping");
   if (auto checked = refuse_unknown_keys(
-          node, field, {"memory", "rootfs", "logs", "rootfsInodes", "logsInodes"});
+          node, field, {"memory", "swap", "rootfs", "logs", "rootfsInodes", "logsInodes"});
       !checked) {
     return checked.error();
   }
@@ -130,7 +182,8 @@ Result<ContainerStats> container_stats(const YAML::Node& node, const std::string
   };
   for (const Field f :
        {Field{"memory", &container.memory_working_set_bytes},
-        Field{"rootfs", &container.rootfs_used_bytes}, Field{"logs", &container.logs_used_bytes},
+        Field{"swap", &container.memory_swap_bytes}, Field{"rootfs", &container.rootfs_used_bytes},
+        Field{"logs", &container.logs_used_bytes},
         Field{"rootfsInodes", &container.rootfs_inodes_used},
         Field{"logsInodes", &container.logs_inodes_used}}) {
     if (!node[f.key])
@@ -150,7 +203,9 @@ Result<void> read_containers(const YAML::Node& containers, const std::string& pa
   if (!containers.IsMap())
     return error_at(containers, path, "must be a mapping of container names");
   uint64_t memory_sum = 0;
+  uint64_t swap_sum = 0;
   bool any_memory = false;
+  bool any_swap = false;
   for (const auto& entry : containers) {
     const std::string name = entry.first.Scalar();
     const std::string field = child_path(path, name);
@@ -163,11 +218,17 @@ Result<void> read_containers(const YAML::Node& containers, const std::string& pa
       any_memory = true;
       memory_sum += *container->memory_working_set_bytes;
     }
+    if (container->memory_swap_bytes) {
+      any_swap = true;
+      swap_sum += *container->memory_swap_bytes;
+    }
     ephemeral += container->rootfs_used_bytes.value_or(0) + container->logs_used_bytes.value_or(0);
     stats.containers.push_back(std::move(container).value());
   }
   if (any_memory)
     stats.memory_working_set_bytes = memory_sum;
+  if (any_swap)
+    stats.memory_swap_bytes = swap_sum;
   return {};
 }
 
@@ -215,7 +276,7 @@ Result<PodStats> pod_stats(const YAML::Node& node, const std::string& path, cons
   if (!node.IsMap())
     return error_at(node, path, "must be a mapping");
   if (auto checked = refuse_unknown_keys(
-          node, path, {"memory", "containers", "volumes", "processes", "ephemeralStorage"});
+          node, path, {"memory", "swap", "containers", "volumes", "processes", "ephemeralStorage"});
       !checked) {
     return checked.error();
   }
@@ -235,6 +296,16 @@ Result<PodStats> pod_stats(const YAML::Node& node, const std::string& path, cons
     if (!value)
       return value.error();
     stats.memory_working_set_bytes = *value;
+  }
+  if (const YAML::Node swap = node["swap"]) {
+    if (stats.memory_swap_bytes) {
+      return error_at(swap, child_path(path, "swap"),
+                      "give the pod's swap or its containers' swap, not both");
+    }
+    auto value = amount(swap, child_path(path, "swap"));
+    if (!value)
+      return value.error();
+    stats.memory_swap_bytes = *value;
   }
   if (const YAML::Node volumes = node["volumes"]) {
     if (auto read = read_volumes(volumes, child_path(path, "volumes"), pod, stats, ephemeral);
@@ -358,6 +429,20 @@ Result<Step> parse_step(const YAML::Node& node, const std::string& path, std::ve
 
 }  // namespace
 
+// evictd's own signals, as in its configuration file; their window and stall kind are the
+// sampler's and play no part here (the steps give memory.pressure's observations).
+Result<void> read_pressure_signals(const YAML::Node& node, Scenario& scenario) {
+  const auto& enforced = scenario.config.enforce_node_allocatable;
+  const bool enforce_pods = std::find(enforced.begin(), enforced.end(), "pods") != enforced.end();
+  auto pressure = pressure_signals_from_yaml(node, "pressureSignals", enforce_pods);
+  if (!pressure)
+    return pressure.error();
+  auto& thresholds = scenario.config.thresholds;
+  thresholds.insert(thresholds.end(), pressure->thresholds.begin(), pressure->thresholds.end());
+  scenario.config.swap_aware_ranking = pressure->swap_aware_ranking;
+  return {};
+}
+
 Result<Scenario> parse_scenario(const std::string& text) {
   auto loaded = yaml::load(text);
   if (!loaded)
@@ -366,7 +451,8 @@ Result<Scenario> parse_scenario(const std::string& text) {
   try {
     if (!root.IsMap())
       return error_at(root, "", "a scenario must be a mapping");
-    if (auto checked = refuse_unknown_keys(root, "", {"config", "filesystems", "pods", "steps"});
+    if (auto checked = refuse_unknown_keys(
+            root, "", {"config", "pressureSignals", "filesystems", "pods", "steps"});
         !checked) {
       return checked.error();
     }
@@ -375,6 +461,8 @@ Result<Scenario> parse_scenario(const std::string& text) {
     if (!config)
       return config.error();
     scenario.config = std::move(config).value();
+    if (auto read = read_pressure_signals(root["pressureSignals"], scenario); !read)
+      return read.error();
     if (const YAML::Node layout = root["filesystems"]) {
       auto name = yaml::scalar(layout, "filesystems");
       if (!name)

@@ -15,8 +15,10 @@ Json seconds(Nanos duration) {
   return static_cast<double>(duration.count()) / 1e9;
 }
 
+// Memory rankings compare bytes whatever their signal observes (memory.pressure: stalled time).
 QuantityFormat ranking_format(const Ranking& ranking) {
-  return observation_format(ranking.signal);
+  return ranking.kind == RankKind::kMemory ? QuantityFormat::kBinarySI
+                                           : observation_format(ranking.signal);
 }
 
 std::string key_quantity(Int128 nano, QuantityFormat format) {
@@ -46,10 +48,20 @@ Json threshold_json(const ThresholdState& state) {
   j["gracePeriodSeconds"] = seconds(state.threshold.grace_period);
   if (state.threshold.min_reclaim)
     j["minReclaim"] = state.threshold.min_reclaim->text();
-  const QuantityFormat format = observation_format(state.threshold.signal);
-  j["available"] = Quantity::from_int(state.observation.available, format).to_string();
-  j["capacity"] = Quantity::from_int(state.observation.capacity, format).to_string();
+  const Signal signal = state.threshold.signal;
+  if (met_from_above(signal)) {
+    // A stall share: what stalled of which window, not amounts.
+    j["quantity"] = amount_text(signal, state.quantity.value(), state.observation.capacity);
+    j["stalled"] = amount_text(signal, state.observation.available, state.observation.capacity);
+    j["window"] = format_go_duration(std::chrono::microseconds(state.observation.capacity));
+  } else {
+    const QuantityFormat format = observation_format(signal);
+    j["available"] = Quantity::from_int(state.observation.available, format).to_string();
+    j["capacity"] = Quantity::from_int(state.observation.capacity, format).to_string();
+  }
   j["firstObservedAt"] = seconds(state.first_observed_at);
+  if (state.threshold.dry_run)
+    j["dryRun"] = true;
   return j;
 }
 
@@ -64,15 +76,26 @@ void print_text(const Decision& decision, std::span<const ActivePod> pods, std::
   for (const auto& state : decision.crossed) {
     const bool met = std::any_of(decision.met.begin(), decision.met.end(),
                                  [&](const ThresholdState& s) { return s.index == state.index; });
-    const QuantityFormat format = observation_format(state.threshold.signal);
-    out << "  " << (met ? "met     " : "crossed ") << signal_name(state.threshold.signal) << " < "
-        << state.quantity.to_string() << " (" << (state.threshold.hard() ? "hard" : "soft");
+    const Signal signal = state.threshold.signal;
+    const bool stall = met_from_above(signal);
+    const int64_t capacity = state.observation.capacity;
+    out << "  " << (met ? "met     " : "crossed ") << signal_name(signal)
+        << (stall ? " > " + amount_text(signal, state.quantity.value(), capacity)
+                  : " < " + state.quantity.to_string())
+        << " (" << (state.threshold.hard() ? "hard" : "soft");
     if (!state.threshold.hard()) {
       out << ", grace " << format_go_duration(state.threshold.grace_period)
           << ", since t=" << format_go_duration(state.first_observed_at);
     }
-    out << "): available " << Quantity::from_int(state.observation.available, format).to_string()
-        << " of " << Quantity::from_int(state.observation.capacity, format).to_string() << "\n";
+    if (state.threshold.dry_run)
+      out << ", dry run";
+    if (stall) {
+      out << "): stalled " << amount_text(signal, state.observation.available, capacity) << " of "
+          << format_go_duration(std::chrono::microseconds(capacity)) << "\n";
+    } else {
+      out << "): available " << amount_text(signal, state.observation.available, capacity) << " of "
+          << amount_text(signal, capacity, capacity) << "\n";
+    }
   }
   for (const auto& note : decision.notes)
     out << "  - " << note << "\n";
@@ -91,6 +114,8 @@ void print_text(const Decision& decision, std::span<const ActivePod> pods, std::
           out << "  " << (keys.exceeds_requests ? "above requests" : "within requests");
         }
         out << "  priority " << keys.priority << "  usage " << key_quantity(keys.usage, format);
+        if (ranking.counts_swap)
+          out << " (swap " << key_quantity(keys.swap, format) << ")";
         if (ranking.kind != RankKind::kPids) {
           out << "  request " << key_quantity(keys.request, format) << "  usage-request "
               << key_quantity(keys.usage_above_request, format);
@@ -102,9 +127,9 @@ void print_text(const Decision& decision, std::span<const ActivePod> pods, std::
     }
   }
   for (const auto& eviction : decision.evictions) {
-    out << "  EVICT " << pods[eviction.pod_index].pod->key() << " (grace "
-        << eviction.grace_period_seconds << "s, " << eviction_cause_name(eviction.cause)
-        << "): " << eviction.message << "\n";
+    out << (eviction.dry_run ? "  WOULD EVICT (dry run) " : "  EVICT ")
+        << pods[eviction.pod_index].pod->key() << " (grace " << eviction.grace_period_seconds
+        << "s, " << eviction_cause_name(eviction.cause) << "): " << eviction.message << "\n";
   }
 }
 
@@ -137,6 +162,8 @@ Json decision_json(const Decision& decision, std::span<const ActivePod> pods) {
       annotations[key] = value;
     e["annotations"] = annotations;
     e["disruptionTarget"] = eviction.disruption_target;
+    if (eviction.dry_run)
+      e["dryRun"] = true;
     evictions.push_back(e);
   }
   j["evictions"] = evictions;
@@ -154,6 +181,8 @@ Json decision_json(const Decision& decision, std::span<const ActivePod> pods) {
         c["exceedsRequests"] = keys.exceeds_requests;
       c["priority"] = keys.priority;
       c["usage"] = key_quantity(keys.usage, format);
+      if (decision.ranking->counts_swap)
+        c["swap"] = key_quantity(keys.swap, format);
       if (decision.ranking->kind != RankKind::kPids) {
         c["request"] = key_quantity(keys.request, format);
         c["usageAboveRequest"] = key_quantity(keys.usage_above_request, format);
@@ -209,8 +238,10 @@ void run(const Scenario& scenario, OutputFormat format, std::ostream& out,
     } else {
       print_text(decision, active, out);
     }
-    for (const auto& eviction : decision.evictions)
-      evicted.insert(active[eviction.pod_index].pod->key());
+    for (const auto& eviction : decision.evictions) {
+      if (!eviction.dry_run)  // a dry-run choice leaves the pod running
+        evicted.insert(active[eviction.pod_index].pod->key());
+    }
   }
 }
 
