@@ -5,14 +5,17 @@
 namespace evictd {
 namespace {
 
-// Readings closer together than window / kReadingsPerWindow replace the newest instead of adding
-// one: a burst of wake-ups keeps the list short without losing the window's edges.
+// A reading closer than window / kReadingsPerWindow to the one before the newest replaces the
+// newest instead of adding one: a burst of wake-ups keeps the list short without losing the
+// window's edges. Every other reading is then that far from its second predecessor, which bounds
+// the list (reserved once, so that sampling allocates nothing).
 constexpr int64_t kReadingsPerWindow = 32;
+constexpr size_t kMostReadings = 2 * kReadingsPerWindow + 4;
 
 }  // namespace
 
 StallWindow::StallWindow(Nanos window) : window_(window) {
-  readings_.reserve(kReadingsPerWindow + 2);
+  readings_.reserve(kMostReadings);
 }
 
 void StallWindow::add(Nanos now, uint64_t total_us) {

@@ -191,7 +191,8 @@ TEST_F(V2SystemdTest, ObservingTheNodeAloneLeavesTheRoundsSampleAsItWas) {
 }
 
 TEST_F(V2SystemdTest, ASteadySampleAllocatesNothingEvenWithAFileMissing) {
-  tree_.remove("proc/pressure/io");  // tried again every full sample
+  tree_.remove("proc/pressure/io");             // tried again every full sample
+  config_.memory_pressure_window = seconds(1);  // its readings are kept in a reserved list
   Sampler sampler(layout_, config_, FdBudget(1000));
   for (auto depth : {SampleDepth::kNode, SampleDepth::kDecision, SampleDepth::kFull})
     sampler.sample(seconds(10), depth);  // the first samples build what later ones reuse
@@ -202,6 +203,92 @@ TEST_F(V2SystemdTest, ASteadySampleAllocatesNothingEvenWithAFileMissing) {
     }
   });
   EXPECT_EQ(allocations, 0);
+}
+
+// memory.pressure from the kubepods cgroup's stall totals, read every round (node rounds too).
+TEST_F(V2SystemdTest, MemoryPressureIsTheStallShareOfTheKubepodsCgroupOverTheWindow) {
+  config_.memory_pressure_window = seconds(2);
+  Sampler sampler(layout_, config_, FdBudget(1000));
+  const auto psi = [&](uint64_t some_us, uint64_t full_us) {
+    tree_.write("cgroup/kubepods.slice/memory.pressure",
+                "some avg10=9.00 avg60=1.00 avg300=0.10 total=" + std::to_string(some_us) +
+                    "\nfull avg10=5.00 avg60=1.00 avg300=0.10 total=" + std::to_string(full_us) +
+                    "\n");
+  };
+  psi(1'000'000, 500'000);
+  EXPECT_FALSE(
+      sampler.sample(seconds(10), SampleDepth::kNode).observations.get(Signal::kMemoryPressure));
+  psi(1'800'000, 900'000);
+  EXPECT_FALSE(
+      sampler.sample(seconds(11), SampleDepth::kNode).observations.get(Signal::kMemoryPressure))
+      << "half a window";
+  psi(2'200'000, 1'300'000);
+  const auto stalled =
+      sampler.sample(seconds(12), SampleDepth::kDecision).observations.get(Signal::kMemoryPressure);
+  ASSERT_TRUE(stalled);
+  EXPECT_EQ(stalled->available, 800'000);  // full: 1.3 s − 0.5 s
+  EXPECT_EQ(stalled->capacity, 2'000'000);
+  EXPECT_EQ(stalled->time, seconds(12));
+
+  sampler.restart_pressure_window();
+  psi(2'300'000, 1'400'000);
+  EXPECT_FALSE(
+      sampler.sample(seconds(13), SampleDepth::kNode).observations.get(Signal::kMemoryPressure))
+      << "a restarted window is judged whole";
+
+  config_.memory_pressure_some = true;
+  Sampler some(layout_, config_, FdBudget(1000));
+  psi(0, 0);
+  some.sample(seconds(20), SampleDepth::kNode);
+  psi(1'000'000, 100'000);
+  const auto any_stall =
+      some.sample(seconds(22), SampleDepth::kNode).observations.get(Signal::kMemoryPressure);
+  ASSERT_TRUE(any_stall);
+  EXPECT_EQ(any_stall->available, 1'000'000);
+}
+
+// Swap: the node's from meminfo, the pods' and containers' read only while the node has swap.
+TEST_F(V2SystemdTest, SwapIsObservedForTheNodeAndReadForPodsOnlyWhileThereIsSwap) {
+  tree_.write(kBurstablePod + "/memory.swap.current", std::to_string(300 * kMiB) + "\n");
+  tree_.write(kBurstablePod + "/cri-containerd-aaaa.scope/memory.swap.current",
+              std::to_string(200 * kMiB) + "\n");
+  tree_.write(kGuaranteedPod + "/memory.swap.current", "0\n");
+  {
+    Sampler sampler(layout_, config_, FdBudget(1000));
+    const NodeSample& sample = sampler.sample(seconds(10), SampleDepth::kFull);
+    EXPECT_FALSE(sample.observations.get(Signal::kSwapAvailable)) << "no SwapTotal: no swap";
+    EXPECT_FALSE(sample.pods.front().usage.memory.swap_bytes) << "not read without swap";
+  }
+  tree_.write("proc/meminfo",
+              "MemTotal:       16777216 kB\nMemFree:         4194304 kB\n"
+              "MemAvailable:   10485760 kB\nInactive(file):  2097152 kB\n"
+              "SwapTotal:       2097152 kB\nSwapFree:        1572864 kB\n");
+  Sampler sampler(layout_, config_, FdBudget(1000));
+  const NodeSample& sample = sampler.sample(seconds(10), SampleDepth::kFull);
+  const auto& swap = sample.observations.get(Signal::kSwapAvailable);
+  ASSERT_TRUE(swap);
+  EXPECT_EQ(swap->available, int64_t{1536} << 20);
+  EXPECT_EQ(swap->capacity, int64_t{2} << 30);
+  const auto& both = sample.observations.get(Signal::kMemoryAndSwapAvailable);
+  ASSERT_TRUE(both);
+  EXPECT_EQ(both->available, (int64_t{6} << 30) + (int64_t{1536} << 20));
+  EXPECT_EQ(both->capacity, int64_t{18} << 30);
+  const auto& allocatable = sample.observations.get(Signal::kAllocatableMemoryAndSwapAvailable);
+  ASSERT_TRUE(allocatable);
+  EXPECT_EQ(allocatable->available,
+            static_cast<int64_t>((8192 - 1300) * kMiB) + (int64_t{1536} << 20));
+  const PodSample* burstable = nullptr;
+  for (const auto& pod : sample.pods)
+    burstable = pod.tier == QosTier::kBurstable ? &pod : burstable;
+  ASSERT_NE(burstable, nullptr);
+  EXPECT_EQ(burstable->usage.memory.swap_bytes, 300 * kMiB);
+  bool container_swap = false;
+  for (const auto& container : burstable->containers)
+    container_swap |= container.id == "aaaa" && container.usage.memory.swap_bytes == 200 * kMiB;
+  EXPECT_TRUE(container_swap);
+  // A decision sample reads the pods' swap too: ranking needs it.
+  const NodeSample& decision = sampler.sample(seconds(11), SampleDepth::kDecision);
+  EXPECT_TRUE(decision.pods.front().usage.memory.swap_bytes);
 }
 
 TEST_F(V2SystemdTest, CpuRateBetweenSamples) {

@@ -123,9 +123,72 @@ INSTANTIATE_TEST_SUITE_P(
         Bad{"softEvictionMode: api\n",
             "/etc/evictd/config.yaml:1: softEvictionMode: api needs kubeconfig: the Eviction API "
             "is the API server's"},
+        Bad{"pressureSignals:\n  evictionSoft:\n    memory.pressure: 20%\n",
+            "/etc/evictd/config.yaml:3: pressureSignals.evictionSoftGracePeriod[memory.pressure]: "
+            "grace period must be specified for the soft eviction threshold memory.pressure"},
+        Bad{"pressureSignals:\n  evictionHard:\n    memory.available: 1Gi\n",
+            "/etc/evictd/config.yaml:3: pressureSignals.evictionHard[memory.available]: "
+            "memory.available is the kubelet's signal: set it in the kubelet's eviction fields "
+            "(eviction or kubeletConfigFile)"},
+        Bad{"eviction:\n  evictionHard:\n    swap.available: 1Gi\n",
+            "/etc/evictd/config.yaml:3: eviction.evictionHard[swap.available]: swap.available is "
+            "evictd's own signal, unknown to the kubelet: set it under pressureSignals in evictd's "
+            "configuration"},
+        Bad{"pressureSignals:\n  memoryPressureWindow: 100ms\n",
+            "/etc/evictd/config.yaml:2: pressureSignals.memoryPressureWindow: must be between 1s "
+            "and 5m, not 100ms"},
+        Bad{"pressureSignals:\n  dryRun: [memory.pressure, memory.presure]\n",
+            "/etc/evictd/config.yaml:2: pressureSignals.dryRun[1]: unsupported eviction signal "
+            "memory.presure"},
+        Bad{"pressureSignals:\n  memoryPressureStall: all\n",
+            "/etc/evictd/config.yaml:2: pressureSignals.memoryPressureStall: must be full or some, "
+            "not all"},
         Bad{"statusAddress: 0.0.0.0:9852\n",
             "/etc/evictd/config.yaml:1: statusAddress: must be a loopback address (127.0.0.1:PORT, "
             "[::1]:PORT or localhost:PORT), not 0.0.0.0:9852"}));
+
+TEST(Config, EvictdsOwnSignalsJoinTheKubeletsThresholds) {
+  auto config = parse_config(R"(eviction:
+  evictionHard:
+    memory.available: 100Mi
+pressureSignals:
+  evictionHard:
+    memory.pressure: 40%
+    memoryAndSwap.available: 200Mi
+  evictionSoft:
+    swap.available: 10%
+  evictionSoftGracePeriod:
+    swap.available: 30s
+  dryRun: [memory.pressure]
+  memoryPressureWindow: 5s
+  memoryPressureStall: some
+  swapAwareRanking: true
+)",
+                             "/etc/evictd/config.yaml");
+  ASSERT_TRUE(config.ok()) << config.error().message;
+  std::vector<std::string> statements;
+  for (const auto& threshold : config->eviction.thresholds)
+    statements.push_back(threshold.statement() + (threshold.dry_run ? " dry" : ""));
+  EXPECT_EQ(statements, (std::vector<std::string>{
+                            "memory.available<100Mi", "allocatableMemory.available<100Mi",
+                            "memory.pressure>40% dry", "memoryAndSwap.available<200Mi",
+                            "swap.available<10%", "allocatableMemoryAndSwap.available<200Mi"}));
+  EXPECT_TRUE(config->eviction.swap_aware_ranking);
+  EXPECT_EQ(config->memory_pressure_window, std::chrono::seconds(5));
+  EXPECT_TRUE(config->memory_pressure_some);
+  const std::string summary = describe(*config);
+  EXPECT_NE(summary.find("memory.pressure > 40% (hard), tasks stalled on memory (some) in the "
+                         "kubepods cgroup over 5s DRY RUN: decides and explains, never evicts"),
+            std::string::npos)
+      << summary;
+  EXPECT_NE(summary.find("memory rankings count swap (swapAwareRanking)"), std::string::npos);
+  // Without the section, nothing changes: the kubelet's thresholds alone, ranked as it ranks.
+  auto plain = parse_config("", "/etc/evictd/config.yaml");
+  ASSERT_TRUE(plain.ok());
+  EXPECT_FALSE(plain->eviction.swap_aware_ranking);
+  for (const auto& threshold : plain->eviction.thresholds)
+    EXPECT_TRUE(is_kubelet_signal(threshold.signal));
+}
 
 TEST(Config, ThresholdsFromTheKubeletsOwnConfigFile) {
   FakeTree tree;

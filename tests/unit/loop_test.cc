@@ -197,6 +197,66 @@ TEST_F(LoopTest, OneEvictionAtATimeThenTheNextInRank) {
   EXPECT_EQ(sink_.evicted(), (std::vector<std::string>{"batch", "web"}));
 }
 
+// memory.pressure: the pod with the most memory and swap goes; once it is gone the stall window
+// starts over, so the stall it caused cannot choose a second pod.
+TEST_F(LoopTest, AStallEvictsThePodWithTheMostMemoryAndSwapThenTheWindowStartsOver) {
+  node_.pod("uid-web").swap = 2048 * kMi;  // 512 Mi resident, the rest in swap
+  start(
+      "eviction:\n  evictionHard: {memory.available: 100Mi}\n"
+      "pressureSignals:\n  evictionHard: {memory.pressure: 20%}\n");
+  node_.stall_window_open = true;
+  node_.stalled_us = 1'000'000;
+  round();
+  EXPECT_TRUE(sink_.orders.empty()) << "10% of the window is under 20%";
+
+  node_.stalled_us = 4'000'000;
+  round(WakeCause::kPsi);
+  // By working set alone batch (1 GiB, no request) would go; with swap, web (2.5 GiB, 256 Mi
+  // request) is the larger above its requests.
+  ASSERT_EQ(sink_.evicted(), std::vector<std::string>{"web"});
+  const ledger::Record& decided = sink_.orders[0].decision;
+  EXPECT_EQ(decided.signal, "memory.pressure");
+  EXPECT_EQ(decided.observed, "40.0%");
+  EXPECT_EQ(decided.threshold, "20% (20.0%)");
+  EXPECT_EQ(decided.message.rfind("The node was under memory pressure: tasks stalled on memory "
+                                  "for 40.0% of the last 10s, threshold 20%. ",
+                                  0),
+            0u)
+      << decided.message;
+  EXPECT_EQ(conditions(), std::vector<std::string>{"MemoryPressure"});
+  EXPECT_EQ(node_.pressure_restarts, 0);
+
+  round();
+  EXPECT_EQ(node_.pressure_restarts, 0) << "not while the pod is still being stopped";
+  gone("web");
+  node_.stall_window_open = false;  // what a restarted window observes until it is whole again
+  round();
+  EXPECT_EQ(node_.pressure_restarts, 1);
+  EXPECT_EQ(sink_.orders.size(), 1u);
+  round();
+  EXPECT_EQ(node_.pressure_restarts, 1) << "once per eviction";
+}
+
+TEST_F(LoopTest, ADryRunThresholdLogsItsChoiceOnceAndNeverEvicts) {
+  start(
+      "eviction:\n  evictionHard: {memory.available: 100Mi}\n"
+      "pressureSignals:\n  evictionHard: {memory.pressure: 20%}\n"
+      "  dryRun: [memory.pressure]\n");
+  node_.stall_window_open = true;
+  node_.stalled_us = 5'000'000;
+  round(WakeCause::kPsi);
+  round();
+  EXPECT_TRUE(sink_.orders.empty());
+  EXPECT_NE(metrics_.render().find(R"(evictd_dry_run_evictions_total{signal="memory.pressure"} 1)"),
+            std::string::npos)
+      << "counted once for the same pod";
+  // A kubelet threshold met beside it evicts as ever.
+  memory_available(50);
+  round(WakeCause::kMemoryThreshold);
+  ASSERT_EQ(sink_.orders.size(), 1u);
+  EXPECT_EQ(sink_.orders[0].decision.signal, "memory.available");
+}
+
 TEST_F(LoopTest, ASoftThresholdEvictsOnlyOnceItsGracePeriodHasRun) {
   start(
       "eviction:\n"
