@@ -37,6 +37,7 @@ Result<NodeMemory> read_node_memory(const std::string& proc) {
   const auto page = static_cast<int64_t>(::sysconf(_SC_PAGESIZE));
   NodeMemory memory;
   memory.total_bytes = static_cast<int64_t>(*info.mem_total);
+  memory.swap_total_bytes = static_cast<int64_t>(info.swap_total.value_or(0));
   memory.reserve.min_bytes = static_cast<int64_t>(watermarks->min_pages) * page;
   memory.reserve.low_bytes = static_cast<int64_t>(watermarks->low_pages) * page;
   memory.reserve.high_bytes = static_cast<int64_t>(watermarks->high_pages) * page;

@@ -12,7 +12,8 @@
 namespace evictd::cgroups {
 
 struct NodeMemory {
-  int64_t total_bytes = 0;  // MemTotal
+  int64_t total_bytes = 0;       // MemTotal
+  int64_t swap_total_bytes = 0;  // SwapTotal
   KernelReserve reserve;
 };
 

@@ -121,6 +121,10 @@ Sampler::Sampler(CgroupLayout layout, SamplerConfig config, FdBudget budget)
     stall_window_.emplace(*config_.memory_pressure_window);
 }
 
+bool Sampler::observes_memory_pressure() const {
+  return kubepods_->memory_pressure.configured();
+}
+
 void Sampler::restart_pressure_window() {
   if (stall_window_)
     stall_window_->restart();

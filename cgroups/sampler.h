@@ -118,6 +118,9 @@ class Sampler {
 
   // The memory.pressure window starts over (after an eviction's pod is gone).
   void restart_pressure_window();
+  // Whether memory.pressure can be observed: the kubepods cgroup has a memory.pressure file (cgroup
+  // v2, or hybrid's unified tree, with PSI on).
+  bool observes_memory_pressure() const;
 
   // Whether pod cgroups came or went since the last sample that read the pods: three directory
   // listings, no file read, so that node-only rounds still notice a new pod at once.

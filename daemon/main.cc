@@ -55,6 +55,9 @@ int run_check_config(const std::string& path) {
          evictd::advise_memory_headroom(config->eviction.thresholds, memory->total_bytes,
                                         memory->reserve, config->memory_growth_bound))
       std::cout << "warning: " << advice.text << "\n";
+    for (const auto& advice :
+         evictd::advise_swap_thresholds(config->eviction.thresholds, memory->swap_total_bytes))
+      std::cout << "warning: " << advice << "\n";
   }
   std::cout << path << ": configuration OK\n";
   return 0;

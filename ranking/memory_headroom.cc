@@ -55,4 +55,21 @@ std::vector<HeadroomAdvice> advise_memory_headroom(const std::vector<Threshold>&
   return advice;
 }
 
+std::vector<std::string> advise_swap_thresholds(const std::vector<Threshold>& thresholds,
+                                                int64_t swap_total) {
+  std::vector<std::string> advice;
+  if (swap_total > 0)
+    return advice;
+  for (const auto& threshold : thresholds) {
+    if (threshold.signal == Signal::kSwapAvailable) {
+      advice.push_back(threshold.statement() +
+                       " is never met: the node has no swap (SwapTotal 0 in /proc/meminfo)");
+    } else if (counts_swap(threshold.signal) && !met_from_above(threshold.signal)) {
+      advice.push_back(threshold.statement() +
+                       " counts no swap: the node has none, so it acts as its memory-only twin");
+    }
+  }
+  return advice;
+}
+
 }  // namespace evictd

@@ -48,4 +48,9 @@ std::vector<HeadroomAdvice> advise_memory_headroom(const std::vector<Threshold>&
                                                    const KernelReserve& reserve,
                                                    int64_t growth_bound);
 
+// Swap thresholds on a node without swap: swap.available is never observed, so its thresholds are
+// never met, and memoryAndSwap.available is memory.available under another name. One line each.
+std::vector<std::string> advise_swap_thresholds(const std::vector<Threshold>& thresholds,
+                                                int64_t swap_total);
+
 }  // namespace evictd

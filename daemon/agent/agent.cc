@@ -199,7 +199,12 @@ void Agent::note_warnings() {
              evaluator_->thresholds(), settings_.node_memory->total_bytes,
              settings_.node_memory->reserve, settings_.config.memory_growth_bound))
       warnings.push_back(advice.text);
+    for (auto& advice :
+         advise_swap_thresholds(evaluator_->thresholds(), settings_.node_memory->swap_total_bytes))
+      warnings.push_back(std::move(advice));
   }
+  warnings.insert(warnings.end(), settings_.sampling_warnings.begin(),
+                  settings_.sampling_warnings.end());
   for (const auto& warning : warnings)
     log::warning(warning);
   warnings_ = std::make_shared<const std::vector<std::string>>(std::move(warnings));

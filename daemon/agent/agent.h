@@ -39,6 +39,9 @@ struct AgentSettings {
   // The node's memory and the kernel's watermarks, for the advice on memory thresholds; unset when
   // /proc could not tell.
   std::optional<cgroups::NodeMemory> node_memory;
+  // What the configuration asks of sampling that this node cannot give (memory.pressure without
+  // PSI on the kubepods cgroup).
+  std::vector<std::string> sampling_warnings;
   // What the status API shows of this daemon; null without a status API.
   std::shared_ptr<const status::DaemonInfo> info;
 };

@@ -431,7 +431,7 @@ std::string describe(const Config& c) {
           << ") in the kubepods cgroup over " << format_go_duration(c.memory_pressure_window);
     }
     if (t.dry_run)
-      out << " DRY RUN: decides and explains, never evicts";
+      out << "; dry run: decides and explains, never evicts";
   }
   if (c.eviction.swap_aware_ranking)
     out << "\nmemory rankings count swap (swapAwareRanking)";

@@ -89,6 +89,17 @@ Node::~Node() {
     conditions_->stop();
 }
 
+std::vector<std::string> Node::sampling_warnings() const {
+  std::vector<std::string> warnings;
+  if (sampler_config_.memory_pressure_window && !sampler_->sampler().observes_memory_pressure()) {
+    warnings.push_back(
+        "memory.pressure thresholds are never met: the kubepods cgroup has no memory.pressure "
+        "file (PSI needs cgroup v2, or the unified tree on a hybrid host, and a kernel with PSI "
+        "on; boot with psi=1 where it is off by default)");
+  }
+  return warnings;
+}
+
 std::optional<cgroups::NodeMemory> Node::node_memory() {
   auto memory = cgroups::read_node_memory();
   if (!memory) {
@@ -343,6 +354,7 @@ void Node::build_agent() {
       agent::AgentSettings{.config = config_,
                            .filesystems = filesystems_,
                            .node_memory = node_memory(),
+                           .sampling_warnings = sampling_warnings(),
                            .info = info_},
       agent::AgentPorts{.clock = clock_,
                         .sampler = *sampler_,

@@ -43,6 +43,7 @@ class Node {
   Node(config::Config config, std::string config_path);
   void stay_resident();
   static std::optional<cgroups::NodeMemory> node_memory();
+  std::vector<std::string> sampling_warnings() const;
   Result<void> lock_instance();
   Result<void> detect_cgroups();
   Result<void> open_metrics();

@@ -178,7 +178,7 @@ pressureSignals:
   EXPECT_TRUE(config->memory_pressure_some);
   const std::string summary = describe(*config);
   EXPECT_NE(summary.find("memory.pressure > 40% (hard), tasks stalled on memory (some) in the "
-                         "kubepods cgroup over 5s DRY RUN: decides and explains, never evicts"),
+                         "kubepods cgroup over 5s; dry run: decides and explains, never evicts"),
             std::string::npos)
       << summary;
   EXPECT_NE(summary.find("memory rankings count swap (swapAwareRanking)"), std::string::npos);

@@ -83,7 +83,8 @@ class LoopTest : public testing::Test {
     info->node_name = "node1";
     info->started_at = clock_.wall();
     agent_ = std::make_unique<Agent>(
-        AgentSettings{.config = *config, .node_memory = node_memory, .info = info},
+        AgentSettings{
+            .config = *config, .node_memory = node_memory, .sampling_warnings = {}, .info = info},
         AgentPorts{.clock = clock_,
                    .sampler = node_,
                    .pressure = pressure_,

@@ -65,5 +65,25 @@ TEST(MemoryHeadroom, ThresholdsWithRoomOtherSignalsAndAnUnknownReserveGetNoAdvic
           .empty());
 }
 
+TEST(SwapAdvice, ANodeWithoutSwapNamesTheSwapThresholdsItMakesUseless) {
+  Threshold swap;
+  swap.signal = Signal::kSwapAvailable;
+  swap.value.percentage = 0.1F;
+  Threshold both;
+  both.signal = Signal::kMemoryAndSwapAvailable;
+  both.value.quantity = Quantity::from_int(int64_t{500} << 20, QuantityFormat::kBinarySI);
+  Threshold stall;
+  stall.signal = Signal::kMemoryPressure;
+  stall.value.percentage = 0.2F;
+  const std::vector<Threshold> thresholds = {swap, both, stall};
+  EXPECT_EQ(advise_swap_thresholds(thresholds, 0),
+            (std::vector<std::string>{
+                "swap.available<10% is never met: the node has no swap (SwapTotal 0 in "
+                "/proc/meminfo)",
+                "memoryAndSwap.available<500Mi counts no swap: the node has none, so it acts as "
+                "its memory-only twin"}));
+  EXPECT_TRUE(advise_swap_thresholds(thresholds, int64_t{1} << 30).empty());
+}
+
 }  // namespace
 }  // namespace evictd
