@@ -187,7 +187,14 @@ class DaemonE2eTest : public testing::Test {
 };
 
 TEST_F(DaemonE2eTest, EvictsTheKubeletsChoiceAndRecordsItForKubectlAndPrometheus) {
-  Daemon daemon(dir_, config(true) + "podMetrics: true\n");
+  // A dry-run memory.pressure threshold too, as an operator starts with evictd's own signals: the
+  // dashboard's stall and dry-run panels have their series.
+  Daemon daemon(dir_, config(true) +
+                          "podMetrics: true\n"
+                          "pressureSignals:\n"
+                          "  evictionSoft: {memory.pressure: \"90%\"}\n"
+                          "  evictionSoftGracePeriod: {memory.pressure: \"1m\"}\n"
+                          "  dryRun: [memory.pressure]\n");
   ASSERT_TRUE(daemon.start()) << daemon.log();
   ASSERT_TRUE(eventually(
       [&] {
