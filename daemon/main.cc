@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "cgroups/kernel_reserve.h"
+#include "daemon/cli/typed_command.h"
 #include "daemon/config/config.h"
 #include "daemon/files/text_file.h"
 #include "daemon/node/node.h"
@@ -137,6 +138,11 @@ int main(int argc, char** argv) {
                   "configuration file (YAML), see docs/configuration.md")
       ->required();
 
+  static constexpr std::string_view kCommands[] = {"version", "simulate", "check-config", "run"};
+  if (const auto unknown = evictd::cli::unknown_command(argc, argv, {}, kCommands)) {
+    std::cerr << "evictd: " << *unknown << "\n";
+    return kExitUsage;
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

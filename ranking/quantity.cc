@@ -220,7 +220,55 @@ std::string int128_to_string(Int128 value) {
   return out;
 }
 
+namespace {
+
+// A size written as people write bytes ("100MB", "1GiB", "512kB"): how Kubernetes spells it, or ""
+// when the text is not such a size.
+std::string byte_unit_hint(std::string_view text) {
+  if (text.size() < 2 || (text.back() != 'B' && text.back() != 'b'))
+    return "";
+  std::string_view unit = text.substr(0, text.size() - 1);
+  size_t digits = 0;
+  while (digits < unit.size() && (is_digit(unit[digits]) || unit[digits] == '.'))
+    ++digits;
+  if (digits == 0)
+    return "";
+  const std::string number(unit.substr(0, digits));
+  std::string_view prefix = unit.substr(digits);
+  if (prefix.empty())
+    return "; Kubernetes quantities have no \"B\": use " + number;
+  const bool binary = prefix.size() == 2 && (prefix[1] == 'i' || prefix[1] == 'I');
+  const char letter = prefix[0];
+  static constexpr std::string_view kLetters = "kKMGTPE";
+  if (prefix.size() > 2 || (prefix.size() == 2 && !binary) ||
+      kLetters.find(letter) == std::string_view::npos)
+    return "";
+  const char upper = letter == 'k' ? 'K' : letter;
+  const std::string decimal = number + (upper == 'K' ? 'k' : upper);
+  const std::string power_of_two = number + upper + "i";
+  if (binary)
+    return "; Kubernetes quantities have no \"B\": use " + power_of_two;
+  return "; Kubernetes quantities have no \"B\": use " + decimal + " (10^" +
+         std::to_string(3 * (1 + std::string_view("KMGTPE").find(upper))) + " bytes each) or " +
+         power_of_two + " (2^" + std::to_string(10 * (1 + std::string_view("KMGTPE").find(upper))) +
+         ")";
+}
+
+}  // namespace
+
 Result<Quantity> Quantity::parse(std::string_view text) {
+  auto parsed = parse_exact(text);
+  if (!parsed) {
+    if (const std::string hint = byte_unit_hint(text); !hint.empty()) {
+      Error error = parsed.error();
+      error.message += hint;
+      return error;
+    }
+  }
+  return parsed;
+}
+
+Result<Quantity> Quantity::parse_exact(std::string_view text) {
   if (text.empty())
     return make_error(std::string(kFormatError));
   Quantity q;

@@ -22,6 +22,8 @@ class Quantity {
 
   // Parses "128Mi", "1.5Gi", "100m", "1e3", "2k", ... Values are rounded up to nano units, binary
   // quantities are capped at 2^63-1 as Kubernetes does; decimal ones beyond that are refused.
+  // apimachinery's grammar; an error for a size written with bytes ("100MB") says how Kubernetes
+  // spells it.
   static Result<Quantity> parse(std::string_view text);
   // resource.NewQuantity(value, format).
   static Quantity from_int(int64_t value, QuantityFormat format);
@@ -51,6 +53,7 @@ class Quantity {
   std::string to_string() const;
 
  private:
+  static Result<Quantity> parse_exact(std::string_view text);
   Int128 nano_ = 0;
   QuantityFormat format_ = QuantityFormat::kDecimalSI;
   std::string text_;

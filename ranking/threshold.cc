@@ -7,6 +7,8 @@
 #include <cstdlib>
 #include <set>
 
+#include "ranking/spelling.h"
+
 namespace evictd {
 namespace {
 
@@ -99,10 +101,27 @@ Result<ThresholdValue> parse_min_reclaim(std::string_view field, Signal signal,
 // only evictd's own.
 enum class SignalFamily { kKubelet, kEvictd };
 
+// The names a configuration of `family` may use, for the error that lists them.
+std::vector<std::string_view> family_names(SignalFamily family) {
+  std::vector<std::string_view> names;
+  for (Signal signal : kAllSignals) {
+    if (is_kubelet_signal(signal) == (family == SignalFamily::kKubelet))
+      names.push_back(signal_name(signal));
+  }
+  return names;
+}
+
 Result<Signal> signal_of(std::string_view key, SignalFamily family, const std::string& field) {
   const auto signal = parse_signal(key);
-  if (!signal)
-    return make_error("unsupported eviction signal " + std::string(key), field);
+  if (!signal) {
+    const auto names = family_names(family);
+    std::string list;
+    for (const auto name : names)
+      list += (list.empty() ? "" : ", ") + std::string(name);
+    return make_error("unsupported eviction signal " + std::string(key) + did_you_mean(key, names) +
+                          "; the signals are " + list,
+                      field);
+  }
   if (family == SignalFamily::kKubelet && !is_kubelet_signal(*signal)) {
     return make_error(std::string(key) +
                           " is evictd's own signal, unknown to the kubelet: set it under "

@@ -18,6 +18,7 @@
 #include <optional>
 #include <thread>
 
+#include "daemon/cli/typed_command.h"
 #include "daemon/evictctl/format.h"
 #include "status.grpc.pb.h"
 
@@ -314,16 +315,33 @@ const CLI::Validator kPositive(
     },
     "POSITIVE");
 
+// --address: the status API has no authentication beyond the socket's permissions, so over TCP it
+// is offered, and asked, on loopback only.
+const CLI::Validator kLoopback(
+    [](std::string& text) {
+      for (const char* prefix : {"127.0.0.1:", "[::1]:", "localhost:"}) {
+        if (text.starts_with(prefix) && text.size() > std::string_view(prefix).size())
+          return std::string();
+      }
+      return "must be a loopback host:port (127.0.0.1:PORT, [::1]:PORT or localhost:PORT), not " +
+             text;
+    },
+    "HOST:PORT");
+
 }  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"evictctl: ask evictd what it sees, what it would evict next and why"};
   app.require_subcommand(1);
+  // Options may come before or after the subcommand (evictctl status -o json): subcommands made
+  // from here on pass the options they do not know to the app.
+  app.fallthrough();
   Options options;
   app.add_option("--socket", options.socket, "evictd's status socket")
       ->envname("EVICTD_SOCKET")
       ->capture_default_str();
-  app.add_option("--address", options.address, "a loopback host:port instead of the socket");
+  app.add_option("--address", options.address, "a loopback host:port instead of the socket")
+      ->check(kLoopback);
   app.add_option("-o,--output", options.output, "table or json")
       ->check(CLI::IsMember({"table", "json"}))
       ->capture_default_str();
@@ -356,6 +374,14 @@ int main(int argc, char** argv) {
       ->type_name("EPOCH:SEQUENCE");
   watch->add_flag("--no-reconnect", no_reconnect, "stop when the stream ends");
 
+  static constexpr std::string_view kValued[] = {"--socket", "--address", "-o", "--output",
+                                                 "--timeout"};
+  static constexpr std::string_view kCommands[] = {"status", "pods", "explain", "evictions",
+                                                   "watch"};
+  if (const auto unknown = cli::unknown_command(argc, argv, kValued, kCommands)) {
+    std::cerr << "evictctl: " << *unknown << "\n";
+    return kExitUsage;
+  }
   // Usage errors exit 2, as documented (CLI11's own codes, 105 and on, say nothing to a script);
   // --help exits 0.
   try {

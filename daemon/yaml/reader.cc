@@ -7,6 +7,8 @@
 #include <limits>
 #include <set>
 
+#include "ranking/spelling.h"
+
 namespace evictd::yaml {
 namespace {
 
@@ -28,6 +30,24 @@ std::string top_level_key_at(const std::string& text, int line) {
   return key;
 }
 
+// Whether the 1-based `line` of `text` starts with whitespace that holds a tab: yaml-cpp's message
+// for it ("illegal map value") does not say so.
+bool tab_in_indentation(const std::string& text, int line) {
+  size_t start = 0;
+  for (int i = 1; i < line && start != std::string::npos; ++i) {
+    start = text.find('\n', start);
+    if (start != std::string::npos)
+      ++start;
+  }
+  if (start == std::string::npos)
+    return false;
+  for (size_t i = start; i < text.size() && (text[i] == ' ' || text[i] == '\t'); ++i) {
+    if (text[i] == '\t')
+      return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 Result<YAML::Node> load(const std::string& text) {
@@ -41,7 +61,10 @@ Result<YAML::Node> load(const std::string& text) {
     return Error{"nested more than " + std::to_string(e.depth()) + " levels deep",
                  top_level_key_at(text, line), line};
   } catch (const YAML::ParserException& e) {
-    return Error{e.msg, "", e.mark.line + 1};
+    const int line = e.mark.line + 1;
+    if (tab_in_indentation(text, line))
+      return Error{"a tab in the indentation: YAML indents with spaces only", "", line};
+    return Error{e.msg, "", line};
   }
 }
 
@@ -114,8 +137,9 @@ Result<void> refuse_unknown_keys(const YAML::Node& node, const std::string& path
     std::string list;
     for (const auto name : known)
       list += (list.empty() ? "" : ", ") + std::string(name);
-    return error_at(entry.first, child_path(path, key),
-                    "unknown field; " + std::string(lead) + " " + list);
+    return error_at(
+        entry.first, child_path(path, key),
+        "unknown field" + did_you_mean(key, known) + "; " + std::string(lead) + " " + list);
   }
   return {};
 }

@@ -315,6 +315,9 @@ TEST_F(DaemonE2eTest, EvictctlFollowsAndExplainsTheEvictionUnderLoad) {
   EXPECT_NE(status_json.find("\"nodeName\": \"e2e-node\""), std::string::npos) << status_json;
   EXPECT_NE(status_json.find("\"mode\": \"MODE_NORMAL\""), std::string::npos) << status_json;
   EXPECT_NE(status_json.find("\"signal\": \"allocatableMemory.available\""), std::string::npos);
+  // Options after the subcommand, as kubectl takes them.
+  const std::string after = shell(evictctl + "status -o json");
+  EXPECT_NE(after.find("\"nodeName\": \"e2e-node\""), std::string::npos) << after;
   const std::string pods = shell(evictctl + "pods --signal allocatableMemory.available");
   for (const char* name : {"db", "proxy", "batch", "web"})
     EXPECT_NE(pods.find(name), std::string::npos) << pods;

@@ -24,6 +24,9 @@ printf 'nodeName: Node_1\n' >upper-node.yaml
 printf 'nodeName: n1\nkubeletConfigFile: adir\n' >kubelet-dir.yaml
 printf 'nodeName: n1\nkubeletConfigFile: /dev/zero\n' >kubelet-zero.yaml
 printf 'nodeName: n1\nmonitoringIntervall: 5s\n' >unknown-field.yaml
+printf 'nodeName: n1\neviction:\n\tevictionHard: {memory.available: 1Gi}\n' >tab.yaml
+printf 'nodeName: n1\neviction:\n  evictionHard: {memory.available: 100MB}\n' >megabytes.yaml
+printf 'nodeName: n1\neviction:\n  evictionHard: {memory.availble: 100Mi}\n' >signal-typo.yaml
 printf 'nodeName: n1\neviction: [unclosed\n' >syntax.yaml
 printf 'nodeName: n1\nmetricsAddress: 127.0.0.1:70000\n' >port.yaml
 printf 'nodeName: n1\nmetricsAddress: nohost\n' >nohost.yaml
@@ -56,7 +59,10 @@ config_cases=(
   "a node name with capitals|upper-node.yaml|2|upper-node.yaml:1: nodeName: must be a DNS subdomain (lowercase letters, digits, '-' and '.', starting and ending with a letter or digit), not \"Node_1\""
   "kubeletConfigFile naming a directory|kubelet-dir.yaml|2|kubelet-dir.yaml:2: kubeletConfigFile: cannot read adir: is a directory, not a regular file"
   "kubeletConfigFile naming /dev/zero|kubelet-zero.yaml|2|kubelet-zero.yaml:2: kubeletConfigFile: cannot read /dev/zero: is a device, not a regular file"
-  "an unknown field|unknown-field.yaml|2|unknown-field.yaml:2: monitoringIntervall: unknown field; the fields are nodeName, kubeconfig, eviction, kubeletConfigFile, pressureSignals, cgroupDriver, kubepods, containerRuntimeEndpoint, podSandboxImage, nodefsPath, monitoringInterval, pressureNotifications, memoryGrowthBound, imageMinimumGCAge, evictedPodMetricRetention, softEvictionMode, postEvictionWatch, dryRun, nodeConditions, podMetrics, stateDirectory, metricsAddress, statusSocket, statusSocketGroup, statusAddress, logLevel"
+  "an unknown field|unknown-field.yaml|2|unknown-field.yaml:2: monitoringIntervall: unknown field (did you mean \"monitoringInterval\"?); the fields are nodeName, kubeconfig, eviction, kubeletConfigFile, pressureSignals, cgroupDriver, kubepods, containerRuntimeEndpoint, podSandboxImage, nodefsPath, monitoringInterval, pressureNotifications, memoryGrowthBound, imageMinimumGCAge, evictedPodMetricRetention, softEvictionMode, postEvictionWatch, dryRun, nodeConditions, podMetrics, stateDirectory, metricsAddress, statusSocket, statusSocketGroup, statusAddress, logLevel"
+  "a tab in the indentation|tab.yaml|2|tab.yaml:3: a tab in the indentation: YAML indents with spaces only"
+  "a size in megabytes|megabytes.yaml|2|megabytes.yaml:3: eviction.evictionHard[memory.available]: quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)\$'; Kubernetes quantities have no \"B\": use 100M (10^6 bytes each) or 100Mi (2^20): \"100MB\""
+  "a misspelt signal|signal-typo.yaml|2|signal-typo.yaml:3: eviction.evictionHard[memory.availble]: unsupported eviction signal memory.availble (did you mean \"memory.available\"?); the signals are memory.available, allocatableMemory.available, nodefs.available, nodefs.inodesFree, imagefs.available, imagefs.inodesFree, containerfs.available, containerfs.inodesFree, pid.available"
   "a metrics port above 65535|port.yaml|2|port.yaml:2: metricsAddress: 127.0.0.1:70000: the port must be a number up to 65535, not 70000"
   "a metrics address without a port|nohost.yaml|2|nohost.yaml:2: metricsAddress: nohost: not :PORT, IPv4:PORT, [IPv6]:PORT or localhost:PORT"
   "a key given twice|twice.yaml|2|twice.yaml:2: nodeName: given twice"
@@ -85,6 +91,16 @@ evictctl_cases=(
   "--timeout 0 status|--timeout: must be positive, not 0"
   "watch --resume e:x|--resume: expected EPOCH:SEQUENCE (a number), not \"e:x\""
   "watch --resume e:-1|--resume: expected EPOCH:SEQUENCE (a number), not \"e:-1\""
+  "stauts|evictctl: unknown command \"stauts\" (did you mean \"status\"?); the commands are status, pods, explain, evictions, watch"
+  "status -o yaml|--output: yaml not in {table,json}"
+  "--address 10.0.0.1:9852 status|--address: must be a loopback host:port (127.0.0.1:PORT, [::1]:PORT or localhost:PORT), not 10.0.0.1:9852"
+)
+
+# evictd's own command line: a misspelt command is named with what it likely meant.
+evictd_cases=(
+  "chek-config x.yaml|evictd: unknown command \"chek-config\" (did you mean \"check-config\"?); the commands are version, simulate, check-config, run"
+  "simulat x.yaml|evictd: unknown command \"simulat\" (did you mean \"simulate\"?)"
+  "frobnicate|evictd: unknown command \"frobnicate\"; the commands are version, simulate, check-config, run"
 )
 
 # Runs the program with the arguments and checks the outcome against the case: the exit code,
@@ -134,6 +150,12 @@ for entry in "${evictctl_cases[@]}"; do
   IFS='|' read -r args want_part <<<"$entry"
   # shellcheck disable=SC2086 # the arguments are words
   run_and_judge "evictctl $args" 2 "$want_part" contains "$evictctl" --socket "$tmp/none.sock" $args
+done
+
+for entry in "${evictd_cases[@]}"; do
+  IFS='|' read -r args want_part <<<"$entry"
+  # shellcheck disable=SC2086 # the arguments are words
+  run_and_judge "evictd $args" 2 "$want_part" contains "$evictd" $args
 done
 
 echo "$((checked - failures)) passed, $failures failed"

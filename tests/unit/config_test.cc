@@ -87,7 +87,8 @@ INSTANTIATE_TEST_SUITE_P(
     Table, ConfigRejectTest,
     testing::Values(
         Bad{"nodeName: a\nmonitoringIntervall: 1s\n",
-            "/etc/evictd/config.yaml:2: monitoringIntervall: unknown field; the fields are "
+            "/etc/evictd/config.yaml:2: monitoringIntervall: unknown field (did you mean "
+            "\"monitoringInterval\"?); the fields are "
             "nodeName, kubeconfig, "
             "eviction, kubeletConfigFile, pressureSignals, cgroupDriver, kubepods, "
             "containerRuntimeEndpoint, "
@@ -139,7 +140,9 @@ INSTANTIATE_TEST_SUITE_P(
             "and 5m, not 100ms"},
         Bad{"pressureSignals:\n  dryRun: [memory.pressure, memory.presure]\n",
             "/etc/evictd/config.yaml:2: pressureSignals.dryRun[1]: unsupported eviction signal "
-            "memory.presure"},
+            "memory.presure (did you mean \"memory.pressure\"?); the signals are "
+            "memoryAndSwap.available, allocatableMemoryAndSwap.available, swap.available, "
+            "memory.pressure"},
         Bad{"pressureSignals:\n  memoryPressureStall: all\n",
             "/etc/evictd/config.yaml:2: pressureSignals.memoryPressureStall: must be full or some, "
             "not all"},

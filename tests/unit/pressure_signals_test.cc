@@ -146,7 +146,8 @@ INSTANTIATE_TEST_SUITE_P(
                 "nodefs.available is the kubelet's signal: set it in the kubelet's eviction "
                 "fields (eviction or kubeletConfigFile)"},
         Refused{"dryRun", "swap.free", "", "pressureSignals.dryRun[0]",
-                "unsupported eviction signal swap.free"}));
+                "unsupported eviction signal swap.free; the signals are memoryAndSwap.available, "
+                "allocatableMemoryAndSwap.available, swap.available, memory.pressure"}));
 
 TEST(SwapAwareRanking, EvictdsSignalsCountSwapTheKubeletsOnlyWhenAsked) {
   // `swapped` keeps most of its memory in swap: by working set alone it looks the smaller one.

@@ -94,5 +94,24 @@ TEST(Quantity, ErrorsNameTheProblem) {
   EXPECT_NE(Quantity::parse("1e30").error().message.find("out of range"), std::string::npos);
 }
 
+TEST(QuantityParse, ASizeWrittenWithBytesSaysHowKubernetesSpellsIt) {
+  for (const auto& [text, hint] : std::vector<std::pair<const char*, const char*>>{
+           {"100MB",
+            "; Kubernetes quantities have no \"B\": use 100M (10^6 bytes each) or 100Mi "
+            "(2^20)"},
+           {"512kB",
+            "; Kubernetes quantities have no \"B\": use 512k (10^3 bytes each) or 512Ki "
+            "(2^10)"},
+           {"1GiB", "; Kubernetes quantities have no \"B\": use 1Gi"},
+           {"64B", "; Kubernetes quantities have no \"B\": use 64"}}) {
+    auto parsed = Quantity::parse(text);
+    ASSERT_FALSE(parsed.ok()) << text;
+    EXPECT_TRUE(parsed.error().message.ends_with(hint)) << parsed.error().message;
+  }
+  auto other = Quantity::parse("ten");
+  ASSERT_FALSE(other.ok());
+  EXPECT_EQ(other.error().message.find("have no"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace evictd

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "ranking/spelling.h"
+
 namespace evictd {
 namespace {
 
@@ -119,7 +121,15 @@ INSTANTIATE_TEST_SUITE_P(
     Table, EvictionConfigRejectTest,
     testing::Values(
         Invalid{"evictionHard", "memory.free", "1Gi", "evictionHard[memory.free]",
-                "unsupported eviction signal memory.free"},
+                "unsupported eviction signal memory.free; the signals are memory.available, "
+                "allocatableMemory.available, nodefs.available, nodefs.inodesFree, "
+                "imagefs.available, imagefs.inodesFree, containerfs.available, "
+                "containerfs.inodesFree, pid.available"},
+        Invalid{"evictionSoft", "nodefs.availble", "1Gi", "evictionSoft[nodefs.availble]",
+                "unsupported eviction signal nodefs.availble (did you mean \"nodefs.available\"?); "
+                "the signals are memory.available, allocatableMemory.available, nodefs.available, "
+                "nodefs.inodesFree, imagefs.available, imagefs.inodesFree, containerfs.available, "
+                "containerfs.inodesFree, pid.available"},
         // evictd's own signals are unknown to the kubelet: its file may not name them.
         Invalid{"evictionHard", "swap.available", "1Gi", "evictionHard[swap.available]",
                 "swap.available is evictd's own signal, unknown to the kubelet: set it under "
@@ -223,6 +233,19 @@ TEST(SignalKinds, EachSignalIsMemoryDiskOrPidsAndDiskSignalsNameTheirFilesystem)
   EXPECT_EQ(signal_filesystem(Signal::kContainerFsInodesFree), Filesystem::kContainerFs);
   EXPECT_FALSE(signal_filesystem(Signal::kAllocatableMemoryAvailable));
   EXPECT_FALSE(signal_filesystem(Signal::kPidAvailable));
+}
+
+TEST(Spelling, SlipsOfTheKeyboardFindTheirWordOthersNothing) {
+  static constexpr std::string_view kCommands[] = {"status", "pods", "explain", "evictions",
+                                                   "watch"};
+  EXPECT_EQ(closest_spelling("stauts", kCommands), "status");  // two letters swapped
+  EXPECT_EQ(closest_spelling("Status", kCommands), "status");  // case
+  EXPECT_EQ(closest_spelling("evictoins", kCommands), "evictions");
+  EXPECT_EQ(closest_spelling("pod", kCommands), "pods");
+  EXPECT_FALSE(closest_spelling("frobnicate", kCommands));
+  EXPECT_FALSE(closest_spelling("status", kCommands)) << "a word that is right has no suggestion";
+  EXPECT_EQ(did_you_mean("wach", kCommands), " (did you mean \"watch\"?)");
+  EXPECT_EQ(did_you_mean("x", kCommands), "");
 }
 
 }  // namespace
