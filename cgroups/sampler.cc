@@ -122,7 +122,8 @@ Sampler::Sampler(CgroupLayout layout, SamplerConfig config, FdBudget budget)
 }
 
 bool Sampler::observes_memory_pressure() const {
-  return kubepods_->memory_pressure.configured();
+  const SampledFile& file = kubepods_->memory_pressure;
+  return file.configured() && exists(file.path());
 }
 
 void Sampler::restart_pressure_window() {
@@ -375,8 +376,8 @@ void Sampler::sample_node(NodeSample& out, Nanos now, SampleDepth depth) {
 }
 
 // evictd's swap signals: the free swap alone, and added to what memory.available and
-// allocatableMemory.available observe. Without swap, swap.available is absent (a threshold on it
-// would otherwise always be met) and the others equal their memory-only twins.
+// allocatableMemory.available observe. Only on a node with swap: without, swap.available would
+// always meet its thresholds and the others would repeat their memory-only twins.
 void Sampler::observe_swap(NodeSample& out, Nanos now) {
   const auto& total = out.meminfo.swap_total;
   const auto& free = out.meminfo.swap_free;
@@ -384,8 +385,9 @@ void Sampler::observe_swap(NodeSample& out, Nanos now) {
     return;
   const int64_t swap_total = clamp_to_int64(*total);
   const int64_t swap_free = clamp_to_int64(std::min(*free, *total));
-  if (swap_total > 0)
-    out.observations.set(Signal::kSwapAvailable, SignalObservation{swap_free, swap_total, now});
+  if (swap_total == 0)
+    return;
+  out.observations.set(Signal::kSwapAvailable, SignalObservation{swap_free, swap_total, now});
   const auto with_swap = [&](Signal memory, Signal both) {
     if (const auto& observed = out.observations.get(memory)) {
       out.observations.set(both, SignalObservation{observed->available + swap_free,
@@ -399,17 +401,13 @@ void Sampler::observe_swap(NodeSample& out, Nanos now) {
 // memory.pressure: the kubepods cgroup's stall total, read every round so that the window's edges
 // are where the rounds are.
 void Sampler::observe_memory_pressure(NodeSample& out, Nanos now) {
-  if (!stall_window_)
+  // Without the file (no PSI on kubepods) the signal is not observed; start-up says so once
+  // (observes_memory_pressure), and a round does not allocate to repeat it.
+  if (!stall_window_ || !kubepods_->memory_pressure.configured())
     return;
-  if (!kubepods_->memory_pressure.configured()) {
-    out.problems.push_back("memory.pressure: the kubepods cgroup has no memory.pressure file");
-    return;
-  }
   const auto text = kubepods_->memory_pressure.read(buffer_);
-  if (!text) {
-    out.problems.push_back("memory.pressure: cannot read the kubepods cgroup's memory.pressure");
+  if (!text)
     return;
-  }
   const Psi psi = parse_psi(*text);
   const auto& line = config_.memory_pressure_some ? psi.some : psi.full;
   if (!line)

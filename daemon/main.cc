@@ -1,6 +1,7 @@
 // evictd: the node-pressure eviction agent. This binary carries the subcommands; `simulate` runs
 // the decision core offline on a scenario.
 #include <signal.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <cerrno>
@@ -59,6 +60,11 @@ int run_check_config(const std::string& path) {
     for (const auto& advice :
          evictd::advise_swap_thresholds(config->eviction.thresholds, memory->swap_total_bytes))
       std::cout << "warning: " << advice << "\n";
+  }
+  if (evictd::config::sampling_needs(*config).memory_pressure_window &&
+      access("/proc/pressure/memory", R_OK) != 0) {
+    std::cout << "warning: memory.pressure thresholds are never met: this kernel has no pressure "
+                 "stall information (/proc/pressure/memory; boot with psi=1)\n";
   }
   std::cout << path << ": configuration OK\n";
   return 0;

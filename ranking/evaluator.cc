@@ -137,7 +137,10 @@ Decision Evaluator::synchronize(const Observations& observations, std::span<cons
 
   // Conditions are raised as soon as a threshold is crossed (grace periods do not delay them) and
   // held until none was seen for the whole transition period.
+  // A threshold set to dry run changes nothing on the node: it raises no condition either.
   for (const auto& state : crossed) {
+    if (state.threshold.dry_run)
+      continue;
     condition_last_observed_at_[static_cast<size_t>(signal_condition(state.threshold.signal))] =
         now;
   }

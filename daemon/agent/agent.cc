@@ -181,6 +181,7 @@ Agent::Agent(AgentSettings settings, AgentPorts ports)
     : settings_(std::move(settings)),
       ports_(std::move(ports)),
       evaluator_(std::make_unique<Evaluator>(settings_.config.eviction, settings_.filesystems)),
+      sampled_(config::sampling_needs(settings_.config)),
       thresholds_(std::make_shared<const std::vector<Threshold>>(evaluator_->thresholds())),
       notifications_(std::make_shared<const std::vector<std::string>>(
           notification_paths(ports_.pressure, settings_.config))),
@@ -302,17 +303,10 @@ void Agent::adopt(const config::Config& fresh) {
   }
   if (fresh.dry_run != running.dry_run || fresh.monitoring_interval != running.monitoring_interval)
     log::warning("dryRun and monitoringInterval take effect at the next restart");
-  const auto stall_thresholds = [](const config::Config& config) {
-    return std::count_if(
-        config.eviction.thresholds.begin(), config.eviction.thresholds.end(),
-        [](const Threshold& threshold) { return threshold.signal == Signal::kMemoryPressure; });
-  };
-  if ((stall_thresholds(fresh) > 0) != (stall_thresholds(running) > 0) ||
-      fresh.memory_pressure_window != running.memory_pressure_window ||
-      fresh.memory_pressure_some != running.memory_pressure_some) {
+  if (config::sampling_needs(fresh) != sampled_) {
     log::warning(
-        "memory.pressure's sampling (whether it is read, its window and stall kind) "
-        "changes at the next restart");
+        "what the sampler reads for evictd's own signals (memory.pressure: whether, its window and "
+        "stall kind; swap on cgroup v1) changes at the next restart");
   }
   running.eviction = fresh.eviction;
   running.soft_eviction_mode = fresh.soft_eviction_mode;
@@ -455,6 +449,9 @@ void Agent::report(Round& round) {
 // too, waits for the previous pod to be gone).
 void Agent::submit_eviction(Round& round) {
   const Decision& decision = round.decision;
+  // Dry-run choices are said once for as long as they are made, again after a round without one.
+  if (decision.evictions.empty() || !decision.evictions.front().dry_run)
+    dry_run_choices_.clear();
   if (decision.evictions.empty())
     return;
   const Eviction& eviction = decision.evictions.front();
@@ -476,6 +473,13 @@ void Agent::submit_eviction(Round& round) {
     return;
   }
   last_waiting_.clear();
+  if (evicting_) {
+    // The previous pod went while this round sampled and decided: its stall is still in the window
+    // memory.pressure was judged on. Start that window over; a stall decision waits for it.
+    restart_pressure_window_after_relief();
+    if (eviction.signal == Signal::kMemoryPressure)
+      return;
+  }
   auto order = eviction_order(decision, eviction, entry,
                               OrderContext{.node_name = settings_.config.node_name,
                                            .api_evictions = api_evictions(),
@@ -500,10 +504,8 @@ void Agent::submit_eviction(Round& round) {
 void Agent::note_dry_run(const Decision& decision, const Eviction& eviction,
                          const model::PodEntry& entry) {
   const std::string signal(eviction.signal ? signal_name(*eviction.signal) : "");
-  const std::string key = entry.pod.uid + "/" + signal;
-  if (last_dry_run_ == key)
+  if (!dry_run_choices_.insert(entry.pod.uid + "/" + signal).second)
     return;
-  last_dry_run_ = key;
   ports_.metrics.dry_run_eviction(signal);
   log::warning(
       "dry run: would evict pod " + entry.pod.namespace_name + "/" + entry.pod.name + ": " +

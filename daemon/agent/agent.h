@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <memory>
+#include <set>
 #include <string>
 
 #include "cgroups/kernel_reserve.h"
@@ -109,6 +110,7 @@ class Agent {
   AgentSettings settings_;
   AgentPorts ports_;
   std::unique_ptr<Evaluator> evaluator_;
+  config::SamplingNeeds sampled_;  // what the sampler was started to read
   std::shared_ptr<const std::vector<Threshold>> thresholds_;  // shared with status snapshots
   std::shared_ptr<const std::vector<std::string>> notifications_;
   std::shared_ptr<const std::vector<std::string>> notification_errors_;
@@ -123,7 +125,7 @@ class Agent {
   bool sample_again_ = false;  // usage passed a memcg threshold point while it was being armed
   std::optional<Nanos> paced_wait_;  // headroom pacing's bound on the next wait
   std::string last_waiting_;  // the pod whose eviction waits for the previous one, logged once
-  std::string last_dry_run_;  // "uid/signal" of the last dry-run choice, logged once
+  std::set<std::string> dry_run_choices_;  // "uid/signal" said in the current run of choices
   bool evicting_ = false;     // an eviction was submitted and its pod is not yet gone
 
   // The last round's pods, shared with the status API, and what they were built from.

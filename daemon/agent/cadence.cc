@@ -49,8 +49,11 @@ std::optional<Nanos> paced_wait(const PacingInput& input) {
     return std::nullopt;
   std::optional<int64_t> tightest;
   for (const Threshold& threshold : input.thresholds) {
+    // The kernel's notifications cover the kubelet's hard memory thresholds only (memcg
+    // thresholds on v1); evictd's own are paced always.
     if (!memory_signal(threshold.signal) ||
-        (threshold.hard() && input.hard_memory_crossings_notified))
+        (threshold.hard() && input.hard_memory_crossings_notified &&
+         is_kubelet_signal(threshold.signal)))
       continue;
     const auto& observation = input.observations.get(threshold.signal);
     if (!observation)

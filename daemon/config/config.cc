@@ -380,6 +380,19 @@ Result<Config> parse_root(YAML::Node root, const std::string& path) {
 
 }  // namespace
 
+SamplingNeeds sampling_needs(const Config& config) {
+  SamplingNeeds needs;
+  for (const auto& threshold : config.eviction.thresholds) {
+    if (threshold.signal == Signal::kMemoryPressure) {
+      needs.memory_pressure_window = config.memory_pressure_window;
+      needs.memory_pressure_some = config.memory_pressure_some;
+    } else if (counts_swap(threshold.signal)) {
+      needs.swap_signals = true;
+    }
+  }
+  return needs;
+}
+
 Result<Config> parse_config(const std::string& text, const std::string& path) {
   auto root = yaml::load(text);
   if (!root)

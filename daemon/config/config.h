@@ -63,6 +63,17 @@ struct Config {
   LogLevel log_level = LogLevel::kInfo;
 };
 
+// What sampling reads for evictd's own signals, decided when the sampler starts: the kubepods
+// cgroup's memory.pressure (with its window and stall kind) when a memory.pressure threshold is
+// set, and /proc/meminfo on every v1 node round when a swap threshold is.
+struct SamplingNeeds {
+  std::optional<Nanos> memory_pressure_window;
+  bool memory_pressure_some = false;
+  bool swap_signals = false;
+  bool operator==(const SamplingNeeds&) const = default;
+};
+SamplingNeeds sampling_needs(const Config& config);
+
 // Parses and validates a configuration file. Relative paths in it resolve against its directory.
 Result<Config> load_config(const std::string& path);
 // Parses configuration text; `path` names it in errors.

@@ -231,9 +231,10 @@ void Metrics::observe_signals(const Observations& observations,
     capacity_by_signal_[index]->Set(static_cast<double>(observation->capacity));
   }
   for (const auto& threshold : thresholds) {
-    if (threshold.dry_run) {
+    if (threshold.dry_run && !dry_run_known_[signal_index(threshold.signal)]) {
       // At 0 until its first choice, so that increase() sees the first one.
       dry_run_evictions_.Add({{"signal", std::string(signal_name(threshold.signal))}});
+      dry_run_known_[signal_index(threshold.signal)] = true;
     }
     if (met_from_above(threshold.signal)) {
       auto& gauge = stall_threshold_by_kind_[threshold.hard() ? 0 : 1];

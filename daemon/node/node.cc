@@ -220,18 +220,12 @@ Result<void> Node::start_sampling() {
   sampler_config_.decision_processes = std::any_of(
       config_.eviction.thresholds.begin(), config_.eviction.thresholds.end(),
       [](const Threshold& threshold) { return threshold.signal == Signal::kPidAvailable; });
-  const auto configured = [&](auto predicate) {
-    return std::any_of(config_.eviction.thresholds.begin(), config_.eviction.thresholds.end(),
-                       [&](const Threshold& threshold) { return predicate(threshold.signal); });
-  };
   // memory.pressure costs a read of the kubepods cgroup's memory.pressure each round: only when a
   // threshold needs it (adding one later takes a restart).
-  if (configured([](Signal signal) { return signal == Signal::kMemoryPressure; })) {
-    sampler_config_.memory_pressure_window = config_.memory_pressure_window;
-    sampler_config_.memory_pressure_some = config_.memory_pressure_some;
-  }
-  sampler_config_.swap_signals =
-      configured([](Signal signal) { return counts_swap(signal) && !met_from_above(signal); });
+  const config::SamplingNeeds needs = config::sampling_needs(config_);
+  sampler_config_.memory_pressure_window = needs.memory_pressure_window;
+  sampler_config_.memory_pressure_some = needs.memory_pressure_some;
+  sampler_config_.swap_signals = needs.swap_signals;
   sampler_ = std::make_unique<CgroupNodeSampler>(layout_, sampler_config_);
   auto pressure = KernelPressure::create(config_.monitoring_interval, sampler_->sampler(),
                                          config_.pressure_notifications);

@@ -334,10 +334,12 @@ std::shared_ptr<const StatusSnapshot> StatusService::snapshot_or_unavailable(
 
 std::shared_ptr<const PodRankings> StatusService::rankings(const StatusSnapshot& snapshot) {
   std::lock_guard lock(rankings_mutex_);
-  if (rankings_ && rankings_->pods == snapshot.pods)
+  if (rankings_ && rankings_->pods == snapshot.pods &&
+      rankings_->swap_aware_ranking == snapshot.swap_aware_ranking)
     return rankings_;
   auto fresh = std::make_shared<PodRankings>();
   fresh->pods = snapshot.pods;
+  fresh->swap_aware_ranking = snapshot.swap_aware_ranking;
   if (snapshot.pods) {
     for (Signal signal : kAllSignals) {
       fresh->rankings.push_back(rank_pods(signal, snapshot.info->filesystems, snapshot.pods->active,

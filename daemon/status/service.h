@@ -30,6 +30,7 @@ struct ServiceOptions {
 // Every signal's ranking of one snapshot's pods; rank_of[signal][pod index] is 1-based.
 struct PodRankings {
   std::shared_ptr<const model::PodView> pods;
+  bool swap_aware_ranking = false;
   std::vector<Ranking> rankings;
   std::vector<std::vector<int32_t>> rank_of;
 };

@@ -56,6 +56,8 @@ class FakeNode final : public agent::NodeSampler {
   std::vector<FakePod> pods;
   // Called when the node is observed alone (after node-level reclaim), before it is read.
   std::function<void()> on_observe_node;
+  // Called after each sample is taken: what else happens while a round decides.
+  std::function<void()> on_sample;
   // When set, samples keep this observation time (stale stats: nothing new was read).
   std::optional<Nanos> frozen_time;
   // memory.pressure as the sampler would observe it (microseconds stalled of a window), and how
@@ -79,6 +81,8 @@ class FakeNode final : public agent::NodeSampler {
         sample_.pods.push_back(pod_sample(pod));
       known_pods_ = pods.size();
     }
+    if (on_sample)
+      on_sample();
     return sample_;
   }
   Observations observe_node(Nanos now) override {

@@ -236,6 +236,10 @@ TEST_F(V2SystemdTest, MemoryPressureIsTheStallShareOfTheKubepodsCgroupOverTheWin
       sampler.sample(seconds(13), SampleDepth::kNode).observations.get(Signal::kMemoryPressure))
       << "a restarted window is judged whole";
 
+  EXPECT_TRUE(sampler.observes_memory_pressure());
+  tree_.remove("cgroup/kubepods.slice/memory.pressure");
+  EXPECT_FALSE(sampler.observes_memory_pressure()) << "a kernel without PSI: named at start";
+
   config_.memory_pressure_some = true;
   Sampler some(layout_, config_, FdBudget(1000));
   psi(0, 0);
@@ -257,6 +261,8 @@ TEST_F(V2SystemdTest, SwapIsObservedForTheNodeAndReadForPodsOnlyWhileThereIsSwap
     Sampler sampler(layout_, config_, FdBudget(1000));
     const NodeSample& sample = sampler.sample(seconds(10), SampleDepth::kFull);
     EXPECT_FALSE(sample.observations.get(Signal::kSwapAvailable)) << "no SwapTotal: no swap";
+    EXPECT_FALSE(sample.observations.get(Signal::kMemoryAndSwapAvailable))
+        << "without swap, no twin of memory.available";
     EXPECT_FALSE(sample.pods.front().usage.memory.swap_bytes) << "not read without swap";
   }
   tree_.write("proc/meminfo",

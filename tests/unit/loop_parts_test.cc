@@ -115,6 +115,24 @@ TEST(HeadroomPacing, NothingIsPacedThatTheKernelSignalsOrThatIsMetOrTurnedOff) {
       << "no observation, nothing to pace";
 }
 
+TEST(HeadroomPacing, EvictdsOwnHardThresholdsArePacedEvenWhereTheKernelSignalsTheKubelets) {
+  Threshold both{
+      Signal::kMemoryAndSwapAvailable,
+      ThresholdValue{Quantity::from_int(int64_t{100} << 20, QuantityFormat::kBinarySI), 0}, 0s,
+      std::nullopt};
+  Threshold stall{Signal::kMemoryPressure, ThresholdValue{std::nullopt, 0.2f}, 0s, std::nullopt};
+  Observations observations;
+  observations.set(Signal::kMemoryAndSwapAvailable,
+                   SignalObservation{int64_t{612} << 20, int64_t{10} << 30, 0s});
+  observations.set(Signal::kMemoryPressure, SignalObservation{0, 10'000'000, 0s});
+  // v1 arms memcg thresholds for memory.available only: memory and swap is read before its
+  // 512 MiB of headroom could go at 1 GiB/s, and a stall share has no headroom to pace.
+  const auto wait = paced_wait({observations, {both, stall}, true, kGiBPerSecond});
+  ASSERT_TRUE(wait.has_value());
+  EXPECT_NEAR(std::chrono::duration<double>(*wait).count(), 0.5, 1e-6);
+  EXPECT_FALSE(paced_wait({observations, {stall}, false, kGiBPerSecond}).has_value());
+}
+
 cgroups::PodSample cgroup_pod(const std::string& uid) {
   cgroups::PodSample pod;
   pod.uid = uid;

@@ -238,6 +238,27 @@ TEST_F(LoopTest, AStallEvictsThePodWithTheMostMemoryAndSwapThenTheWindowStartsOv
   EXPECT_EQ(node_.pressure_restarts, 1) << "once per eviction";
 }
 
+// The executor may finish while a round samples and decides: the stall the round judged still
+// holds the evicted pod's, so the window starts over and no second pod goes on it.
+TEST_F(LoopTest, APodGoneWhileTheRoundDecidesDoesNotLetItsStallChooseTheNext) {
+  start(
+      "eviction:\n  evictionHard: {memory.available: 100Mi}\n"
+      "pressureSignals:\n  evictionHard: {memory.pressure: 20%}\n");
+  node_.stall_window_open = true;
+  node_.stalled_us = 4'000'000;
+  round(WakeCause::kPsi);
+  ASSERT_EQ(sink_.orders.size(), 1u);
+  const std::string first = sink_.orders[0].decision.pod_name;
+  node_.on_sample = [&] {  // gone between the round's start and its decision
+    if (sink_.in_flight)
+      gone(first);
+  };
+  round();
+  EXPECT_EQ(sink_.orders.size(), 1u)
+      << "evicted " << sink_.evicted().back() << " on the stall of the pod just gone";
+  EXPECT_EQ(node_.pressure_restarts, 1);
+}
+
 TEST_F(LoopTest, ADryRunThresholdLogsItsChoiceOnceAndNeverEvicts) {
   start(
       "eviction:\n  evictionHard: {memory.available: 100Mi}\n"
@@ -251,6 +272,7 @@ TEST_F(LoopTest, ADryRunThresholdLogsItsChoiceOnceAndNeverEvicts) {
   EXPECT_NE(metrics_.render().find(R"(evictd_dry_run_evictions_total{signal="memory.pressure"} 1)"),
             std::string::npos)
       << "counted once for the same pod";
+  EXPECT_TRUE(conditions().empty()) << "a dry-run threshold raises no condition";
   // A kubelet threshold met beside it evicts as ever.
   memory_available(50);
   round(WakeCause::kMemoryThreshold);

@@ -142,6 +142,9 @@ INSTANTIATE_TEST_SUITE_P(
         Refused{"evictionSoft", "swap.available", "1Gi",
                 "pressureSignals.evictionSoftGracePeriod[swap.available]",
                 "grace period must be specified for the soft eviction threshold swap.available"},
+        Refused{"evictionHard", "memory.pressure", "0%",
+                "pressureSignals.evictionHard[memory.pressure]",
+                "memory.pressure must be above 0% and below 100%, not 0%"},
         Refused{"dryRun", "nodefs.available", "", "pressureSignals.dryRun[0]",
                 "nodefs.available is the kubelet's signal: set it in the kubelet's eviction "
                 "fields (eviction or kubeletConfigFile)"},
