@@ -218,6 +218,8 @@ Decision Evaluator::synchronize(const Observations& observations, std::span<cons
     return decision;
   }
   decision.ranking = rank_pods(target.threshold.signal, layout_, pods, swap_aware_ranking_);
+  // Ranking is a comparison sort: leaving terminated pods out keeps the others' order.
+  std::erase_if(decision.ranking->order, [&](size_t index) { return pods[index].terminated; });
   for (const size_t index : decision.ranking->order) {
     const ActivePod& candidate = pods[index];
     if (is_critical_pod(*candidate.pod)) {
@@ -276,7 +278,7 @@ void Evaluator::evict_for_local_storage(std::span<const ActivePod> pods, Decisio
   for (size_t index = 0; index < pods.size(); ++index) {
     const Pod& pod = *pods[index].pod;
     const PodStats* stats = pods[index].stats;
-    if (stats == nullptr)
+    if (stats == nullptr || pods[index].terminated)
       continue;
     std::optional<Eviction> eviction;
     auto make = [&](EvictionCause cause, std::string message) {

@@ -23,6 +23,9 @@ struct ActivePod {
   // Its PodDisruptionBudget refused an eviction through the Eviction API a moment ago: soft
   // thresholds pass over it for now (hard thresholds never ask the API, so they do not).
   bool soft_eviction_refused = false;
+  // Evicted already, and not seen running since: a terminated pod, which the kubelet never ranks
+  // (its page cache may still be charged to its cgroup, and a listing may predate its stop).
+  bool terminated = false;
 };
 
 enum class RankKind { kMemory, kDisk, kPids };

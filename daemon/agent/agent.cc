@@ -320,12 +320,32 @@ void Agent::adopt(const config::Config& fresh) {
 }
 
 // Once an evicted pod is gone, memory.pressure is judged on a fresh window: the stall before its
-// relief (and while it was stopped) must not choose a second pod.
+// relief (and while it was stopped) must not choose a second pod. The pod is remembered as
+// terminated from then on.
 void Agent::restart_pressure_window_after_relief() {
   if (evicting_ && !ports_.evictions.busy()) {
     ports_.sampler.restart_pressure_window();
     evicting_ = false;
+    // A dry run's pretended eviction leaves the pod running, and it stays a candidate.
+    if (!settings_.config.dry_run)
+      evicted_at_[last_submitted_] = ports_.clock.monotonic();
   }
+}
+
+// An evicted pod is terminated, as the kubelet sees it, until a runtime listing taken after its
+// eviction shows it running again (the kubelet restarted it); a listing older than that still
+// shows the containers the eviction stopped. Pods no longer listed are forgotten.
+bool Agent::terminated(const model::PodEntry& entry, const model::RuntimeSnapshot& runtime) {
+  const auto found = evicted_at_.find(entry.pod.uid);
+  if (found == evicted_at_.end())
+    return false;
+  if (runtime.time <= found->second)
+    return true;
+  const auto& containers = runtime.pods[entry.runtime_index].containers;
+  if (std::none_of(containers.begin(), containers.end(), cri::still_running))
+    return true;
+  evicted_at_.erase(found);  // running again: a pod like any other
+  return false;
 }
 
 // Idle rounds read the node's signals only; the pods too when a threshold is met, a notification
@@ -400,18 +420,36 @@ void Agent::refresh_view(Round& round) {
 
 void Agent::decide(Round& round) {
   // Pods whose disruption budget just refused an eviction through the API are passed over by
-  // soft thresholds for a while (the view is shared, so they are marked on a copy).
+  // soft thresholds for a while, and pods evicted already are not ranked (the view is shared, so
+  // they are marked on a copy).
   std::span<const ActivePod> active = round.view->active;
   std::vector<ActivePod> marked;
+  const auto mark = [&]() -> std::vector<ActivePod>& {
+    if (marked.empty())
+      marked = round.view->active;
+    active = marked;
+    return marked;
+  };
   if (api_evictions()) {
     if (const auto refused = ports_.evictions.refused_pods(); !refused.empty()) {
-      marked = round.view->active;
-      for (auto& pod : marked) {
+      for (auto& pod : mark()) {
         pod.soft_eviction_refused =
             std::find(refused.begin(), refused.end(), pod.pod->uid) != refused.end();
       }
-      active = marked;
     }
+  }
+  if (!evicted_at_.empty()) {
+    const auto& entries = round.view->entries;
+    for (size_t i = 0; i < entries.size(); ++i) {
+      if (terminated(entries[i], *round.runtime))
+        mark()[i].terminated = true;
+    }
+    std::erase_if(evicted_at_, [&](const auto& evicted) {
+      return round.runtime->time > evicted.second &&
+             std::none_of(entries.begin(), entries.end(), [&](const model::PodEntry& entry) {
+               return entry.pod.uid == evicted.first;
+             });
+    });
   }
   round.viewed_at = ports_.clock.monotonic();
   ReclaimThenObserve reclaim(ports_.reclaimer, ports_.sampler, ports_.clock, round.now);
@@ -496,6 +534,7 @@ void Agent::submit_eviction(Round& round) {
                                eviction.disruption_target, ports_.clock.wall());
   }
   ++evictions_decided_;
+  last_submitted_ = entry.pod.uid;
   ports_.evictions.submit(std::move(order));
   evicting_ = true;
 }

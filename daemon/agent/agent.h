@@ -8,6 +8,7 @@
 #pragma once
 
 #include <atomic>
+#include <map>
 #include <memory>
 #include <set>
 #include <string>
@@ -95,6 +96,7 @@ class Agent {
   void report(Round& round);
   void export_usage(const Round& round);
   void restart_pressure_window_after_relief();
+  bool terminated(const model::PodEntry& entry, const model::RuntimeSnapshot& runtime);
   void submit_eviction(Round& round);
   void note_dry_run(const Decision& decision, const Eviction& eviction,
                     const model::PodEntry& entry);
@@ -127,6 +129,9 @@ class Agent {
   std::string last_waiting_;  // the pod whose eviction waits for the previous one, logged once
   std::set<std::string> dry_run_choices_;  // "uid/signal" said in the current run of choices
   bool evicting_ = false;     // an eviction was submitted and its pod is not yet gone
+  std::string last_submitted_;  // the UID of the last pod submitted for eviction
+  // Pods evicted and gone, by UID: when they were found gone (the loop's clock).
+  std::map<std::string, Nanos> evicted_at_;
 
   // The last round's pods, shared with the status API, and what they were built from.
   std::shared_ptr<const model::PodView> view_;

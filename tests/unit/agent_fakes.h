@@ -41,8 +41,9 @@ struct FakePod {
   uint64_t working_set = 0;
   uint64_t swap = 0;
   uint64_t processes = 1;
-  bool listed = true;  // the runtime lists its sandbox
-  Pod spec;            // what the API server serves (uid/name/namespace filled in)
+  bool listed = true;    // the runtime lists its sandbox
+  bool stopped = false;  // its container has exited (the sandbox may linger)
+  Pod spec;              // what the API server serves (uid/name/namespace filled in)
 };
 
 // The node: memory.available from a capacity and a working set the tests set, the pods' cgroups,
@@ -191,7 +192,9 @@ class FakeRuntimeView final : public agent::RuntimeView {
       listed.name = pod.name;
       listed.namespace_name = pod.namespace_name;
       listed.sandbox_id = "sandbox-" + pod.uid;
-      listed.containers.push_back(cri::RuntimeContainer{"c-" + pod.uid, "app", {}, "", ""});
+      listed.containers.push_back(cri::RuntimeContainer{
+          "c-" + pod.uid, "app",
+          pod.stopped ? runtime::v1::CONTAINER_EXITED : runtime::v1::CONTAINER_RUNNING, "", ""});
       snapshot->pods.push_back(std::move(listed));
     }
     snapshot->time = clock_.monotonic();

@@ -280,6 +280,24 @@ TEST_F(LoopTest, ADryRunThresholdLogsItsChoiceOnceAndNeverEvicts) {
   EXPECT_EQ(sink_.orders[0].decision.signal, "memory.available");
 }
 
+// An evicted pod whose sandbox lingers (the kubelet stops it) and whose cgroup still holds page
+// cache is terminated, as the kubelet sees it: never ranked again, unless it runs again.
+TEST_F(LoopTest, AnEvictedPodStillListedIsNotEvictedAgainUnlessItRunsAgain) {
+  start(kHardMemory1Gi);
+  memory_available(900);
+  round(WakeCause::kMemoryThreshold);
+  ASSERT_EQ(sink_.evicted(), std::vector<std::string>{"batch"});
+  node_.pod("uid-batch").stopped = true;  // stopped; its sandbox and cgroup still there
+  sink_.in_flight = false;
+  round();
+  EXPECT_EQ(sink_.evicted(), (std::vector<std::string>{"batch", "web"}));
+  sink_.in_flight = false;
+  node_.pod("uid-web").stopped = true;
+  node_.pod("uid-batch").stopped = false;  // the kubelet ran it again: a pod like any other
+  round();
+  EXPECT_EQ(sink_.evicted(), (std::vector<std::string>{"batch", "web", "batch"}));
+}
+
 TEST_F(LoopTest, ASoftThresholdEvictsOnlyOnceItsGracePeriodHasRun) {
   start(
       "eviction:\n"
