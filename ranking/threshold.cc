@@ -37,8 +37,7 @@ Result<std::optional<Threshold>> parse_threshold_statement(std::string_view fiel
   if (text.ends_with("%")) {
     if (met_from_above(signal) && (text == "0%" || text == "100%")) {
       // The kubelet's rule (ignore them) would read "any stall" as no threshold at all.
-      return make_error(name + " must be above 0% and below 100%, not " + text,
-                        std::string(field));
+      return make_error(name + " must be above 0% and below 100%, not " + text, std::string(field));
     }
     if (text == "0%" || text == "100%")
       return std::optional<Threshold>{};  // ignored, as the kubelet

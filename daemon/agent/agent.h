@@ -128,8 +128,8 @@ class Agent {
   std::optional<Nanos> paced_wait_;  // headroom pacing's bound on the next wait
   std::string last_waiting_;  // the pod whose eviction waits for the previous one, logged once
   std::set<std::string> dry_run_choices_;  // "uid/signal" said in the current run of choices
-  bool evicting_ = false;     // an eviction was submitted and its pod is not yet gone
-  std::string last_submitted_;  // the UID of the last pod submitted for eviction
+  bool evicting_ = false;                  // an eviction was submitted and its pod is not yet gone
+  std::string last_submitted_;             // the UID of the last pod submitted for eviction
   // Pods evicted and gone, by UID: when they were found gone (the loop's clock).
   std::map<std::string, Nanos> evicted_at_;
 

@@ -106,7 +106,7 @@ class Metrics {
   std::array<prometheus::Gauge*, kSignalCount> capacity_by_signal_{};
   std::map<std::pair<Signal, bool>, prometheus::Gauge*> threshold_by_signal_;
   std::array<prometheus::Gauge*, 2> stall_threshold_by_kind_{};  // hard, soft
-  std::array<bool, kSignalCount> dry_run_known_{};  // its dry-run counter exists
+  std::array<bool, kSignalCount> dry_run_known_{};               // its dry-run counter exists
   std::array<prometheus::Gauge*, 3> conditions_{};
 
   mutable std::mutex mutex_;
