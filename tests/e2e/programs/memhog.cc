@@ -2,13 +2,17 @@
 // graceful container); "ignore-term" ignores it, so only SIGKILL after the grace period ends it.
 // With a rate, it grows to N MiB at that many MiB per second (a leak), touching each page as it
 // goes. Usage: memhog MiB term|ignore-term [MiB-per-second]
+// A word first runs one of the workloads of workloads.h instead: memhog WORKLOAD ARGS...
 #include <sys/mman.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
+
+#include "workloads.h"
 
 namespace {
 volatile std::sig_atomic_t stop = 0;
@@ -18,6 +22,8 @@ void on_term(int) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc > 1 && std::isalpha(static_cast<unsigned char>(argv[1][0])) != 0)
+    return run_workload(argc - 1, argv + 1);
   const long mib = argc > 1 ? std::atol(argv[1]) : 0;
   const bool ignore_term = argc > 2 && std::strcmp(argv[2], "ignore-term") == 0;
   const long rate = argc > 3 ? std::atol(argv[3]) : 0;
