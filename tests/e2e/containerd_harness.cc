@@ -503,10 +503,20 @@ std::string ContainerdHarness::start_container(TestPod& pod, const TestContainer
                                                uint32_t attempt) {
   runtime::v1::ContainerConfig c = container_config(pod, spec.name, attempt);
   c.mutable_image()->set_image(kMemhogImage);
-  c.add_args(std::to_string(spec.mib));
-  c.add_args(spec.ignore_term ? "ignore-term" : "term");
-  if (spec.rate_mib_s > 0)
-    c.add_args(std::to_string(spec.rate_mib_s));
+  if (spec.args.empty()) {
+    c.add_args(std::to_string(spec.mib));
+    c.add_args(spec.ignore_term ? "ignore-term" : "term");
+    if (spec.rate_mib_s > 0)
+      c.add_args(std::to_string(spec.rate_mib_s));
+  }
+  for (const auto& arg : spec.args)
+    c.add_args(arg);
+  for (const auto& mount : spec.mounts) {
+    auto* out = c.add_mounts();
+    out->set_host_path(mount.host_path);
+    out->set_container_path(mount.container_path);
+    out->set_readonly(mount.readonly);
+  }
   if (spec.memory_limit > 0)
     c.mutable_linux()->mutable_resources()->set_memory_limit_in_bytes(spec.memory_limit);
   return create_and_start(pod, c);

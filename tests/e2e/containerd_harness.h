@@ -16,12 +16,23 @@
 
 namespace evictd::testing_util {
 
+// A host path bind-mounted into a container.
+struct HostMount {
+  std::string host_path;
+  std::string container_path;
+  bool readonly = false;
+};
+
 struct TestContainer {
   std::string name;
   int mib = 16;              // memory the workload allocates
   bool ignore_term = false;  // ignores SIGTERM: only SIGKILL ends it
   int64_t memory_limit = 0;  // bytes; 0 = none
   int rate_mib_s = 0;        // grow at this rate (a leak) instead of allocating at once
+  // Arguments for memhog in place of the three above: one of its other workloads
+  // (programs/workloads.h), e.g. {"probe", "128", "100", "/out/probe"}.
+  std::vector<std::string> args = {};
+  std::vector<HostMount> mounts = {};
 };
 
 // A container as a DaemonSet's pod template makes it (the agent's own pod): its image and
