@@ -676,7 +676,7 @@ Outcome swap_scenario(ContainerdHarness& harness, const std::string& dir, Config
   sleep_ms(kBaselineMs);
   const int64_t left = left_mib();
   const int64_t base = left - 400;
-  const int64_t peak = transient ? left + 150 : left + 1500;
+  const int64_t peak = transient ? left + 250 : left + 1500;
   const int64_t start = now_ms();
   if (auto error = run.pods().add(
           batch, "batch", "burstable", 0, 1024 * kMiB,
