@@ -487,6 +487,8 @@ class Run {
 
   // Starts evictd, the monitor and the probe; waits until the probe's baseline has been taken.
   std::string start() {
+    // The file scenarios read one file in both configurations: B must not start with A's cache.
+    shell("echo 3 >/proc/sys/vm/drop_caches");
     oom_before_ = vmstat("oom_kill");
     (void)oom_victims(dmesg_mark_);
     daemon_ = std::make_unique<Daemon>(dir_, config_text(config_, harness_, dir_));
