@@ -47,7 +47,8 @@ struct Sampler::Tracked {
   SampledFile processes;
   SampledFile cpu;
   SampledFile memory_pressure;
-  SampledFile memory_swap;  // v2 below the root
+  SampledFile memory_swap;      // v2 below the root
+  SampledFile memory_swap_max;  // v2 below the root: the swap limit (LimitedSwap sets it)
   bool v2 = false;
   std::optional<uint64_t> last_cpu_ns;
   Nanos last_time{0};
@@ -151,6 +152,7 @@ void Sampler::track_files(Tracked& tracked, const std::string& relative) {
     if (!relative.empty()) {
       tracked.memory_usage = SampledFile(cgroup, "memory.current", &budget_);
       tracked.memory_swap = SampledFile(cgroup, "memory.swap.current", &budget_);
+      tracked.memory_swap_max = SampledFile(cgroup, "memory.swap.max", &budget_);
     }
     tracked.memory_stat = SampledFile(cgroup, "memory.stat", &budget_);
     tracked.processes = SampledFile(cgroup, "pids.current", &budget_);
@@ -233,6 +235,7 @@ const NodeSample& Sampler::sample(Nanos now, SampleDepth depth) {
   sample_node(sample_, now, depth);
   if (depth != SampleDepth::kNode)
     sample_pods(sample_, now, depth);
+  observe_swap(sample_, now);  // after the pods: their containers' swap limits bound it
   sample_.duration = std::chrono::duration_cast<Nanos>(std::chrono::steady_clock::now() - started);
   return sample_;
 }
@@ -243,6 +246,7 @@ Observations Sampler::observe_node(Nanos now) {
   node_only_.observations = Observations{};
   node_only_.meminfo.mem_total = sample_.meminfo.mem_total;  // a v1 node round reads no meminfo
   sample_node(node_only_, now, SampleDepth::kNode);
+  observe_swap(node_only_, now);
   return node_only_.observations;
 }
 
@@ -310,7 +314,6 @@ void Sampler::sample_node(NodeSample& out, Nanos now, SampleDepth depth) {
         SignalObservation{clamp_to_int64(available), clamp_to_int64(available + ws), now});
   }
 
-  observe_swap(out, now);
   observe_memory_pressure(out, now);
 
   // pid.available: min(pid_max, threads-max) − running tasks (the kubelet's pidlimit.Stats).
@@ -377,7 +380,10 @@ void Sampler::sample_node(NodeSample& out, Nanos now, SampleDepth depth) {
 
 // evictd's swap signals: the free swap alone, and added to what memory.available and
 // allocatableMemory.available observe. Only on a node with swap: without, swap.available would
-// always meet its thresholds and the others would repeat their memory-only twins.
+// always meet its thresholds and the others would repeat their memory-only twins. Memory and swap
+// count the swap pods may still use: under LimitedSwap each container may swap up to its
+// memory.swap.max, so free swap beyond what the containers' limits leave (the kubepods cgroup's
+// memory.swap.current against their sum, as of the last full sample) is no pod's to use.
 void Sampler::observe_swap(NodeSample& out, Nanos now) {
   const auto& total = out.meminfo.swap_total;
   const auto& free = out.meminfo.swap_free;
@@ -388,9 +394,17 @@ void Sampler::observe_swap(NodeSample& out, Nanos now) {
   if (swap_total == 0)
     return;
   out.observations.set(Signal::kSwapAvailable, SignalObservation{swap_free, swap_total, now});
+  int64_t usable = swap_free;
+  if (swap_limits_.limited_containers > 0 && kubepods_->memory_swap.configured()) {
+    if (const auto text = kubepods_->memory_swap.read(buffer_)) {
+      const uint64_t used = parse_uint(*text).value_or(0);
+      const uint64_t limit = swap_limits_.total_bytes;
+      usable = std::min(usable, clamp_to_int64(limit > used ? limit - used : 0));
+    }
+  }
   const auto with_swap = [&](Signal memory, Signal both) {
     if (const auto& observed = out.observations.get(memory)) {
-      out.observations.set(both, SignalObservation{observed->available + swap_free,
+      out.observations.set(both, SignalObservation{observed->available + usable,
                                                    observed->capacity + swap_total, now});
     }
   };
@@ -527,6 +541,12 @@ void Sampler::sample_pods(NodeSample& out, Nanos now, SampleDepth depth) {
   }
 
   out.pods.resize(order_.size());
+  SwapLimits limits;
+  const bool full = depth == SampleDepth::kFull;
+  // The containers' swap limits bound memoryAndSwap.available: a decision sample reads them too
+  // (a container's, but not its usage) when a swap threshold is configured, so that a pod made
+  // since the last full sample counts.
+  const bool walk_containers = full || (config_.swap_signals && swap_on_);
   for (size_t index = 0; index < order_.size(); ++index) {
     TrackedPod* pod = order_[index];
     PodSample& sample = out.pods[index];
@@ -534,9 +554,10 @@ void Sampler::sample_pods(NodeSample& out, Nanos now, SampleDepth depth) {
     sample.tier = pod->tier;
     sample.cgroup = pod->relative;
     read_usage(pod->cgroup, sample.usage, now, depth);
-    if (depth == SampleDepth::kDecision)
+    if (!walk_containers)
       continue;
-    sample.detail_time = now;
+    if (full)
+      sample.detail_time = now;
     UniqueFd transient;
     int dir_fd = pod->dir.get();
     if (dir_fd < 0) {
@@ -575,12 +596,36 @@ void Sampler::sample_pods(NodeSample& out, Nanos now, SampleDepth depth) {
         pod->container_cgroups.erase(pod->container_cgroups.begin() + static_cast<ptrdiff_t>(i));
       }
     }
-    sample.containers.resize(pod->containers.size());
-    for (size_t i = 0; i < pod->containers.size(); ++i) {
-      sample.containers[i].id = pod->containers[i].id;
-      sample.containers[i].runtime = pod->containers[i].runtime;
-      read_usage(*pod->container_cgroups[i], sample.containers[i].usage, now, SampleDepth::kFull);
+    if (full) {
+      sample.containers.resize(pod->containers.size());
+      for (size_t i = 0; i < pod->containers.size(); ++i) {
+        sample.containers[i].id = pod->containers[i].id;
+        sample.containers[i].runtime = pod->containers[i].runtime;
+        read_usage(*pod->container_cgroups[i], sample.containers[i].usage, now, SampleDepth::kFull);
+      }
     }
+    if (swap_on_) {
+      for (auto& container : pod->container_cgroups)
+        add_swap_limit(*container, limits);
+    }
+  }
+  if (walk_containers)
+    swap_limits_ = limits;
+}
+
+// A container's memory.swap.max: LimitedSwap gives each container of the kubelet's a finite one
+// (0 for Guaranteed and BestEffort), which bounds the swap its pods may still use.
+void Sampler::add_swap_limit(Tracked& tracked, SwapLimits& limits) {
+  if (!tracked.memory_swap_max.configured())
+    return;
+  const auto text = tracked.memory_swap_max.read(buffer_);
+  if (!text)
+    return;
+  bool unlimited = false;
+  const auto limit = parse_uint(*text, &unlimited);
+  if (limit && *limit < kUnlimited) {
+    limits.total_bytes += *limit;
+    ++limits.limited_containers;
   }
 }
 

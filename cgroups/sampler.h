@@ -153,6 +153,11 @@ class Sampler {
   void read_usage(Tracked& tracked, CgroupUsage& out, Nanos now, SampleDepth depth);
   void observe_filesystem(NodeSample& out, Signal bytes, Signal inodes, const std::string& path);
   void observe_swap(NodeSample& out, Nanos now);
+  struct SwapLimits {
+    uint64_t total_bytes = 0;       // the sum of the finite memory.swap.max of pods' containers
+    size_t limited_containers = 0;  // how many have one
+  };
+  void add_swap_limit(Tracked& tracked, SwapLimits& limits);
   void observe_memory_pressure(NodeSample& out, Nanos now);
 
   CgroupLayout layout_;
@@ -169,7 +174,8 @@ class Sampler {
   std::unique_ptr<Tracked> kubepods_;
   SampledFile kubepods_limit_;
   std::optional<StallWindow> stall_window_;  // memory.pressure, when configured
-  bool swap_on_ = false;  // the last meminfo had SwapTotal > 0: pods' swap is read
+  bool swap_on_ = false;    // the last meminfo had SwapTotal > 0: pods' swap is read
+  SwapLimits swap_limits_;  // as of the last full sample
   std::unordered_map<std::string, std::unique_ptr<TrackedPod>, Hash, std::equal_to<>> pods_;
   // The pods in output order (by cgroup path), rebuilt only when a pod appears or goes, so that
   // each PodSample slot keeps holding the same pod and its strings keep their capacity.

@@ -295,6 +295,34 @@ TEST_F(V2SystemdTest, SwapIsObservedForTheNodeAndReadForPodsOnlyWhileThereIsSwap
   // A decision sample reads the pods' swap too: ranking needs it.
   const NodeSample& decision = sampler.sample(seconds(11), SampleDepth::kDecision);
   EXPECT_TRUE(decision.pods.front().usage.memory.swap_bytes);
+
+  // LimitedSwap: the Burstable container may swap 600 MiB (the sandbox, unlimited, is no limit),
+  // and kubepods has 300 MiB in swap: only 300 MiB of the free swap is any pod's to use.
+  tree_.write(kBurstablePod + "/cri-containerd-aaaa.scope/memory.swap.max",
+              std::to_string(600 * kMiB) + "\n");
+  tree_.write(kBurstablePod + "/crio-conmon-bbbb.scope/memory.swap.max", "max\n");
+  tree_.write("cgroup/kubepods.slice/memory.swap.current", std::to_string(300 * kMiB) + "\n");
+  Sampler limited(layout_, config_, FdBudget(1000));
+  limited.sample(seconds(20), SampleDepth::kFull);
+  const auto usable = limited.sample(seconds(21), SampleDepth::kNode)
+                          .observations.get(Signal::kMemoryAndSwapAvailable);
+  ASSERT_TRUE(usable);
+  EXPECT_EQ(usable->available, (int64_t{6} << 30) + static_cast<int64_t>(300 * kMiB));
+  EXPECT_EQ(usable->capacity, int64_t{18} << 30);
+  const auto& node_swap =
+      limited.sample(seconds(22), SampleDepth::kNode).observations.get(Signal::kSwapAvailable);
+  ASSERT_TRUE(node_swap);
+  EXPECT_EQ(node_swap->available, int64_t{1536} << 20) << "swap.available is the node's SwapFree";
+
+  // With a swap threshold, a decision sample reads the limits too (a pod may be younger than the
+  // last full sample), and its own observation counts them.
+  config_.swap_signals = true;
+  Sampler decided(layout_, config_, FdBudget(1000));
+  decided.sample(seconds(30), SampleDepth::kNode);  // learns that the node has swap
+  const auto fresh = decided.sample(seconds(31), SampleDepth::kDecision)
+                         .observations.get(Signal::kMemoryAndSwapAvailable);
+  ASSERT_TRUE(fresh);
+  EXPECT_EQ(fresh->available, (int64_t{6} << 30) + static_cast<int64_t>(300 * kMiB));
 }
 
 TEST_F(V2SystemdTest, CpuRateBetweenSamples) {
