@@ -60,6 +60,7 @@ constexpr int kProbePeriodMs = 100;
 // real heap, where a page of one repeated byte would cost zram nothing.
 constexpr int kRandomPercent = 40;
 constexpr int kLeakMiBPerSecond = 40;
+constexpr int64_t kBatchRequestMiB = 1536;
 
 std::atomic<bool> g_interrupted{false};
 
@@ -650,9 +651,11 @@ int64_t left_mib() {
 // Room for the baseline: the probe alone on a quiet node.
 constexpr int64_t kBaselineMs = 5000;
 
-// buffer / thrash: a Guaranteed pod holds most of RAM; the Burstable batch pod (1 Gi request:
-// its LimitedSwap share) takes what is left less 400 MiB at once, then grows at 40 MiB/s past
-// the end of RAM. buffer: 250 MiB past it, held 5 s, then freed. thrash: on and on.
+// buffer / thrash: a Guaranteed pod holds most of RAM; the Burstable batch pod (1.5 Gi request:
+// its LimitedSwap share, about 790 MiB of swap here) takes what is left less 400 MiB at once, then
+// grows at 40 MiB/s past the end of RAM. buffer: 250 MiB past it, held 5 s, then freed — which
+// fits in its share, although zram keeps about half of every swapped page in RAM, so that going
+// 250 MiB past RAM swaps out some 550 MiB. thrash: on and on.
 Outcome swap_scenario(ContainerdHarness& harness, const std::string& dir, Config config,
                       bool transient) {
   Run run(harness, dir, "", config, transient ? "buffer" : "thrash");
@@ -682,7 +685,7 @@ Outcome swap_scenario(ContainerdHarness& harness, const std::string& dir, Config
   const int64_t peak = transient ? left + 250 : left + 1500;
   const int64_t start = now_ms();
   if (auto error = run.pods().add(
-          batch, "batch", "burstable", 0, 1024 * kMiB,
+          batch, "batch", "burstable", 0, kBatchRequestMiB * kMiB,
           {"leak", std::to_string(peak), std::to_string(base), std::to_string(kLeakMiBPerSecond),
            transient ? "5" : "-1", std::to_string(kRandomPercent)});
       !error.empty()) {
