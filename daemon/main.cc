@@ -51,6 +51,8 @@ int run_check_config(const std::string& path) {
     return kExitUsage;
   }
   std::cout << evictd::config::describe(*config) << "\n";
+  for (const auto& warning : config->eviction.warnings)
+    std::cout << "warning: " << warning << "\n";
   // Advice, not an error: the file is valid, but on this node a memory threshold comes too late.
   if (auto memory = evictd::cgroups::read_node_memory()) {
     for (const auto& advice :

@@ -71,6 +71,7 @@ Evaluator::Evaluator(const EvictionConfig& config, FilesystemLayout layout,
       local_storage_capacity_isolation_(local_storage_capacity_isolation) {
   all_thresholds_.resize(thresholds_.size());
   std::iota(all_thresholds_.begin(), all_thresholds_.end(), size_t{0});
+  warnings_.insert(warnings_.begin(), config.warnings.begin(), config.warnings.end());
 }
 
 int64_t Evaluator::grace_period_seconds(const Threshold& threshold, const Pod& pod) const {

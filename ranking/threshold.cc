@@ -275,6 +275,73 @@ void add_allocatable_thresholds(std::vector<Threshold>& thresholds, Signal node,
   thresholds.insert(thresholds.end(), derived.begin(), derived.end());
 }
 
+// A threshold's text as a comparable amount: bytes (or a count) for a quantity, or a fraction for
+// a percentage; nullopt when it is neither (the validation that follows says why).
+struct Amount {
+  bool percentage = false;
+  double value = 0;
+};
+std::optional<Amount> amount_of(const std::string& text) {
+  if (text.ends_with("%")) {
+    const auto fraction = parse_percentage(text);
+    if (!fraction)
+      return std::nullopt;
+    return Amount{true, static_cast<double>(*fraction)};
+  }
+  const auto quantity = Quantity::parse(text);
+  if (!quantity)
+    return std::nullopt;
+  return Amount{false, static_cast<double>(quantity->value())};
+}
+
+const std::string* find_value(const EvictionSettings::SignalMap& entries, const std::string& key) {
+  for (const auto& [name, value] : entries) {
+    if (name == key)
+      return &value;
+  }
+  return nullptr;
+}
+
+std::vector<std::string> advise(const EvictionSettings& settings) {
+  std::vector<std::string> warnings;
+  if (settings.eviction_hard && !settings.merge_default_eviction_settings) {
+    std::string dropped;
+    for (const auto& [name, value] : default_eviction_hard()) {
+      if (find_value(*settings.eviction_hard, name) == nullptr)
+        dropped += (dropped.empty() ? "" : ", ") + name + "<" + value;
+    }
+    if (!dropped.empty()) {
+      warnings.push_back("evictionHard leaves out the kubelet's defaults " + dropped +
+                         ": a given evictionHard replaces them all; set "
+                         "mergeDefaultEvictionSettings: true to keep the ones it does not name");
+    }
+  }
+  if (settings.eviction_soft && settings.eviction_hard) {
+    for (const auto& [name, soft] : *settings.eviction_soft) {
+      const std::string* hard = find_value(*settings.eviction_hard, name);
+      const auto soft_amount = amount_of(soft);
+      const auto hard_amount = hard ? amount_of(*hard) : std::nullopt;
+      if (!soft_amount || !hard_amount || soft_amount->percentage != hard_amount->percentage)
+        continue;
+      if (soft_amount->value <= hard_amount->value) {
+        warnings.push_back("evictionSoft[" + name + "] " + soft + " is at or below evictionHard[" +
+                           name + "] " + *hard +
+                           ": the hard threshold is met first, so the soft one never acts; a soft "
+                           "threshold belongs above the hard one");
+      }
+    }
+  }
+  if (settings.eviction_soft_grace_period) {
+    for (const auto& [name, period] : *settings.eviction_soft_grace_period) {
+      if (!settings.eviction_soft || find_value(*settings.eviction_soft, name) == nullptr) {
+        warnings.push_back("evictionSoftGracePeriod[" + name + "] " + period +
+                           " has no evictionSoft[" + name + "]: it does nothing");
+      }
+    }
+  }
+  return warnings;
+}
+
 }  // namespace
 
 Quantity ThresholdValue::resolve(const Quantity& capacity) const {
@@ -417,6 +484,7 @@ Result<EvictionConfig> build_eviction_config(const EvictionSettings& settings) {
     }
     config.pressure_transition_period = *period;
   }
+  config.warnings = advise(settings);
   if (settings.eviction_max_pod_grace_period) {
     const int64_t value = *settings.eviction_max_pod_grace_period;
     if (value < INT32_MIN || value > INT32_MAX) {

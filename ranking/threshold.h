@@ -81,6 +81,10 @@ struct EvictionConfig {
   // evictd's own: rank the kubelet's memory signals by working set + swap, as evictd's own memory
   // signals always are. Off keeps the kubelet's ranking.
   bool swap_aware_ranking = false;
+  // What the settings get wrong although the kubelet takes them, one line each: defaults a partial
+  // evictionHard drops, a soft threshold the hard one makes useless, a grace period without its
+  // soft threshold.
+  std::vector<std::string> warnings;
 };
 
 // The kubelet's Linux defaults for evictionHard.

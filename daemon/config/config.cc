@@ -270,6 +270,19 @@ Result<void> read_eviction(const YAML::Node& root, const std::string& path, Conf
   if (!eviction)
     return located(config.kubelet_config_file, eviction.error());
   config.eviction = std::move(eviction).value();
+  // The kubelet's cgroup driver decides where pod cgroups are; evictd's must be the same.
+  if (const auto& driver = (*kubelet)["cgroupDriver"]; driver && driver.IsScalar()) {
+    const std::string ours =
+        config.cgroup_driver == cgroups::CgroupDriver::kSystemd ? "systemd" : "cgroupfs";
+    if (driver.Scalar() != ours) {
+      config.eviction.warnings.push_back("cgroupDriver is " + ours + " here but " +
+                                         driver.Scalar() + " in the kubelet's " +
+                                         config.kubelet_config_file +
+                                         ": evictd looks for pods' cgroups where the kubelet does "
+                                         "not make them; set cgroupDriver: " +
+                                         driver.Scalar());
+    }
+  }
   return {};
 }
 

@@ -209,6 +209,19 @@ evictionPressureTransitionPeriod: 30s
   ASSERT_TRUE(config.ok()) << config.error().message;
   EXPECT_EQ(config->eviction.thresholds.size(), 3U);  // the two + allocatable
   EXPECT_EQ(config->eviction.pressure_transition_period, std::chrono::seconds(30));
+  // The kubelet makes pod cgroups with the systemd driver; evictd is left at cgroupfs.
+  const auto& warnings = config->eviction.warnings;
+  EXPECT_TRUE(std::any_of(warnings.begin(), warnings.end(), [](const std::string& warning) {
+    return warning.starts_with("cgroupDriver is cgroupfs here but systemd in the kubelet's ") &&
+           warning.ends_with("set cgroupDriver: systemd");
+  })) << (warnings.empty() ? "" : warnings.back());
+  tree.write("evictd/config.yaml",
+             "kubeletConfigFile: ../kubelet/config.yaml\ncgroupDriver: systemd\n");
+  auto same = load_config(tree.path("evictd/config.yaml"));
+  ASSERT_TRUE(same.ok());
+  for (const auto& warning : same->eviction.warnings)
+    EXPECT_EQ(warning.find("cgroupDriver"), std::string::npos) << warning;
+  tree.write("evictd/config.yaml", "kubeletConfigFile: ../kubelet/config.yaml\n");
   tree.write("kubelet/config.yaml", "evictionHard:\n  memory.available: lots\n");
   auto bad = load_config(tree.path("evictd/config.yaml"));
   ASSERT_FALSE(bad.ok());

@@ -425,17 +425,29 @@ TEST_F(LoopTest, AThresholdAtTheKernelsWatermarksIsNamedInStatusAndGoneWhenReloa
   cgroups::NodeMemory memory;
   memory.total_bytes = 3072 * kMi;
   memory.reserve = KernelReserve{44 * kMi, 55 * kMi, 66 * kMi};
-  Agent& agent = start("eviction:\n  evictionHard: {memory.available: 100Mi}\n", true, memory);
+  Agent& agent = start(
+      "eviction:\n  evictionHard: {memory.available: 100Mi}\n  mergeDefaultEvictionSettings: "
+      "true\n",
+      true, memory);
   memory_available(2048);
   round();
   ASSERT_EQ(snapshots_.current()->warnings->size(), 1u);
   const std::string& warning = snapshots_.current()->warnings->front();
   EXPECT_NE(warning.find("memory.available < 100Mi (hard)"), std::string::npos) << warning;
   EXPECT_NE(warning.find("Use at least 271Mi"), std::string::npos) << warning;
-  config_source_.text = "eviction:\n  evictionHard: {memory.available: 300Mi}\n";
+  config_source_.text =
+      "eviction:\n  evictionHard: {memory.available: 300Mi}\n  mergeDefaultEvictionSettings: "
+      "true\n";
   agent.reload();
   round();
   EXPECT_TRUE(snapshots_.current()->warnings->empty());
+  // A partial evictionHard without the merge is named too, at a reload as at the start.
+  config_source_.text = "eviction:\n  evictionHard: {memory.available: 300Mi}\n";
+  agent.reload();
+  round();
+  ASSERT_EQ(snapshots_.current()->warnings->size(), 1u);
+  EXPECT_NE(snapshots_.current()->warnings->front().find("mergeDefaultEvictionSettings"),
+            std::string::npos);
 }
 
 TEST_F(LoopTest, AReloadTakesNewThresholdsAndABadFileKeepsTheRunningOnes) {

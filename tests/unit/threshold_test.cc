@@ -235,6 +235,31 @@ TEST(SignalKinds, EachSignalIsMemoryDiskOrPidsAndDiskSignalsNameTheirFilesystem)
   EXPECT_FALSE(signal_filesystem(Signal::kPidAvailable));
 }
 
+TEST(EvictionAdvice, DroppedDefaultsUselessSoftThresholdsAndLoneGracePeriodsAreNamed) {
+  EvictionSettings settings;
+  settings.eviction_hard = SignalMap{{"memory.available", "200Mi"}, {"nodefs.available", "10%"}};
+  settings.eviction_soft = SignalMap{{"memory.available", "200Mi"}, {"nodefs.available", "15%"}};
+  settings.eviction_soft_grace_period =
+      SignalMap{{"memory.available", "1m"}, {"nodefs.available", "1m"}, {"pid.available", "30s"}};
+  auto config = build_eviction_config(settings);
+  ASSERT_TRUE(config.ok()) << config.error().message;
+  EXPECT_EQ(config->warnings,
+            (std::vector<std::string>{
+                "evictionHard leaves out the kubelet's defaults nodefs.inodesFree<5%, "
+                "imagefs.available<15%, imagefs.inodesFree<5%: a given evictionHard replaces "
+                "them all; set mergeDefaultEvictionSettings: true to keep the ones it does not "
+                "name",
+                "evictionSoft[memory.available] 200Mi is at or below "
+                "evictionHard[memory.available] 200Mi: the hard threshold is met first, so the "
+                "soft one never acts; a soft threshold belongs above the hard one",
+                "evictionSoftGracePeriod[pid.available] 30s has no evictionSoft[pid.available]: "
+                "it does nothing"}));
+  settings.merge_default_eviction_settings = true;
+  settings.eviction_soft = SignalMap{{"memory.available", "1Gi"}, {"pid.available", "1k"}};
+  EXPECT_EQ(build_eviction_config(settings)->warnings.size(), 1u) << "only nodefs' lone period";
+  EXPECT_TRUE(build_eviction_config(EvictionSettings{})->warnings.empty()) << "the defaults";
+}
+
 TEST(Spelling, SlipsOfTheKeyboardFindTheirWordOthersNothing) {
   static constexpr std::string_view kCommands[] = {"status", "pods", "explain", "evictions",
                                                    "watch"};
