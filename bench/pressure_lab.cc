@@ -271,17 +271,6 @@ struct Decision {
   bool dry_run = false;
 };
 
-int64_t log_time_ms(const std::string& line) {
-  std::tm utc{};
-  int ms = 0;
-  if (std::sscanf(line.c_str(), "%d-%d-%dT%d:%d:%d.%dZ", &utc.tm_year, &utc.tm_mon, &utc.tm_mday,
-                  &utc.tm_hour, &utc.tm_min, &utc.tm_sec, &ms) != 7)
-    return 0;
-  utc.tm_year -= 1900;
-  utc.tm_mon -= 1;
-  return static_cast<int64_t>(timegm(&utc)) * 1000 + ms;
-}
-
 std::string field_of(const std::string& line, const std::string& key) {
   const size_t at = line.find(" " + key + "=");
   if (at == std::string::npos)
@@ -303,7 +292,8 @@ std::vector<Decision> decisions(const std::string& log) {
         continue;
       const size_t start = at + std::string(marker).size();
       found.push_back(Decision{line.substr(start, line.find(':', start) - start),
-                               field_of(line, "signal"), log_time_ms(line), dry});
+                               field_of(line, "signal"), evictd::bench::log_line_time_ms(line),
+                               dry});
     }
   }
   return found;
@@ -651,6 +641,21 @@ int64_t left_mib() {
 // Room for the baseline: the probe alone on a quiet node.
 constexpr int64_t kBaselineMs = 5000;
 
+// A Guaranteed "db" pod holding all of RAM but `leave_mib`, then the probe's baseline on a quiet
+// node: where every scenario starts.
+std::string hold_ram(Run& run, LabPod& db, int64_t leave_mib) {
+  const int64_t db_mib = left_mib() - leave_mib;
+  if (auto error =
+          run.pods().add(db, "db", "", (db_mib + 64) * kMiB, 0,
+                         {"leak", std::to_string(db_mib), std::to_string(db_mib), "1", "-1", "0"});
+      !error.empty())
+    return error;
+  evictd::testing_util::eventually([&] { return event_time(db.events, "peak") > 0; },
+                                   std::chrono::seconds(60));
+  sleep_ms(kBaselineMs);
+  return "";
+}
+
 // buffer / thrash: a Guaranteed pod holds most of RAM; the Burstable batch pod (1.5 Gi request:
 // its LimitedSwap share, about 790 MiB of swap here) takes what is left less 400 MiB at once, then
 // grows at 40 MiB/s past the end of RAM. buffer: 250 MiB past it, held 5 s, then freed — which
@@ -669,17 +674,10 @@ Outcome swap_scenario(ContainerdHarness& harness, const std::string& dir, Config
     return o;
   }
   LabPod db, batch;
-  const int64_t db_mib = left_mib() - 1100;
-  if (auto error =
-          run.pods().add(db, "db", "", (db_mib + 64) * kMiB, 0,
-                         {"leak", std::to_string(db_mib), std::to_string(db_mib), "1", "-1", "0"});
-      !error.empty()) {
+  if (auto error = hold_ram(run, db, 1100); !error.empty()) {
     o.failures.push_back(error);
     return o;
   }
-  evictd::testing_util::eventually([&] { return event_time(db.events, "peak") > 0; },
-                                   std::chrono::seconds(60));
-  sleep_ms(kBaselineMs);
   const int64_t left = left_mib();
   const int64_t base = left - 400;
   const int64_t peak = transient ? left + 250 : left + 1500;
@@ -731,17 +729,10 @@ Outcome file_scenario(ContainerdHarness& harness, const std::string& dir, Config
     return o;
   }
   LabPod db, reader;
-  const int64_t db_mib = left_mib() - 450;
-  if (auto error =
-          run.pods().add(db, "db", "", (db_mib + 64) * kMiB, 0,
-                         {"leak", std::to_string(db_mib), std::to_string(db_mib), "1", "-1", "0"});
-      !error.empty()) {
+  if (auto error = hold_ram(run, db, 450); !error.empty()) {
     o.failures.push_back(error);
     return o;
   }
-  evictd::testing_util::eventually([&] { return event_time(db.events, "peak") > 0; },
-                                   std::chrono::seconds(60));
-  sleep_ms(kBaselineMs);
   const int64_t left = left_mib();
   if (auto error = run.pods().add(
           reader, "reader", "burstable", 0, 128 * kMiB,
@@ -785,17 +776,10 @@ Outcome stream_scenario(ContainerdHarness& harness, const std::string& dir, Conf
     return o;
   }
   LabPod db, streamer;
-  const int64_t db_mib = left_mib() - 500;
-  if (auto error =
-          run.pods().add(db, "db", "", (db_mib + 64) * kMiB, 0,
-                         {"leak", std::to_string(db_mib), std::to_string(db_mib), "1", "-1", "0"});
-      !error.empty()) {
+  if (auto error = hold_ram(run, db, 500); !error.empty()) {
     o.failures.push_back(error);
     return o;
   }
-  evictd::testing_util::eventually([&] { return event_time(db.events, "peak") > 0; },
-                                   std::chrono::seconds(60));
-  sleep_ms(kBaselineMs);
   if (auto error = run.pods().add(streamer, "stream", "burstable", 0, 128 * kMiB,
                                   {"stream", "/data", "1024"});
       !error.empty()) {
