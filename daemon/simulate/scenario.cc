@@ -271,6 +271,24 @@ Result<void> read_volumes(const YAML::Node& volumes, const std::string& path, co
   return {};
 }
 
+// The pod's own `key` (memory, swap), given instead of its containers' (which add up to it).
+Result<void> read_pod_amount(const YAML::Node& node, const std::string& path, const char* key,
+                             std::optional<uint64_t>& target) {
+  const YAML::Node given = node[key];
+  if (!given)
+    return {};
+  if (target) {
+    return error_at(
+        given, child_path(path, key),
+        "give the pod's " + std::string(key) + " or its containers' " + key + ", not both");
+  }
+  auto value = amount(given, child_path(path, key));
+  if (!value)
+    return value.error();
+  target = *value;
+  return {};
+}
+
 Result<PodStats> pod_stats(const YAML::Node& node, const std::string& path, const Pod& pod) {
   PodStats stats;
   if (!node.IsMap())
@@ -287,25 +305,10 @@ Result<PodStats> pod_stats(const YAML::Node& node, const std::string& path, cons
         !read)
       return read.error();
   }
-  if (const YAML::Node memory = node["memory"]) {
-    if (stats.memory_working_set_bytes) {
-      return error_at(memory, child_path(path, "memory"),
-                      "give the pod's memory or its containers' memory, not both");
-    }
-    auto value = amount(memory, child_path(path, "memory"));
-    if (!value)
-      return value.error();
-    stats.memory_working_set_bytes = *value;
-  }
-  if (const YAML::Node swap = node["swap"]) {
-    if (stats.memory_swap_bytes) {
-      return error_at(swap, child_path(path, "swap"),
-                      "give the pod's swap or its containers' swap, not both");
-    }
-    auto value = amount(swap, child_path(path, "swap"));
-    if (!value)
-      return value.error();
-    stats.memory_swap_bytes = *value;
+  for (const auto& [key, target] : {std::pair{"memory", &stats.memory_working_set_bytes},
+                                    std::pair{"swap", &stats.memory_swap_bytes}}) {
+    if (auto read = read_pod_amount(node, path, key, *target); !read)
+      return read.error();
   }
   if (const YAML::Node volumes = node["volumes"]) {
     if (auto read = read_volumes(volumes, child_path(path, "volumes"), pod, stats, ephemeral);
